@@ -1,0 +1,201 @@
+//! `primer doctor`: checks the installation, item by item, and names the fix.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::cli::Format;
+use crate::{paths, pins};
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub item: String,
+    pub value: String,
+    pub ok: bool,
+    /// The command that fixes a failed check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(item: &str, value: impl Into<String>) -> Self {
+        Check { item: item.into(), value: value.into(), ok: true, fix: None }
+    }
+    fn fail(item: &str, value: impl Into<String>, fix: String) -> Self {
+        Check { item: item.into(), value: value.into(), ok: false, fix: Some(fix) }
+    }
+}
+
+/// Runs every check. Never panics: a problem is a failed check.
+pub fn run_checks() -> Vec<Check> {
+    let mut checks = vec![Check::ok("primer", env!("CARGO_PKG_VERSION"))];
+    checks.extend(libtorch_folder());
+    checks.extend(engine());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    checks.push(Check::ok("cpu threads", cores.to_string()));
+    checks.push(corpus());
+    checks.push(Check::ok("default store", paths::default_store_url()));
+    checks
+}
+
+fn libtorch_folder() -> Vec<Check> {
+    let dir = paths::libtorch_dir();
+    let lib = dir.join("lib/libtorch_cpu.so");
+    if !lib.exists() {
+        return vec![Check::fail(
+            "libtorch folder",
+            format!("{} is missing", lib.display()),
+            paths::setup_hint(),
+        )];
+    }
+    let variant = std::fs::read_to_string(dir.join(pins::VARIANT_FILE)).unwrap_or_else(|_| "unknown".into());
+    let version = std::fs::read_to_string(dir.join("version.py"))
+        .ok()
+        .and_then(|t| parse_version_py(&t))
+        .unwrap_or_else(|| "unknown".into());
+    let value = format!("{} ({} build, torch {version})", dir.display(), variant.trim());
+    if version.split('+').next() == Some(pins::TORCH_VERSION) {
+        vec![Check::ok("libtorch folder", value)]
+    } else {
+        vec![Check::fail(
+            "libtorch folder",
+            format!("{value}: libtorch {} is required", pins::TORCH_VERSION),
+            paths::setup_hint(),
+        )]
+    }
+}
+
+/// Reads `__version__ = '2.13.0+cu130'` from a torch `version.py`.
+pub fn parse_version_py(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix("__version__")?.trim().strip_prefix('=')?.trim();
+        Some(v.trim_matches(|c| c == '\'' || c == '"').to_string())
+    })
+}
+
+/// Starts `primer-engine engine-info`: the only way to know that libtorch really loads.
+fn engine() -> Vec<Check> {
+    let exe = paths::engine_exe();
+    if !exe.exists() {
+        return vec![Check::fail(
+            "engine",
+            format!("{} is missing", exe.display()),
+            format!("cd {} && cargo build --release -p primer-cli", paths::workspace_root().display()),
+        )];
+    }
+    let out = match Command::new(&exe).arg("engine-info").output() {
+        Ok(out) => out,
+        Err(e) => return vec![Check::fail("engine", format!("{}: {e}", exe.display()), paths::setup_hint())],
+    };
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string();
+        return vec![Check::fail(
+            "libtorch",
+            format!("the engine could not load libtorch ({}): {why}", out.status),
+            paths::setup_hint(),
+        )];
+    }
+    let info: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => return vec![Check::fail("engine", format!("unreadable engine-info: {e}"), paths::setup_hint())],
+    };
+    let s = |k: &str| info[k].as_str().unwrap_or("?").to_string();
+    let loaded = std::fs::read_to_string(s("version_file"))
+        .ok()
+        .and_then(|t| parse_version_py(&t))
+        .unwrap_or_else(|| "unknown version".into());
+    let mut checks = vec![Check::ok("tch", s("tch_version"))];
+    let value = format!("{loaded} (headers {}) from {}", s("header_version"), s("loaded_from"));
+    if loaded.split('+').next() == Some(pins::TORCH_VERSION) && s("header_version") == pins::TORCH_VERSION {
+        checks.push(Check::ok("libtorch", value));
+    } else {
+        checks.push(Check::fail(
+            "libtorch",
+            format!("{value}: libtorch {} is required", pins::TORCH_VERSION),
+            paths::setup_hint(),
+        ));
+    }
+    checks.push(Check::ok("libtorch threads", info["threads"].to_string()));
+    let cuda = if info["cuda_available"].as_bool() == Some(true) {
+        format!("available, {} device(s)", info["cuda_devices"])
+    } else {
+        format!("not available: {}", s("cuda_reason"))
+    };
+    checks.push(Check::ok("cuda build", if info["cuda_linked"].as_bool() == Some(true) { "yes" } else { "no" }));
+    checks.push(Check::ok("cuda", cuda));
+    checks
+}
+
+fn corpus() -> Check {
+    let path = paths::default_corpus();
+    let pinned = paths::corpus_is_pinned_default();
+    let digest = match sha256_file(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            return Check::fail("corpus", format!("{}: {e}", path.display()), paths::setup_hint());
+        }
+    };
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let value = format!("{} ({size} bytes, sha256 {digest})", path.display());
+    if pinned && digest != pins::CORPUS_SHA256 {
+        Check::fail("corpus", format!("{value}: expected sha256 {}", pins::CORPUS_SHA256), paths::setup_hint())
+    } else {
+        Check::ok("corpus", value)
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Prints the report; returns whether every check passed.
+pub fn report(checks: &[Check], format: Format) -> bool {
+    let all_ok = checks.iter().all(|c| c.ok);
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({ "ok": all_ok, "checks": checks });
+            println!("{}", serde_json::to_string_pretty(&v).expect("plain data"));
+        }
+        Format::Csv => {
+            println!("item,ok,value,fix");
+            for c in checks {
+                println!("{},{},{},{}", csv(&c.item), c.ok, csv(&c.value), csv(c.fix.as_deref().unwrap_or("")));
+            }
+        }
+        Format::Table => {
+            let width = checks.iter().map(|c| c.item.len()).max().unwrap_or(0);
+            for c in checks {
+                let mark = if c.ok { "ok  " } else { "FAIL" };
+                println!("{mark} {:width$}  {}", c.item, c.value);
+            }
+        }
+    }
+    if !all_ok {
+        let mut fixes: Vec<&str> = checks.iter().filter_map(|c| c.fix.as_deref()).collect();
+        fixes.dedup();
+        for fix in fixes {
+            eprintln!("fix: {fix}");
+        }
+    }
+    all_ok
+}
+
+/// Quotes a CSV field when it needs it.
+pub fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}

@@ -1,0 +1,24 @@
+//! primer-cli: the `primer` command.
+//!
+//! Two executables come from this package:
+//! - `primer`, the command people run. It does not link libtorch, so the controller, the
+//!   inspection commands and `primer doctor` work (and say what is wrong) even where libtorch
+//!   is missing or broken.
+//! - `primer-engine`, which links libtorch (through `primer-torch`) and runs everything that
+//!   trains or evaluates models. `primer` hands such commands to it, found next to its own
+//!   executable (or at `$PRIMER_ENGINE`).
+//!
+//! ```text
+//! cargo xtask setup                  # libtorch + corpus
+//! cargo build --release -p primer-cli
+//! target/release/primer doctor       # versions, threads, CUDA, corpus, store
+//! ```
+
+pub mod cli;
+pub mod doctor;
+pub mod paths;
+
+/// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).
+pub mod pins {
+    include!("../../xtask/src/pins.rs");
+}

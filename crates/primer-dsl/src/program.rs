@@ -1,0 +1,189 @@
+//! Programs: a value bank and subprograms of instructions with one full argument set each.
+
+use serde::{Deserialize, Serialize};
+
+use crate::op::Op;
+
+/// The vocabulary of relative dims, in units of d_model/8 (8 = d_model, 32 = a 4x
+/// feed-forward, 1 = one head of an 8-head model), as in the paper's appendix.
+pub const DIM_VOCABULARY: [u32; 10] = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64];
+
+/// The branching factors a call may have.
+pub const BRANCHING: [u32; 5] = [1, 2, 4, 8, 16];
+
+/// At most this many copies of any instruction (the product of nested branchings).
+pub const MAX_BRANCH_PRODUCT: usize = 16;
+
+/// No value may be wider than this many units of d_model/8 (8 x d_model).
+pub const MAX_WIDTH_UNITS: usize = 64;
+
+/// Constants and relative dims that instructions refer to by index (shared: one bank edit
+/// changes every instruction that uses the entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueBank {
+    pub constants: Vec<BankEntry<f64>>,
+    pub dims: Vec<BankEntry<u32>>,
+}
+
+/// A named bank entry (names are for people; the canonical form ignores them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankEntry<T> {
+    pub name: String,
+    pub value: T,
+}
+
+/// One instruction: an op and one full argument set. The op reads some fields and ignores
+/// the rest (see [`Op::reads`]); every instruction appends one value to its subprogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instruction {
+    /// The name of the value this instruction produces.
+    pub name: String,
+    pub op: Op,
+    /// First input: index into the subprogram's values (inputs first, then instructions).
+    pub in1: usize,
+    /// Second input, same indexing.
+    pub in2: usize,
+    /// Index into the bank's constants.
+    pub constant: usize,
+    /// Index into the bank's dims.
+    pub dim: usize,
+    /// Number of parallel copies (calls only), one of [`BRANCHING`].
+    pub branching: u32,
+}
+
+/// A subprogram: inputs (1 or 2) and instructions; its output is its last value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subprogram {
+    pub name: String,
+    pub inputs: Vec<String>,
+    pub instructions: Vec<Instruction>,
+}
+
+impl Subprogram {
+    /// Number of values: inputs plus one per instruction.
+    pub fn num_values(&self) -> usize {
+        self.inputs.len() + self.instructions.len()
+    }
+
+    /// The name of value `v` (an input or an instruction).
+    pub fn value_name(&self, v: usize) -> &str {
+        if v < self.inputs.len() { &self.inputs[v] } else { &self.instructions[v - self.inputs.len()].name }
+    }
+
+    /// The value index of instruction `i`.
+    pub fn value_of(&self, i: usize) -> usize {
+        self.inputs.len() + i
+    }
+
+    /// The index of the output value (the last one).
+    pub fn output(&self) -> usize {
+        self.num_values() - 1
+    }
+}
+
+/// A program: the value bank and subprograms; subprogram 0 (`main`) is one decoder layer with
+/// input `x` [B,T,D] and an output of the same shape. Programs are immutable values: mutations
+/// return new programs. Equality is exact (names included); use
+/// [`crate::analysis::canonical_hash`] for structural identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub bank: ValueBank,
+    pub subprograms: Vec<Subprogram>,
+}
+
+/// The fields of an instruction's argument set, for mutations and diffs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Op,
+    In1,
+    In2,
+    Constant,
+    Dim,
+    Branching,
+}
+
+impl Field {
+    pub const ALL: [Field; 6] = [Field::Op, Field::In1, Field::In2, Field::Constant, Field::Dim, Field::Branching];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Op => "op",
+            Field::In1 => "in1",
+            Field::In2 => "in2",
+            Field::Constant => "constant",
+            Field::Dim => "dim",
+            Field::Branching => "branching",
+        }
+    }
+}
+
+impl Program {
+    /// The entry point, `main`.
+    pub fn main(&self) -> &Subprogram {
+        &self.subprograms[0]
+    }
+
+    /// Total number of instructions over all subprograms.
+    pub fn num_instructions(&self) -> usize {
+        self.subprograms.iter().map(|s| s.instructions.len()).sum()
+    }
+
+    /// Whether instruction `ins` reads `field`, given the arity of a called subprogram.
+    pub fn reads(&self, ins: &Instruction, field: Field) -> bool {
+        let r = ins.op.reads();
+        match field {
+            Field::Op => true,
+            Field::In1 => r.in1,
+            Field::In2 => match ins.op {
+                Op::Call(c) => self.subprograms.get(c).is_some_and(|s| s.inputs.len() >= 2),
+                _ => r.in2,
+            },
+            Field::Constant => r.constant,
+            Field::Dim => r.dim,
+            Field::Branching => r.branching,
+        }
+    }
+
+    /// The relative dim an instruction's dim ref points to, if it exists.
+    pub fn dim_units(&self, ins: &Instruction) -> Option<u32> {
+        self.bank.dims.get(ins.dim).map(|d| d.value)
+    }
+
+    /// The constant an instruction's constant ref points to, if it exists.
+    pub fn constant(&self, ins: &Instruction) -> Option<f64> {
+        self.bank.constants.get(ins.constant).map(|c| c.value)
+    }
+}
+
+/// The model around the program: what shapes and costs are computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Width of the residual stream; a multiple of 8 (relative dims are in units of d_model/8).
+    pub d_model: usize,
+    /// Sequence length T.
+    pub seq_len: usize,
+    /// Number of stacked copies of `main`, each with its own weights.
+    pub n_layers: usize,
+    /// Vocabulary size (256 for bytes).
+    pub vocab: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig { d_model: 128, seq_len: 128, n_layers: 2, vocab: 256 }
+    }
+}
+
+impl ModelConfig {
+    /// Channels of one dim unit (d_model / 8).
+    pub fn unit(&self) -> usize {
+        self.d_model / 8
+    }
+}

