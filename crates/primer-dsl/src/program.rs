@@ -187,3 +187,55 @@ impl ModelConfig {
         self.d_model / 8
     }
 }
+
+/// Edits that keep every reference pointing at the same value (programs are values: each
+/// returns a new program).
+impl Program {
+    /// Inserts `ins` at `position` of subprogram `si`. References to values at or after the
+    /// new one shift by one; `ins`'s own inputs must refer to values before `position`.
+    pub fn with_inserted(&self, si: usize, position: usize, ins: Instruction) -> Program {
+        let mut p = self.clone();
+        let sub = &mut p.subprograms[si];
+        let v = sub.inputs.len() + position;
+        for later in &mut sub.instructions[position..] {
+            if later.in1 >= v {
+                later.in1 += 1;
+            }
+            if later.in2 >= v {
+                later.in2 += 1;
+            }
+        }
+        sub.instructions.insert(position, ins);
+        p
+    }
+
+    /// Removes instruction `position` of subprogram `si`. Readers of the removed value read
+    /// its first input instead; later references shift down by one.
+    pub fn without(&self, si: usize, position: usize) -> Program {
+        let mut p = self.clone();
+        let sub = &mut p.subprograms[si];
+        let v = sub.inputs.len() + position;
+        let replacement = sub.instructions[position].in1;
+        sub.instructions.remove(position);
+        for later in &mut sub.instructions[position..] {
+            for r in [&mut later.in1, &mut later.in2] {
+                if *r == v {
+                    *r = replacement;
+                } else if *r > v {
+                    *r -= 1;
+                }
+            }
+        }
+        p
+    }
+
+    /// A value name not yet used in subprogram `si`: `base`, else `base_2`, `base_3`, ...
+    pub fn fresh_name(&self, si: usize, base: &str) -> String {
+        let sub = &self.subprograms[si];
+        let taken = |n: &str| (0..sub.num_values()).any(|v| sub.value_name(v) == n);
+        if !taken(base) {
+            return base.to_string();
+        }
+        (2..).map(|k| format!("{base}_{k}")).find(|n| !taken(n)).expect("some name is free")
+    }
+}

@@ -1,0 +1,183 @@
+//! Search-space configs (`search-spaces/*.toml`): which ops, dims and branchings mutations
+//! may use, program size limits, and the weight of each mutation.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Invalid, Location, ValidationError};
+use crate::op::Op;
+use crate::program::{BRANCHING, DIM_VOCABULARY, Program};
+
+/// A search space. Every field is required except where a default is documented; unknown
+/// fields are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpace {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The primitives an inserted or mutated instruction may use.
+    pub ops: Vec<Op>,
+    /// The relative dims a bank dim may take (a subset of the paper's vocabulary).
+    pub dims: Vec<u32>,
+    /// The branching factors a call may take.
+    pub branching: Vec<u32>,
+    /// The chance that an inserted or re-drawn op is a call of a later subprogram (when one
+    /// exists) rather than a primitive.
+    #[serde(default = "default_call_probability")]
+    pub call_probability: f64,
+    pub limits: Limits,
+    pub mutation_weights: MutationWeights,
+}
+
+fn default_call_probability() -> f64 {
+    0.05
+}
+
+/// Program size limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Instructions in one subprogram.
+    pub max_instructions: usize,
+    /// Instructions over all subprograms.
+    pub max_total_instructions: usize,
+    /// Bank constants (and, separately, bank dims).
+    pub max_bank_entries: usize,
+}
+
+/// Relative weights of the paper's six mutations (need not sum to 1; zero disables one).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutationWeights {
+    pub delete: f64,
+    pub insert: f64,
+    pub delete_insert: f64,
+    pub mutate_field: f64,
+    pub swap: f64,
+    pub bank: f64,
+}
+
+/// A search-space file that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct SpaceError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl SearchSpace {
+    /// Parses and checks a search space; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<SearchSpace, SpaceError> {
+        let space: SearchSpace = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            SpaceError { file: file.into(), line, column, message: e.message().to_string() }
+        })?;
+        space.check().map_err(|(field, message)| {
+            let (line, column) = find_key(text, field);
+            SpaceError { file: file.into(), line, column, message: format!("`{field}`: {message}") }
+        })?;
+        Ok(space)
+    }
+
+    /// Reads a search-space file.
+    pub fn load(path: &Path) -> Result<SearchSpace, SpaceError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpaceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
+        SearchSpace::from_toml(&text, &file)
+    }
+
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.ops.is_empty() {
+            return Err(("ops", "at least one op is needed".into()));
+        }
+        if self.dims.is_empty() {
+            return Err(("dims", "at least one dim is needed".into()));
+        }
+        if let Some(d) = self.dims.iter().find(|d| !DIM_VOCABULARY.contains(d)) {
+            return Err(("dims", format!("{d} is not in the vocabulary 1, 2, 4, 8, 12, 16, 24, 32, 48, 64")));
+        }
+        if self.branching.is_empty() {
+            return Err(("branching", "at least one branching factor is needed".into()));
+        }
+        if let Some(b) = self.branching.iter().find(|b| !BRANCHING.contains(b)) {
+            return Err(("branching", format!("{b} is not one of 1, 2, 4, 8, 16")));
+        }
+        if !(0.0..=1.0).contains(&self.call_probability) {
+            return Err(("call_probability", format!("{} is not a probability", self.call_probability)));
+        }
+        let w = &self.mutation_weights;
+        let weights = [w.delete, w.insert, w.delete_insert, w.mutate_field, w.swap, w.bank];
+        if weights.iter().any(|x| !x.is_finite() || *x < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
+            return Err(("mutation_weights", "weights must be finite, non-negative, and not all zero".into()));
+        }
+        if self.limits.max_instructions == 0 || self.limits.max_total_instructions == 0 {
+            return Err(("limits", "size limits must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// Checks a program against the size limits and allowed ops (live or not).
+    pub fn admits(&self, p: &Program) -> Result<(), ValidationError> {
+        let total = p.num_instructions();
+        if total > self.limits.max_total_instructions {
+            return Err(ValidationError {
+                location: Location::Program,
+                reason: Invalid::TooLarge { what: "instructions", found: total, max: self.limits.max_total_instructions },
+            });
+        }
+        for sub in &p.subprograms {
+            if sub.instructions.len() > self.limits.max_instructions {
+                return Err(ValidationError {
+                    location: Location::Subprogram { subprogram: sub.name.clone() },
+                    reason: Invalid::TooLarge {
+                        what: "instructions in one subprogram",
+                        found: sub.instructions.len(),
+                        max: self.limits.max_instructions,
+                    },
+                });
+            }
+            for (i, ins) in sub.instructions.iter().enumerate() {
+                if !matches!(ins.op, Op::Call(_)) && !self.ops.contains(&ins.op) {
+                    return Err(ValidationError {
+                        location: Location::Instruction { subprogram: sub.name.clone(), index: i, name: ins.name.clone() },
+                        reason: Invalid::OpNotAllowed(ins.op.name()),
+                    });
+                }
+            }
+        }
+        for (what, n) in [("bank constants", p.bank.constants.len()), ("bank dims", p.bank.dims.len())] {
+            if n > self.limits.max_bank_entries {
+                return Err(ValidationError {
+                    location: Location::Program,
+                    reason: Invalid::TooLarge { what, found: n, max: self.limits.max_bank_entries },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// Where a top-level key (or the table of that name) is written, for errors found after parsing.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        let indent = line.len() - t.len();
+        if t.starts_with(&format!("[{key}]")) || t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) {
+            return (i + 1, indent + 1);
+        }
+    }
+    (0, 0)
+}

@@ -1,0 +1,136 @@
+//! The reference programs (search-spaces/programs): they parse, validate, print back, count
+//! parameters and FLOPs as the closed forms say, and differ exactly as the paper says.
+
+use std::path::PathBuf;
+
+use primer_dsl::analysis::{Cost, canonical_hash};
+use primer_dsl::diff::{Change, diff};
+use primer_dsl::text::{from_json, parse, parse_file, print, to_json};
+use primer_dsl::validate::validate;
+use primer_dsl::{ModelConfig, Program};
+
+fn programs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/programs")
+}
+
+fn load(name: &str) -> Program {
+    parse_file(&programs_dir().join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn config(d: usize, t: usize) -> ModelConfig {
+    ModelConfig { d_model: d, seq_len: t, n_layers: 6, vocab: 256 }
+}
+
+#[test]
+fn the_three_programs_are_valid_at_two_sizes() {
+    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
+        let p = load(name);
+        for c in [config(128, 128), config(512, 64)] {
+            validate(&p, &c).unwrap_or_else(|e| panic!("{name} at {c:?}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn printing_then_parsing_gives_the_same_program() {
+    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
+        let p = load(name);
+        let text = print(&p);
+        let q = parse(&text, "<printed>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(p, q, "{name}");
+        assert_eq!(from_json(&to_json(&p), "<json>").unwrap(), p);
+    }
+}
+
+/// 12·D² + 13·D per layer: q, k, v and output projections with biases (4·D² + 4·D), the
+/// feed-forward D -> 4D -> D with biases (8·D² + 5·D), two norms with gain and bias (4·D).
+fn transformer_layer_params(d: u64) -> u64 {
+    12 * d * d + 13 * d
+}
+
+#[test]
+fn transformer_parameters_match_the_closed_form() {
+    let p = load("transformer.prim");
+    for (d, t) in [(128u64, 128usize), (512, 64)] {
+        let v = validate(&p, &config(d as usize, t)).unwrap();
+        assert_eq!(v.layer_params(), transformer_layer_params(d), "d_model {d}");
+        let cost = Cost::of(&v);
+        // Stem: byte embedding 256·D, positions T·D, final norm 2·D, output D·256 + 256.
+        let stem = 256 * d + t as u64 * d + 2 * d + d * 256 + 256;
+        assert_eq!(cost.model_params, 6 * transformer_layer_params(d) + stem);
+    }
+    // Primer-EZ adds 3 depthwise convolutions of width 3 on D channels (per head: D/8 each).
+    let ez = load("primer_ez.prim");
+    let v = validate(&ez, &config(128, 128)).unwrap();
+    assert_eq!(v.layer_params(), transformer_layer_params(128) + 9 * 128);
+}
+
+/// Forward FLOPs per token of one Transformer layer, counted op by op by hand.
+fn hand_count(d: u64, t: u64) -> u64 {
+    let h = d / 8; // head width
+    let norm = 7 * d + 2; // mean, diff, square, mean, +eps, sqrt, divide, scale, shift
+    let head = 3 * (2 * d * h + h) // q, k, v projections with bias
+        + 2 * t * h                // q·kᵀ: t dot products of length h
+        + 7 * t                    // scale, mask, row max, subtract, exp, row sum, divide
+        + 2 * t * h; //               weights·v
+    let main = 2 * norm + 8 * head
+        + (2 * d * d + d) + d      // output projection, residual
+        + (2 * d * 4 * d + 4 * d) + 4 * d + (2 * 4 * d * d + d) + d; // up, relu, down, residual
+    main
+}
+
+#[test]
+fn transformer_flops_match_a_hand_count() {
+    let p = load("transformer.prim");
+    for (d, t) in [(128u64, 128u64), (512, 64)] {
+        let v = validate(&p, &config(d as usize, t as usize)).unwrap();
+        let counted = v.layer_forward_flops();
+        let hand = hand_count(d, t);
+        let rel = (counted as f64 - hand as f64).abs() / hand as f64;
+        assert!(rel < 0.02, "d {d} t {t}: counted {counted}, by hand {hand}");
+        // The usual matmul-only estimate (24·D² + 4·T·D) is within 3% too at these sizes.
+        let matmul_only = 24 * d * d + 4 * t * d;
+        assert!((counted as f64 / matmul_only as f64 - 1.0).abs() < 0.03, "{counted} vs {matmul_only}");
+        let cost = Cost::of(&v);
+        assert_eq!(cost.training_flops_per_token, 3 * (6 * counted + 2 * d * 256 + 256 + 7 * d));
+    }
+}
+
+#[test]
+fn primer_ez_differs_from_the_transformer_by_exactly_the_paper_changes() {
+    let t = load("transformer.prim");
+    let ez = load("primer_ez.prim");
+    let d = diff(&t, &ez);
+    let mut inserted: Vec<(String, String)> = Vec::new();
+    for ch in &d.changes {
+        match ch {
+            Change::Inserted { subprogram, text, .. } => inserted.push((subprogram.clone(), text.clone())),
+            other => panic!("unexpected change {other:?}\n{d}"),
+        }
+    }
+    inserted.sort();
+    assert_eq!(
+        inserted,
+        vec![
+            ("attention_head".to_string(), "DCONV3(k_proj)".to_string()),
+            ("attention_head".to_string(), "DCONV3(q_proj)".to_string()),
+            ("attention_head".to_string(), "DCONV3(v_proj)".to_string()),
+            ("main".to_string(), "SQUARE(relu)".to_string()),
+        ],
+        "{d}"
+    );
+    assert_eq!(d.counts(), (4, 0, 0));
+    assert!(diff(&t, &t).is_empty());
+    assert_ne!(canonical_hash(&t), canonical_hash(&ez));
+}
+
+#[test]
+fn primer_differs_from_the_transformer_in_attention_norms_and_feed_forward() {
+    let t = load("transformer.prim");
+    let p = load("primer.prim");
+    let d = diff(&t, &p);
+    let text = d.to_string();
+    assert!(text.contains("SQUARE(relu)"), "{text}");
+    assert!(text.contains("DCONV3(k_proj)") && text.contains("DCONV3(v_proj)"), "{text}");
+    assert!(text.contains("def primer_norm") || text.contains("primer_norm"), "{text}");
+}
