@@ -2,5 +2,5 @@
 include!("link_libtorch.rs");
 
 fn main() {
-    link_libtorch();
+    link_libtorch("rustc-link-arg");
 }
