@@ -40,3 +40,4 @@ pub use op::Op;
 pub use program::{BankEntry, Field, Instruction, ModelConfig, Program, Subprogram, ValueBank};
 pub use shape::Shape;
 
+pub use space::SearchSpace;

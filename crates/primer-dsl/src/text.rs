@@ -257,7 +257,11 @@ impl Parser {
             return Err(self.error_at(
                 l,
                 c,
-                format!("the first subprogram (`{}`) is main and takes exactly one input", subprograms[0].name),
+                format!(
+                    "the first subprogram (`{}`) is the layer's entry point and takes exactly one input, not {}",
+                    subprograms[0].name,
+                    subprograms[0].inputs.len()
+                ),
             ));
         }
         for call in calls {
@@ -516,7 +520,7 @@ impl Parser {
             let t = self.next();
             if t.tok != Tok::Sym(')') {
                 let msg = if t.tok == Tok::Sym(',') {
-                    format!("{opname} takes {} argument(s) ({})", wanted.len(), wanted.join(", "))
+                    format!("{opname} takes {} argument(s) ({}), found more", wanted.len(), wanted.join(", "))
                 } else {
                     format!("expected `)`, found {}", t.tok.describe())
                 };
