@@ -1,6 +1,8 @@
 //! The command line: clap definitions shared by `primer` and `primer-engine`.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Evolutionary search over programs of primitives that define a Transformer decoder layer.
 #[derive(Debug, Parser)]
@@ -30,6 +32,30 @@ pub enum Command {
     },
     /// Run the main job: a check of the installation and of the reference programs.
     Demo,
+    /// Check a program: validity, a shape trace per instruction, parameters and FLOPs.
+    ///
+    /// Exits non-zero, with the reason and where, when the file cannot be parsed or the
+    /// program is invalid for the model size.
+    Check {
+        /// A program in the `.prim` text format (or `.json`).
+        file: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show what changed from one program to another (inserted, deleted, changed instructions).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Benchmarks that print throughput figures.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
     /// (engine) Print what libtorch the engine loaded, as JSON.
     #[command(hide = true)]
     EngineInfo,
@@ -40,4 +66,38 @@ impl Command {
     pub fn needs_engine(&self) -> bool {
         matches!(self, Command::EngineInfo)
     }
+}
+
+/// The model a program is checked or trained in.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Width of the residual stream (a multiple of 8).
+    #[arg(long, default_value_t = 128)]
+    pub d_model: usize,
+    /// Sequence length.
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Number of stacked layers.
+    #[arg(long, default_value_t = 2)]
+    pub n_layers: usize,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> primer_dsl::ModelConfig {
+        primer_dsl::ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, vocab: 256 }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Parse + validate + canonical hash of a program (default: transformer.prim), on one
+    /// thread: programs per second per core, for each stage and all together.
+    Dsl {
+        /// The program to measure.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Seconds to measure each stage.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
 }

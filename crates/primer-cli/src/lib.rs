@@ -14,6 +14,7 @@
 //! target/release/primer doctor       # versions, threads, CUDA, corpus, store
 //! ```
 
+pub mod check;
 pub mod cli;
 pub mod doctor;
 pub mod paths;

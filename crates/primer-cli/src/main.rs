@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use primer_cli::cli::{Cli, Command};
-use primer_cli::{doctor, paths};
+use primer_cli::cli::{Bench, Cli, Command, Format};
+use primer_cli::{check, doctor, paths};
 
 fn main() -> ExitCode {
     match run() {
@@ -29,13 +29,41 @@ fn run() -> Result<ExitCode> {
             let ok = doctor::report(&doctor::run_checks(), format);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Demo => {
-            println!("== primer doctor");
-            let ok = doctor::report(&doctor::run_checks(), Default::default());
+        Command::Demo => demo(),
+        Command::Check { file, model, format } => {
+            let ok = check::check(&file, model.config(), format)?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Diff { old, new, format } => {
+            check::diff_files(&old, &new, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Bench::Dsl { file, seconds } } => {
+            check::bench_dsl(file.as_deref(), seconds)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::EngineInfo => unreachable!("engine commands are handed over above"),
     }
+}
+
+/// The main job, for now: the installation, the reference programs, and what Primer-EZ
+/// changes in the Transformer.
+fn demo() -> Result<ExitCode> {
+    println!("== primer doctor");
+    if !doctor::report(&doctor::run_checks(), Format::Table) {
+        return Ok(ExitCode::FAILURE);
+    }
+    let dir = paths::programs_dir();
+    let config = primer_cli::cli::ModelArgs { d_model: 128, seq_len: 128, n_layers: 2 }.config();
+    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
+        println!("\n== primer check {}", dir.join(name).display());
+        if !check::check(&dir.join(name), config, Format::Table)? {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    println!("\n== primer diff transformer.prim primer_ez.prim");
+    check::diff_files(&dir.join("transformer.prim"), &dir.join("primer_ez.prim"), Format::Table)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Replaces this process with `primer-engine`, passing the same arguments.

@@ -44,3 +44,13 @@ pub fn engine_exe() -> PathBuf {
 pub fn setup_hint() -> String {
     format!("cd {} && cargo xtask setup", workspace_root().display())
 }
+
+/// The shipped search spaces and reference programs.
+pub fn search_spaces_dir() -> PathBuf {
+    workspace_root().join("search-spaces")
+}
+
+/// The reference programs (`transformer.prim`, `primer_ez.prim`, `primer.prim`).
+pub fn programs_dir() -> PathBuf {
+    search_spaces_dir().join("programs")
+}

@@ -95,8 +95,10 @@ pub fn eliminate_dead_code(p: &Program) -> Program {
             for (i, ins) in sub.instructions.iter().enumerate() {
                 if live.instructions[si][i] {
                     let mut ins = ins.clone();
-                    ins.in1 = map[ins.in1];
-                    ins.in2 = if p.reads(&ins, Field::In2) { map[ins.in2] } else { 0 };
+                    // Ignored inputs take the default (the value just before), as `.prim` does.
+                    let prev = sub.inputs.len() + instructions.len() - 1;
+                    ins.in1 = if p.reads(&ins, Field::In1) { map[ins.in1] } else { prev };
+                    ins.in2 = if p.reads(&ins, Field::In2) { map[ins.in2] } else { prev };
                     if let Op::Call(c) = ins.op {
                         ins.op = Op::Call(sub_map[c].expect("callee of a live call is live"));
                     }
@@ -249,7 +251,7 @@ pub fn canonical_hash(p: &Program) -> ProgramHash {
 /// The canonical form as a program: live code only, instructions in canonical order, values
 /// named `v0, v1, ...` (inputs `x`, `y`), subprograms `main, s1, s2, ...` in a deterministic
 /// topological order, bank entries deduplicated by value in order of first use, ignored fields
-/// cleared. `canonical_form(p) == canonical_form(q)` iff `canonical_hash(p) == canonical_hash(q)`
+/// set to their defaults. `canonical_form(p) == canonical_form(q)` iff `canonical_hash(p) == canonical_hash(q)`
 /// (barring hash collisions).
 pub fn canonical_form(p: &Program) -> Program {
     let (_, subs) = canonical_subs(p);
@@ -289,14 +291,15 @@ pub fn canonical_form(p: &Program) -> Program {
         let mut instructions = Vec::new();
         for (k, &v) in c.order.iter().enumerate() {
             let ins = &sub.instructions[v - n_in];
+            let prev = n_in + k - 1;
             let mut out = Instruction {
                 name: format!("v{k}"),
                 op: match ins.op {
                     Op::Call(callee) => Op::Call(new_index[&callee]),
                     op => op,
                 },
-                in1: 0,
-                in2: 0,
+                in1: prev,
+                in2: prev,
                 constant: 0,
                 dim: 0,
                 branching: 1,

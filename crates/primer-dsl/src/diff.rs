@@ -82,8 +82,9 @@ impl fmt::Display for Diff {
                 Change::Deleted { subprogram, index, name, text } => {
                     writeln!(f, "- {subprogram}[{index}]: {name} = {text}")?
                 }
-                Change::Changed { subprogram, index, name, old, new, .. } => {
-                    writeln!(f, "~ {subprogram}[{index}]: {name} = {old}  ->  {new}")?
+                Change::Changed { subprogram, index, name, old, new, fields } => {
+                    let fields: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+                    writeln!(f, "~ {subprogram}[{index}]: {name} = {old}  ->  {new}  ({})", fields.join(", "))?
                 }
             }
         }
@@ -104,10 +105,12 @@ struct Key {
     branching: Option<u32>,
 }
 
-fn key(p: &Program, sub: &Subprogram, i: usize) -> Key {
+/// `callee` maps a called subprogram's index to the index it is compared under (old
+/// subprograms are mapped to their partners in the new program).
+fn key(p: &Program, sub: &Subprogram, i: usize, callee: &dyn Fn(usize) -> Option<usize>) -> Key {
     let ins = &sub.instructions[i];
     let op = match ins.op {
-        Op::Call(c) => format!("CALL {}", p.subprograms.get(c).map_or("?", |s| s.name.as_str())),
+        Op::Call(c) => format!("CALL {}", callee(c).map_or("?".into(), |c| c.to_string())),
         op => op.name().to_string(),
     };
     Key {
@@ -175,9 +178,12 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
         }
     }
     pairs.extend(new_unpaired.into_iter().map(|ni| (None, Some(ni))));
+    let partner: Vec<Option<usize>> = (0..old.subprograms.len())
+        .map(|oi| pairs.iter().find(|(o, _)| *o == Some(oi)).and_then(|(_, n)| *n))
+        .collect();
     for (oi, ni) in pairs {
         match (oi, ni) {
-            (Some(oi), Some(ni)) => sub_changes(old, oi, new, ni, &mut changes),
+            (Some(oi), Some(ni)) => sub_changes(old, oi, new, ni, &partner, &mut changes),
             (Some(oi), None) => changes.push(Change::SubprogramRemoved { subprogram: old.subprograms[oi].name.clone() }),
             (None, Some(ni)) => changes.push(Change::SubprogramAdded { subprogram: new.subprograms[ni].name.clone() }),
             (None, None) => {}
@@ -215,10 +221,12 @@ fn bank_changes(old: &Program, new: &Program, out: &mut Vec<Change>) {
     }
 }
 
-fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, out: &mut Vec<Change>) {
+fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Option<usize>], out: &mut Vec<Change>) {
     let (a, b) = (&old.subprograms[oi], &new.subprograms[ni]);
-    let ka: Vec<Key> = (0..a.instructions.len()).map(|i| key(old, a, i)).collect();
-    let kb: Vec<Key> = (0..b.instructions.len()).map(|i| key(new, b, i)).collect();
+    let old_callee = |c: usize| partner.get(c).copied().flatten();
+    let new_callee = |c: usize| Some(c);
+    let ka: Vec<Key> = (0..a.instructions.len()).map(|i| key(old, a, i, &old_callee)).collect();
+    let kb: Vec<Key> = (0..b.instructions.len()).map(|i| key(new, b, i, &new_callee)).collect();
     let steps = align(&ka, &kb);
     // Partner of each old instruction's value in the new subprogram (inputs map to inputs).
     let mut a_to_b: Vec<Option<usize>> = (0..a.num_values()).map(|v| (v < a.inputs.len()).then_some(v)).collect();
@@ -299,7 +307,7 @@ fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, out: &mut Vec
                 let paired = *paired;
                 for (&i, &j) in dels.iter().zip(ins).take(paired) {
                     let (ia, ib) = (&a.instructions[i], &b.instructions[j]);
-                    let (x, y) = (key(old, a, i), key(new, b, j));
+                    let (x, y) = (ka[i].clone(), kb[j].clone());
                     let mut fields = vec![];
                     if x.op != y.op {
                         fields.push(Field::Op);

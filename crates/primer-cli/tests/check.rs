@@ -1,0 +1,99 @@
+//! `primer check`, `primer diff` and `primer bench dsl` on the reference programs and on bad
+//! input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn primer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap()
+}
+
+fn program(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/programs").join(name).display().to_string()
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("primer-check-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn check_accepts_the_three_reference_programs() {
+    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
+        let out = primer(&["check", &program(name)]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("valid (d_model 128, seq_len 128, 2 layers)"), "{stdout}");
+        assert!(stdout.contains("attention_head (8 copies)"), "{stdout}");
+    }
+    // 12·D² + 13·D per layer at D = 128.
+    let out = primer(&["check", &program("transformer.prim")]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("layer: 198,272 parameters"));
+}
+
+#[test]
+fn check_json_has_the_trace_and_costs() {
+    let out = primer(&["check", &program("primer_ez.prim"), "--d-model", "64", "--seq-len", "32", "--format", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["cost"]["layer_params"], 12 * 64 * 64 + 13 * 64 + 9 * 64);
+    let trace = v["trace"].as_array().unwrap();
+    let dconv: Vec<&serde_json::Value> = trace.iter().filter(|r| r["instruction"].as_str().unwrap().starts_with("DCONV3")).collect();
+    assert_eq!(dconv.len(), 3);
+    assert!(dconv.iter().all(|r| r["shape"] == "[T,8]" && r["params"] == 24 && r["copies"] == 8));
+}
+
+#[test]
+fn check_rejects_an_invalid_program_with_file_line_and_reason() {
+    let file = temp_file("invalid.prim", "bank {\n dim d = 8\n}\ndef main(x) {\n  s = T_MAT_MUL(x, x)\n  y = DENSE(s, d)\n}\n");
+    let out = primer(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{file}:6:3: invalid: `main` instruction 1 (`y`): DENSE needs a sequence, got a square [T,T]")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_reports_parse_errors_with_line_and_column() {
+    let file = temp_file("malformed.prim", "def main(x) {\n  y = FOO(x)\n}\n");
+    let out = primer(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), format!("error: {file}:2:7: unknown op `FOO`"));
+}
+
+#[test]
+fn diff_of_primer_ez_against_the_transformer_shows_the_four_changes() {
+    let out = primer(&["diff", &program("transformer.prim"), &program("primer_ez.prim")]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let changes: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("---") && !l.starts_with("+++")).collect();
+    assert_eq!(
+        changes,
+        vec![
+            "+ main[8]: sq = SQUARE(relu)",
+            "+ attention_head[1]: q = DCONV3(q_proj)",
+            "+ attention_head[3]: k = DCONV3(k_proj)",
+            "+ attention_head[5]: v = DCONV3(v_proj)",
+        ],
+        "{stdout}"
+    );
+    let out = primer(&["diff", &program("transformer.prim"), &program("primer_ez.prim"), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn bench_dsl_prints_a_throughput() {
+    let out = primer(&["bench", "dsl", "--seconds", "0.05"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let figure: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("=> ")?.split_whitespace().next()?.parse().ok())
+        .expect("a figure");
+    assert!(figure > 0.0);
+}
