@@ -270,31 +270,45 @@ fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Op
         v
     };
     let name = &b.name;
+    // The fields in which old instruction i and new instruction j differ: what they compute,
+    // and inputs that do not correspond (looking through inserted or deleted instructions).
+    let differing = |i: usize, j: usize| -> Vec<Field> {
+        let (ia, ib, x, y) = (&a.instructions[i], &b.instructions[j], &ka[i], &kb[j]);
+        let mut fields = Vec::new();
+        for (field, differs) in [
+            (Field::Op, x.op != y.op),
+            (Field::Constant, x.constant != y.constant),
+            (Field::Dim, x.dim != y.dim),
+            (Field::Branching, x.branching != y.branching),
+        ] {
+            if differs {
+                fields.push(field);
+            }
+        }
+        for (field, va, vb) in [(Field::In1, ia.in1, ib.in1), (Field::In2, ia.in2, ib.in2)] {
+            if (old.reads(ia, field) || new.reads(ib, field))
+                && a_to_b[through(a, &a_matched, va)] != Some(through(b, &b_matched, vb))
+            {
+                fields.push(field);
+            }
+        }
+        fields
+    };
+    let changed = |i: usize, j: usize, fields: Vec<Field>| Change::Changed {
+        subprogram: name.clone(),
+        index: j,
+        name: b.instructions[j].name.clone(),
+        old: instruction_text(old, a, i),
+        new: instruction_text(new, b, j),
+        fields,
+    };
     let (mut k, mut run) = (0, 0);
     while k < steps.len() {
         match steps[k] {
             Step::Match(i, j) => {
-                let (ia, ib) = (&a.instructions[i], &b.instructions[j]);
-                let mut fields = Vec::new();
-                for (field, va, vb) in [(Field::In1, ia.in1, ib.in1), (Field::In2, ia.in2, ib.in2)] {
-                    if !old.reads(ia, field) {
-                        continue;
-                    }
-                    let va = through(a, &a_matched, va);
-                    let vb = through(b, &b_matched, vb);
-                    if a_to_b[va] != Some(vb) {
-                        fields.push(field);
-                    }
-                }
+                let fields = differing(i, j);
                 if !fields.is_empty() {
-                    out.push(Change::Changed {
-                        subprogram: name.clone(),
-                        index: j,
-                        name: ib.name.clone(),
-                        old: instruction_text(old, a, i),
-                        new: instruction_text(new, b, j),
-                        fields,
-                    });
+                    out.push(changed(i, j, fields));
                 }
                 k += 1;
             }
@@ -306,36 +320,7 @@ fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Op
                 }
                 let paired = *paired;
                 for (&i, &j) in dels.iter().zip(ins).take(paired) {
-                    let (ia, ib) = (&a.instructions[i], &b.instructions[j]);
-                    let (x, y) = (ka[i].clone(), kb[j].clone());
-                    let mut fields = vec![];
-                    if x.op != y.op {
-                        fields.push(Field::Op);
-                    }
-                    if x.constant != y.constant {
-                        fields.push(Field::Constant);
-                    }
-                    if x.dim != y.dim {
-                        fields.push(Field::Dim);
-                    }
-                    if x.branching != y.branching {
-                        fields.push(Field::Branching);
-                    }
-                    for (field, va, vb) in [(Field::In1, ia.in1, ib.in1), (Field::In2, ia.in2, ib.in2)] {
-                        if (old.reads(ia, field) || new.reads(ib, field))
-                            && a_to_b[through(a, &a_matched, va)] != Some(through(b, &b_matched, vb))
-                        {
-                            fields.push(field);
-                        }
-                    }
-                    out.push(Change::Changed {
-                        subprogram: name.clone(),
-                        index: j,
-                        name: ib.name.clone(),
-                        old: instruction_text(old, a, i),
-                        new: instruction_text(new, b, j),
-                        fields,
-                    });
+                    out.push(changed(i, j, differing(i, j)));
                 }
                 for &i in &dels[paired..] {
                     let ia = &a.instructions[i];

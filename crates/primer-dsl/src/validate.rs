@@ -143,7 +143,7 @@ pub fn check_structure(p: &Program) -> Result<(), ValidationError> {
 /// Validates `p` for `config`: structure, then shapes of every live instruction, `main`'s
 /// output width, branching and width limits. Returns shapes and costs.
 pub fn validate(p: &Program, config: &ModelConfig) -> Result<Validated, ValidationError> {
-    if config.d_model == 0 || config.d_model % 8 != 0 {
+    if config.d_model == 0 || !config.d_model.is_multiple_of(8) {
         return Err(ValidationError { location: Location::Program, reason: Invalid::BadDModel(config.d_model) });
     }
     check_structure(p)?;

@@ -30,7 +30,7 @@ fn every_malformed_file_gives_its_exact_error() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(path).unwrap();
         let got = match std::panic::catch_unwind(|| parse(&text, &format!("{name}.prim"))) {
-            Err(_) => format!("PANIC"),
+            Err(_) => "PANIC".to_string(),
             Ok(Ok(_)) => "parsed without error".to_string(),
             Ok(Err(e)) => {
                 assert_eq!(e.file, format!("{name}.prim"));

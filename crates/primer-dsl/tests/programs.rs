@@ -134,3 +134,36 @@ fn primer_differs_from_the_transformer_in_attention_norms_and_feed_forward() {
     assert!(text.contains("DCONV3(k_proj)") && text.contains("DCONV3(v_proj)"), "{text}");
     assert!(text.contains("def primer_norm") || text.contains("primer_norm"), "{text}");
 }
+
+#[test]
+fn diff_names_changed_and_deleted_instructions() {
+    let t = load("transformer.prim");
+    // Change the op of `relu` (MAX -> MIN): one changed instruction, field op.
+    let mut changed = t.clone();
+    let relu = changed.subprograms[0].instructions.iter().position(|i| i.name == "relu").unwrap();
+    changed.subprograms[0].instructions[relu].op = primer_dsl::Op::Min;
+    let d = diff(&t, &changed);
+    assert_eq!(
+        d.changes,
+        vec![Change::Changed {
+            subprogram: "main".into(),
+            index: relu,
+            name: "relu".into(),
+            old: "MAX(up, z)".into(),
+            new: "MIN(up, z)".into(),
+            fields: vec![primer_dsl::Field::Op],
+        }]
+    );
+    // Delete the row max of the softmax: its reader now reads its input (`without`), which the
+    // diff reports as the one deletion, not as a change of the reader too.
+    let head = t.subprograms.iter().position(|s| s.name == "attention_head").unwrap();
+    let row_max = t.subprograms[head].instructions.iter().position(|i| i.name == "row_max").unwrap();
+    let deleted = t.without(head, row_max);
+    let d = diff(&t, &deleted);
+    assert_eq!(d.counts(), (0, 1, 0), "{d}");
+    assert_eq!(d.to_string(), "- attention_head[6]: row_max = RED_MAX(masked)\n");
+    // A changed bank value is named.
+    let mut bank = t.clone();
+    bank.bank.constants[0].value = 1e-6;
+    assert_eq!(diff(&t, &bank).changes[0], Change::Constant { name: "eps".into(), old: Some(1e-5), new: Some(1e-6) });
+}
