@@ -1,5 +1,14 @@
 //! primer-evolve: mutations, regularized evolution, halving hurdles and duplicate detection
 //! over `primer-dsl` programs, deterministic from a seed, with no I/O.
 //!
-//! Not written yet (issue 5): this crate is an empty member of the workspace so that the
-//! layout and dependency arrows of `../shared/DESIGN.md` hold from the start.
+//! Written so far: [`hurdles`] (the paper's halving hurdles). Mutations, regularized evolution
+//! and duplicate detection follow (issue 5).
+//!
+//! ```
+//! use primer_evolve::hurdles::HalvingHurdles;
+//! let h = HalvingHurdles { hurdles: 4, min_predecessors: 1 };
+//! let at: Vec<f64> = h.checkpoints(25_200.0);
+//! assert_eq!(at.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>(), ["812.9", "2438.7", "5690.3", "12193.5"]);
+//! ```
+
+pub mod hurdles;
