@@ -7,7 +7,6 @@ fn main() {
     link_libtorch("rustc-link-arg-bin=primer-engine");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf();
     println!("cargo:rustc-env=PRIMER_WORKSPACE_ROOT={}", root.display());
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
     let libtorch = std::env::var("LIBTORCH").unwrap_or_else(|_| root.join(".libtorch").display().to_string());
     println!("cargo:rustc-env=PRIMER_LIBTORCH_DIR={libtorch}");
 }

@@ -109,7 +109,7 @@ fn engine() -> Vec<Check> {
         .ok()
         .and_then(|t| parse_version_py(&t))
         .unwrap_or_else(|| "unknown version".into());
-    let mut checks = vec![Check::ok("tch", s("tch_version"))];
+    let mut checks = vec![Check::ok("tch", pins::TCH_VERSION)];
     let value = format!("{loaded} (headers {}) from {}", s("header_version"), s("loaded_from"));
     if loaded.split('+').next() == Some(pins::TORCH_VERSION) && s("header_version") == pins::TORCH_VERSION {
         checks.push(Check::ok("libtorch", value));
@@ -187,6 +187,7 @@ pub fn report(checks: &[Check], format: Format) -> bool {
     }
     if !all_ok {
         let mut fixes: Vec<&str> = checks.iter().filter_map(|c| c.fix.as_deref()).collect();
+        fixes.sort_unstable();
         fixes.dedup();
         for fix in fixes {
             eprintln!("fix: {fix}");

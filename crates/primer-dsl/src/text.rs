@@ -400,6 +400,16 @@ impl Parser {
         if self.peek().tok == Tok::Eof { Ok(()) } else { self.expect_newline() }
     }
 
+    /// A branching factor: 1, 2, 4, 8 or 16.
+    fn branching(&mut self) -> Result<u32, ParseError> {
+        let t = self.next();
+        match &t.tok {
+            Tok::Number(s) => s.parse::<u32>().ok().filter(|k| BRANCHING.contains(k)),
+            _ => None,
+        }
+        .ok_or_else(|| self.error_at(t.line, t.col, "branching must be 1, 2, 4, 8 or 16"))
+    }
+
     fn value_ref(&mut self, names: &HashMap<String, usize>, what: &str) -> Result<usize, ParseError> {
         let (name, t) = self.name(what)?;
         names.get(&name).copied().ok_or_else(|| {
@@ -446,14 +456,8 @@ impl Parser {
         if opname == "CALL" {
             if self.peek().tok == Tok::Sym('[') {
                 self.next();
-                let t = self.next();
-                let k = match &t.tok {
-                    Tok::Number(s) => s.parse::<u32>().ok().filter(|k| BRANCHING.contains(k)),
-                    _ => return Err(self.unexpected(&t, "a branching factor")),
-                }
-                .ok_or_else(|| self.error_at(t.line, t.col, "branching must be 1, 2, 4, 8 or 16"))?;
+                ins.branching = self.branching()?;
                 self.expect_sym(']')?;
-                ins.branching = k;
             }
             let (callee, ct) = self.name("a subprogram name")?;
             self.expect_sym('(')?;
@@ -572,14 +576,7 @@ impl Parser {
                     Field::In2 => ins.in2 = self.value_ref(names, "a value")?,
                     Field::Constant => ins.constant = self.constant_ref(bank)?,
                     Field::Dim => ins.dim = self.dim_ref(bank)?,
-                    Field::Branching => {
-                        let t = self.next();
-                        ins.branching = match &t.tok {
-                            Tok::Number(s) => s.parse::<u32>().ok().filter(|k| BRANCHING.contains(k)),
-                            _ => None,
-                        }
-                        .ok_or_else(|| self.error_at(t.line, t.col, "branching must be 1, 2, 4, 8 or 16"))?;
-                    }
+                    Field::Branching => ins.branching = self.branching()?,
                     Field::Op => unreachable!(),
                 }
                 if self.peek().tok == Tok::Newline || self.peek().tok == Tok::Eof {

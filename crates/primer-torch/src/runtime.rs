@@ -7,8 +7,6 @@ use serde::{Deserialize, Serialize};
 /// The libtorch this process runs on, as seen from inside it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LibtorchInfo {
-    /// tch's own version.
-    pub tch_version: String,
     /// The libtorch version in the headers this crate was compiled against.
     pub header_version: String,
     /// The real path of the `libtorch_cpu.so` mapped into this process.
@@ -55,7 +53,6 @@ impl LibtorchInfo {
             Some("CUDA build and NVIDIA driver present, but libtorch sees no usable device".into())
         };
         LibtorchInfo {
-            tch_version: "0.26.0".into(),
             header_version: env!("PRIMER_LIBTORCH_HEADER_VERSION").into(),
             loaded_from,
             version_file,

@@ -5,6 +5,8 @@
 
 /// The libtorch version tch 0.26 is written against.
 pub const TORCH_VERSION: &str = "2.13.0";
+/// The tch version the workspace pins (Cargo.toml `tch = "=0.26.0"`).
+pub const TCH_VERSION: &str = "0.26.0";
 /// The PyPI requirement that provides libtorch.
 pub const TORCH_REQUIREMENT: &str = "torch==2.13.0";
 /// The two CUDA runtime wheels `libtorch_cpu.so` has as NEEDED entries (13 MB together).
