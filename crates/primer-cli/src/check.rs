@@ -250,3 +250,39 @@ pub fn bench_dsl(file: Option<&Path>, seconds: f64) -> Result<()> {
     println!("=> {all:.0} programs per second per core");
     Ok(())
 }
+
+/// `primer bench evolve`: children per second per core, each one mutation (re-drawn while
+/// invalid or unchanged), dead-code removal, validation, canonical hash and description.
+pub fn bench_evolve(file: Option<&Path>, space: Option<&Path>, seconds: f64) -> Result<()> {
+    use primer_evolve::{Mutator, evolution::rng_for};
+    let path = file.map(Path::to_path_buf).unwrap_or_else(|| paths::programs_dir().join("transformer.prim"));
+    let space_path = space.map(Path::to_path_buf).unwrap_or_else(|| paths::search_spaces_dir().join("primer-cpu.toml"));
+    let (p, _) = load_program(&path)?;
+    let space = primer_dsl::SearchSpace::load(&space_path)?;
+    let config = ModelConfig::default();
+    let mutator = Mutator::new(space, config, 100);
+    let hash = canonical_hash(&p);
+    println!(
+        "bench evolve: children of {} ({} instructions) in {}, d_model {}, one thread",
+        path.display(),
+        p.num_instructions(),
+        space_path.display(),
+        config.d_model
+    );
+    let start = Instant::now();
+    let (mut n, mut drawn) = (0u64, 0u64);
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..64 {
+            let child = mutator.child(&mut rng_for(0, n), &p, &hash, &|_| false)?;
+            drawn += 1 + child.rejected.total() as u64;
+            std::hint::black_box(child);
+            n += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = n as f64 / secs;
+    println!("children accepted      {n:>10} in {secs:.2} s");
+    println!("mutations drawn        {drawn:>10} ({:.2} per accepted child)", drawn as f64 / n as f64);
+    println!("=> {rate:.0} children per second per core ({:.1} µs each; target > 10,000)", 1e6 / rate);
+    Ok(())
+}

@@ -100,4 +100,17 @@ pub enum Bench {
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
     },
+    /// Children per second per core: mutation (re-mutation included) + validation + canonical
+    /// hash of a program (default: transformer.prim) in a search space (default: primer-cpu).
+    Evolve {
+        /// The parent program.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The search space.
+        #[arg(long)]
+        space: Option<PathBuf>,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }

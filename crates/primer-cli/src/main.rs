@@ -42,6 +42,10 @@ fn run() -> Result<ExitCode> {
             check::bench_dsl(file.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench { what: Bench::Evolve { file, space, seconds } } => {
+            check::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::EngineInfo => unreachable!("engine commands are handed over above"),
     }
 }

@@ -1,4 +1,4 @@
-//! `primer check`, `primer diff` and `primer bench dsl` on the reference programs and on bad
+//! `primer check`, `primer diff`, `primer bench dsl` and `primer bench evolve` on the reference programs and on bad
 //! input.
 
 use std::path::PathBuf;
@@ -86,14 +86,27 @@ fn diff_of_primer_ez_against_the_transformer_shows_the_four_changes() {
     assert_eq!(v["changes"].as_array().unwrap().len(), 4);
 }
 
-#[test]
-fn bench_dsl_prints_a_throughput() {
-    let out = primer(&["bench", "dsl", "--seconds", "0.05"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// Runs a benchmark briefly; returns its stdout and the figure on its `=> N ...` line.
+fn bench(args: &[&str]) -> (String, f64) {
+    let out = primer(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}");
     let figure: f64 = stdout
         .lines()
         .find_map(|l| l.strip_prefix("=> ")?.split_whitespace().next()?.parse().ok())
         .expect("a figure");
+    (stdout, figure)
+}
+
+#[test]
+fn bench_dsl_prints_a_throughput() {
+    let (_, figure) = bench(&["bench", "dsl", "--seconds", "0.05"]);
     assert!(figure > 0.0);
+}
+
+#[test]
+fn bench_evolve_prints_children_per_second() {
+    let (stdout, figure) = bench(&["bench", "evolve", "--seconds", "0.1"]);
+    assert!(figure > 0.0);
+    assert!(stdout.contains("children per second per core"), "{stdout}");
 }

@@ -638,6 +638,24 @@ pub fn print(p: &Program) -> String {
     out
 }
 
+/// The 1-based line on which [`print`] writes instruction `i` of subprogram `si` (`i` =
+/// `None`: the subprogram's `def` line), without printing: mutation descriptions cite it.
+pub fn printed_line(p: &Program, si: usize, i: Option<usize>) -> usize {
+    let has_bank = !p.bank.constants.is_empty() || !p.bank.dims.is_empty();
+    let mut line = if has_bank { 2 + p.bank.constants.len() + p.bank.dims.len() } else { 0 };
+    for (k, sub) in p.subprograms.iter().enumerate() {
+        if k > 0 || has_bank {
+            line += 1; // the blank line between blocks
+        }
+        line += 1; // `def ...`
+        if k == si {
+            return line + i.map_or(0, |i| i + 1);
+        }
+        line += sub.instructions.len() + 1; // the instructions and `}`
+    }
+    line
+}
+
 /// The right-hand side of one instruction as written in `.prim` (`OP(args) [with ...]`).
 pub fn instruction_text(p: &Program, sub: &Subprogram, i: usize) -> String {
     let ins = &sub.instructions[i];

@@ -7,7 +7,7 @@ use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::diff::{Change, diff};
 use primer_dsl::text::{from_json, parse, parse_file, print, to_json};
 use primer_dsl::validate::validate;
-use primer_dsl::{ModelConfig, Program};
+use primer_dsl::{ModelConfig, Program, text};
 
 fn programs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/programs")
@@ -166,4 +166,22 @@ fn diff_names_changed_and_deleted_instructions() {
     let mut bank = t.clone();
     bank.bank.constants[0].value = 1e-6;
     assert_eq!(diff(&t, &bank).changes[0], Change::Constant { name: "eps".into(), old: Some(1e-5), new: Some(1e-6) });
+}
+
+#[test]
+fn printed_line_points_at_the_printed_instruction() {
+    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
+        let p = load(name);
+        let printed = text::print(&p);
+        let lines: Vec<&str> = printed.lines().collect();
+        for (si, sub) in p.subprograms.iter().enumerate() {
+            let def = text::printed_line(&p, si, None);
+            assert!(lines[def - 1].starts_with(&format!("def {}(", sub.name)), "{name}: {}", lines[def - 1]);
+            for (i, ins) in sub.instructions.iter().enumerate() {
+                let line = lines[text::printed_line(&p, si, Some(i)) - 1];
+                assert!(line.trim_start().starts_with(&format!("{} ", ins.name)), "{name}: {line}");
+                assert!(line.ends_with(&text::instruction_text(&p, sub, i)), "{name}: {line}");
+            }
+        }
+    }
 }

@@ -1,14 +1,32 @@
-//! primer-evolve: mutations, regularized evolution, halving hurdles and duplicate detection
-//! over `primer-dsl` programs, deterministic from a seed, with no I/O.
+//! primer-evolve: the search engine over `primer-dsl` programs, pure and deterministic from a
+//! seed, with no I/O and no clock, so it can be tested exhaustively without training anything.
 //!
-//! Written so far: [`hurdles`] (the paper's halving hurdles). Mutations, regularized evolution
-//! and duplicate detection follow (issue 5).
+//! - [`mutation`]: the paper's six mutations ([`Mutation`]), drawn by a [`Mutator`] from a
+//!   search space, replayable, described in words; invalid, unchanged and already-seen children
+//!   are re-mutated (bounded, counted).
+//! - [`evolution`]: regularized evolution from the history of finished candidates
+//!   (steady state, asynchronous), and [`Evolver::propose`], the whole proposal step.
+//! - [`hurdles`]: the paper's halving hurdles (equal-compute checkpoints, median rule).
+//! - [`dedup`]: the functional-equivalence cache ([`FecCache`]).
 //!
 //! ```
-//! use primer_evolve::hurdles::HalvingHurdles;
-//! let h = HalvingHurdles { hurdles: 4, min_predecessors: 1 };
-//! let at: Vec<f64> = h.checkpoints(25_200.0);
-//! assert_eq!(at.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>(), ["812.9", "2438.7", "5690.3", "12193.5"]);
+//! use primer_dsl::{ModelConfig, SearchSpace, analysis::canonical_hash, text};
+//! use primer_evolve::{Mutator, evolution::rng_for};
+//! let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../search-spaces");
+//! let space = SearchSpace::load(format!("{root}/primer-cpu.toml").as_ref()).unwrap();
+//! let seed = text::parse_file(format!("{root}/programs/transformer.prim").as_ref()).unwrap();
+//! let mutator = Mutator::new(space, ModelConfig::default(), 100);
+//! let child = mutator.child(&mut rng_for(42, 1), &seed, &canonical_hash(&seed), &|_| false).unwrap();
+//! assert_ne!(child.hash, canonical_hash(&seed));
+//! println!("{}", child.description); // e.g. "delete main.z = CONSTANT(zero) (line 19)"
 //! ```
 
+pub mod dedup;
+pub mod evolution;
 pub mod hurdles;
+pub mod mutation;
+
+pub use dedup::{FecCache, FecDecision};
+pub use evolution::{Evolver, Finished, Parent, Proposal, RegularizedEvolution};
+pub use hurdles::HalvingHurdles;
+pub use mutation::{Child, Mutation, MutationKind, Mutator, NoChild, Rejections};

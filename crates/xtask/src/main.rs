@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+#[allow(dead_code)] // primer doctor uses the pins xtask does not (TCH_VERSION)
 mod pins;
 use pins::*;
 

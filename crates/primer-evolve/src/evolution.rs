@@ -1,0 +1,197 @@
+//! Regularized (aging) evolution, steady state and asynchronous: the population is derived from
+//! the history of finished candidates, so results may arrive in any order from many workers and
+//! resuming a campaign needs no state besides that history.
+//!
+//! - The **population** is the last P finished candidates in birth order that have a finite
+//!   fitness (a candidate that failed dies at birth; one stopped at a hurdle keeps the loss it
+//!   had there). Older ones have died.
+//! - A **parent** is the winner of a tournament of S members drawn with replacement from the
+//!   population: the lowest loss, ties going to the younger. Before any candidate has finished,
+//!   parents are the seed programs in turn.
+//! - Every random choice for the child born `birth`-th comes from [`rng_for`]`(seed, birth)`, a
+//!   stream of its own. The same seed and the same history at each proposal give the same
+//!   children, bit for bit, whatever else happens in between.
+
+use rand::SeedableRng;
+use rand::seq::IndexedRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use primer_dsl::Program;
+use primer_dsl::analysis::{ProgramHash, canonical_hash};
+
+use crate::mutation::{Child, Mutator, NoChild};
+
+/// The random stream of the child with this birth number in a campaign with this seed.
+pub fn rng_for(seed: u64, birth: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(birth);
+    rng
+}
+
+/// A finished candidate as evolution sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Finished {
+    /// The candidate's id (the store's).
+    pub candidate: u64,
+    /// Its birth number: the order in which candidates were proposed.
+    pub birth: u64,
+    /// Loss (lower is better); not finite when the candidate failed.
+    pub fitness: f64,
+}
+
+/// Population and tournament sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegularizedEvolution {
+    /// P: how many of the latest finished candidates are alive (paper: 100).
+    pub population_size: usize,
+    /// S: tournament size, drawn with replacement (paper: 10).
+    pub tournament_size: usize,
+}
+
+impl Default for RegularizedEvolution {
+    fn default() -> Self {
+        RegularizedEvolution { population_size: 100, tournament_size: 10 }
+    }
+}
+
+/// Where a child's parent comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parent {
+    /// The seed program with this index (before anything has finished).
+    Seed(usize),
+    /// A finished candidate, by id.
+    Candidate(u64),
+}
+
+impl RegularizedEvolution {
+    /// The living population: the last P finished candidates with a finite fitness, in birth
+    /// order (oldest first). `history` may be in any order.
+    pub fn population(&self, history: &[Finished]) -> Vec<Finished> {
+        let mut alive: Vec<Finished> = history.iter().copied().filter(|f| f.fitness.is_finite()).collect();
+        alive.sort_by_key(|f| (f.birth, f.candidate));
+        let start = alive.len().saturating_sub(self.population_size);
+        alive.split_off(start)
+    }
+
+    /// The tournament winner among S draws with replacement (lowest loss; ties to the younger),
+    /// or `None` for an empty population.
+    pub fn tournament<R: rand::Rng + ?Sized>(&self, rng: &mut R, population: &[Finished]) -> Option<Finished> {
+        if population.is_empty() {
+            return None;
+        }
+        (0..self.tournament_size.max(1))
+            .map(|_| *population.choose(rng).expect("non-empty"))
+            .min_by(|a, b| a.fitness.total_cmp(&b.fitness).then(b.birth.cmp(&a.birth)))
+    }
+
+    /// The parent of the next child.
+    pub fn select<R: rand::Rng + ?Sized>(&self, rng: &mut R, history: &[Finished], seeds: usize, birth: u64) -> Parent {
+        let population = self.population(history);
+        if population.is_empty() {
+            return Parent::Seed((birth % seeds.max(1) as u64) as usize);
+        }
+        Parent::Candidate(self.tournament(rng, &population).expect("non-empty").candidate)
+    }
+}
+
+/// A proposed child and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    pub birth: u64,
+    pub parent: Parent,
+    pub child: Child,
+}
+
+/// The whole proposal step: pick a parent by tournament, mutate it until the child is
+/// acceptable. If no acceptable child comes from that parent, a new tournament is held, up to
+/// `max_parents` times.
+#[derive(Debug, Clone)]
+pub struct Evolver {
+    pub evolution: RegularizedEvolution,
+    pub mutator: Mutator,
+    pub seeds: Vec<Program>,
+    pub seed: u64,
+    pub max_parents: u32,
+}
+
+impl Evolver {
+    /// The child born `birth`-th, given the history so far. `program_of` returns a finished
+    /// candidate's program; `seen` says whether a canonical hash is already in the campaign.
+    pub fn propose(
+        &self,
+        birth: u64,
+        history: &[Finished],
+        program_of: &dyn Fn(u64) -> Program,
+        seen: &dyn Fn(&ProgramHash) -> bool,
+    ) -> Result<Proposal, NoChild> {
+        let mut rng = rng_for(self.seed, birth);
+        let mut last = None;
+        for _ in 0..self.max_parents.max(1) {
+            let parent = self.evolution.select(&mut rng, history, self.seeds.len(), birth);
+            let program = match parent {
+                Parent::Seed(i) => self.seeds[i].clone(),
+                Parent::Candidate(c) => program_of(c),
+            };
+            let hash = canonical_hash(&program);
+            match self.mutator.child(&mut rng, &program, &hash, seen) {
+                Ok(child) => return Ok(Proposal { birth, parent, child }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one try"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(candidate: u64, birth: u64, fitness: f64) -> Finished {
+        Finished { candidate, birth, fitness }
+    }
+
+    #[test]
+    fn population_is_the_last_p_by_birth_with_finite_fitness() {
+        let e = RegularizedEvolution { population_size: 3, tournament_size: 2 };
+        // Arrival order differs from birth order; candidate 4 failed.
+        let history = [f(2, 2, 1.0), f(0, 0, 5.0), f(4, 4, f64::INFINITY), f(1, 1, 3.0), f(3, 3, 2.0), f(5, 5, 4.0)];
+        let pop: Vec<u64> = e.population(&history).iter().map(|x| x.candidate).collect();
+        assert_eq!(pop, [2, 3, 5]);
+    }
+
+    #[test]
+    fn tournament_takes_the_best_of_its_draws() {
+        let e = RegularizedEvolution { population_size: 10, tournament_size: 50 };
+        let pop = [f(0, 0, 3.0), f(1, 1, 1.0), f(2, 2, 2.0)];
+        // 50 draws from 3 miss candidate 1 with probability (2/3)^50 ~ 1.6e-9.
+        for birth in 0..20 {
+            assert_eq!(e.tournament(&mut rng_for(1, birth), &pop).unwrap().candidate, 1);
+        }
+        // Ties go to the younger.
+        let tied = [f(0, 0, 1.0), f(1, 1, 1.0)];
+        assert_eq!(e.tournament(&mut rng_for(1, 0), &tied).unwrap().candidate, 1);
+        assert_eq!(e.tournament(&mut rng_for(1, 0), &[]), None);
+    }
+
+    #[test]
+    fn seeds_are_parents_until_something_finishes() {
+        let e = RegularizedEvolution::default();
+        let mut rng = rng_for(0, 0);
+        assert_eq!(e.select(&mut rng, &[], 2, 0), Parent::Seed(0));
+        assert_eq!(e.select(&mut rng, &[], 2, 1), Parent::Seed(1));
+        assert_eq!(e.select(&mut rng, &[f(0, 0, f64::NAN)], 2, 2), Parent::Seed(0));
+        assert_eq!(e.select(&mut rng, &[f(7, 0, 1.0)], 2, 3), Parent::Candidate(7));
+    }
+
+    #[test]
+    fn streams_differ_by_birth_and_repeat_by_seed() {
+        use rand::Rng;
+        let a: u64 = rng_for(3, 5).random();
+        assert_eq!(a, rng_for(3, 5).random::<u64>());
+        assert_ne!(a, rng_for(3, 6).random::<u64>());
+        assert_ne!(a, rng_for(4, 5).random::<u64>());
+    }
+}

@@ -1,0 +1,134 @@
+//! Regularized evolution on a synthetic fitness (no training; `common::synthetic_loss`, the
+//! target's instruction signatures a program lacks, optimum 0 at Primer-EZ): it finds the optimum
+//! reliably across seeds and beats random search at equal evaluations; the same seed and the
+//! same order of results give the same children, bit for bit.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::*;
+use primer_dsl::analysis::canonical_hash;
+use primer_dsl::{Program, ProgramHash};
+use primer_evolve::evolution::rng_for;
+use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution};
+
+fn evolver(seed: u64) -> Evolver {
+    Evolver {
+        evolution: RegularizedEvolution { population_size: 100, tournament_size: 10 },
+        mutator: primer_evolve::Mutator::new(small_space(), config(), 100),
+        seeds: vec![program("transformer.prim")],
+        seed,
+        max_parents: 10,
+    }
+}
+
+/// A serial campaign on the synthetic fitness: returns the best loss and the evaluations it
+/// took to reach 0 (if it did), and every child's (parent, hash, mutation JSON) in birth order.
+fn evolve(seed: u64, evaluations: u64, stop_at_optimum: bool) -> (f64, Option<u64>, Vec<(Parent, ProgramHash, String)>) {
+    let e = evolver(seed);
+    let target = program("primer_ez.prim");
+    let mut history: Vec<Finished> = Vec::new();
+    let mut programs: HashMap<u64, Program> = HashMap::new();
+    let mut seen: HashSet<ProgramHash> = HashSet::from([canonical_hash(&e.seeds[0])]);
+    // The seed itself is candidate 0.
+    history.push(Finished { candidate: 0, birth: 0, fitness: synthetic_loss(&e.seeds[0], &program("primer_ez.prim")) });
+    programs.insert(0, e.seeds[0].clone());
+    let (mut best, mut reached, mut log) = (f64::INFINITY, None, Vec::new());
+    for birth in 1..=evaluations {
+        let proposal = e.propose(birth, &history, &|c| programs[&c].clone(), &|h| seen.contains(h)).unwrap();
+        let fitness = synthetic_loss(&proposal.child.program, &target);
+        seen.insert(proposal.child.hash);
+        log.push((proposal.parent, proposal.child.hash, serde_json::to_string(&proposal.child.mutation).unwrap()));
+        programs.insert(birth, proposal.child.program);
+        history.push(Finished { candidate: birth, birth, fitness });
+        best = best.min(fitness);
+        if fitness == 0.0 && reached.is_none() {
+            reached = Some(birth);
+            if stop_at_optimum {
+                break;
+            }
+        }
+    }
+    (best, reached, log)
+}
+
+/// Random search with the same proposal distribution and no selection: each candidate is the
+/// seed after 1 to 8 random mutations (uniform), evaluated independently.
+fn random_search(seed: u64, evaluations: u64) -> f64 {
+    let m = primer_evolve::Mutator::new(small_space(), config(), 100);
+    let t = program("transformer.prim");
+    let target = program("primer_ez.prim");
+    let mut best = f64::INFINITY;
+    for birth in 0..evaluations {
+        let mut rng = rng_for(seed ^ 0x5eed, birth);
+        let steps = rand::Rng::random_range(&mut rng, 1..=8);
+        let mut p = t.clone();
+        for _ in 0..steps {
+            let h = canonical_hash(&p);
+            if let Ok(child) = m.child(&mut rng, &p, &h, &|_| false) {
+                p = child.program;
+            }
+        }
+        best = best.min(synthetic_loss(&p, &target));
+    }
+    best
+}
+
+#[test]
+fn evolution_finds_the_optimum_and_beats_random_search() {
+    let evaluations = 20_000;
+    // One thread per seed (the machine has two cores; every seed is independent).
+    let results: Vec<((f64, Option<u64>), f64)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..6u64)
+            .map(|seed| {
+                scope.spawn(move || {
+                    let (best, reached, _) = evolve(seed, evaluations, true);
+                    ((best, reached), random_search(seed, evaluations))
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let (evo, rs): (Vec<(f64, Option<u64>)>, Vec<f64>) = results.into_iter().unzip();
+    println!("evolution (P=100, S=10), up to {evaluations} evaluations: (best loss, evaluations to reach 0) per seed: {evo:?}");
+    println!("random search, {evaluations} evaluations: best loss per seed: {rs:?}");
+    let found = evo.iter().filter(|(b, _)| *b == 0.0).count();
+    // Measured: all 6 seeds reach 0, after 6,203 to 14,643 evaluations; random search's best
+    // is 5 or 6 (of 7) for every seed.
+    assert!(found >= 5, "evolution reached the optimum for {found} of 6 seeds");
+    assert!(rs.iter().all(|&r| r >= 3.0), "random search came close: {rs:?}");
+}
+
+#[test]
+fn same_seed_and_results_give_the_same_children_bit_for_bit() {
+    let (_, _, a) = evolve(3, 300, false);
+    let (_, _, b) = evolve(3, 300, false);
+    assert_eq!(a, b);
+    let (_, _, c) = evolve(4, 300, false);
+    assert_ne!(a, c);
+}
+
+/// Results arriving out of order: the children depend on which results are in the history at
+/// each proposal, not on the order they arrived in.
+#[test]
+fn children_depend_on_the_history_not_on_arrival_order() {
+    let e = evolver(9);
+    let t = e.seeds[0].clone();
+    let mut programs: HashMap<u64, Program> = HashMap::from([(0, t.clone())]);
+    let mut history = vec![Finished { candidate: 0, birth: 0, fitness: synthetic_loss(&program("transformer.prim"), &program("primer_ez.prim")) }];
+    // Eight children of the seed, finished with made-up losses.
+    for birth in 1..=8 {
+        let p = e.propose(birth, &history[..1], &|c| programs[&c].clone(), &|_| false).unwrap();
+        programs.insert(birth, p.child.program);
+        history.push(Finished { candidate: birth, birth, fitness: 4.0 - (birth % 3) as f64 });
+    }
+    let mut shuffled = history.clone();
+    shuffled.reverse();
+    shuffled.swap(1, 5);
+    for birth in 9..20 {
+        let a = e.propose(birth, &history, &|c| programs[&c].clone(), &|_| false).unwrap();
+        let b = e.propose(birth, &shuffled, &|c| programs[&c].clone(), &|_| false).unwrap();
+        assert_eq!((a.parent, &a.child.program, &a.child.mutation), (b.parent, &b.child.program, &b.child.mutation));
+    }
+}
