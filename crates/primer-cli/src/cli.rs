@@ -56,6 +56,25 @@ pub enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Train one program on the corpus under a budget: progress, final validation loss and
+    /// bits per byte, tokens per second, peak memory.
+    Train {
+        /// A program in the `.prim` text format (or `.json`).
+        file: PathBuf,
+        /// How much training: `500steps`, `2e6tokens`, `2e12flops` (analytic training FLOPs) or
+        /// `60s` (seconds of training steps).
+        #[arg(long, default_value = "200steps")]
+        budget: String,
+        /// A text file or a folder of them (default: the corpus set-up fetched).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        #[command(flatten)]
+        training: TrainArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// (engine) Print what libtorch the engine loaded, as JSON.
     #[command(hide = true)]
     EngineInfo,
@@ -64,8 +83,34 @@ pub enum Command {
 impl Command {
     /// Commands that need libtorch run in `primer-engine`.
     pub fn needs_engine(&self) -> bool {
-        matches!(self, Command::EngineInfo)
+        matches!(self, Command::EngineInfo | Command::Train { .. } | Command::Bench { what: Bench::Train { .. } })
     }
+}
+
+/// Training settings of `train` and `bench train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Seeds the weights' init and the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Peak learning rate (AdamW; linear warm-up, then inverse square root decay).
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Warm-up steps.
+    #[arg(long, default_value_t = 50)]
+    pub warmup: u64,
+    /// A validation point every this many steps.
+    #[arg(long, default_value_t = 50)]
+    pub eval_interval: u64,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// `cpu` or `cuda` (`cuda:N` for GPU N).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// The model a program is checked or trained in.
@@ -112,5 +157,17 @@ pub enum Bench {
         /// Seconds to measure.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+    },
+    /// Training throughput of the compiled transformer.prim against the hand-written reference
+    /// Transformer, in one run, same weights and batches: tokens per second, their ratio, and
+    /// peak memory.
+    Train {
+        /// Timed steps for each model (after 3 untimed warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: u64,
+        #[command(flatten)]
+        training: TrainArgs,
+        #[command(flatten)]
+        model: ModelArgs,
     },
 }

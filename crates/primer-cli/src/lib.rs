@@ -14,6 +14,17 @@
 //! target/release/primer doctor       # versions, threads, CUDA, corpus, store
 //! ```
 
+/// The exit of both executables: the code, or the error printed once with its chain.
+pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub mod check;
 pub mod cli;
 pub mod doctor;

@@ -10,13 +10,7 @@ use primer_cli::cli::{Bench, Cli, Command, Format};
 use primer_cli::{check, doctor, paths};
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    primer_cli::exit_with(run())
 }
 
 fn run() -> Result<ExitCode> {
@@ -46,7 +40,9 @@ fn run() -> Result<ExitCode> {
             check::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::EngineInfo => unreachable!("engine commands are handed over above"),
+        Command::EngineInfo | Command::Train { .. } | Command::Bench { what: Bench::Train { .. } } => {
+            unreachable!("engine commands are handed over above")
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! `primer check`, `primer diff`, `primer bench dsl` and `primer bench evolve` on the reference programs and on bad
-//! input.
+//! `primer check`, `primer diff`, `primer train`, `primer bench dsl` and `primer bench evolve`
+//! on the reference programs and on bad input.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -109,4 +109,39 @@ fn bench_evolve_prints_children_per_second() {
     let (stdout, figure) = bench(&["bench", "evolve", "--seconds", "0.1"]);
     assert!(figure > 0.0);
     assert!(stdout.contains("children per second per core"), "{stdout}");
+}
+
+#[test]
+fn train_reports_loss_bits_per_byte_throughput_and_memory() {
+    let file = program("primer_ez.prim");
+    let args = ["train", &file, "--budget", "6steps", "--d-model", "32", "--seq-len", "32", "--batch", "4", "--eval-interval", "3"];
+    let out = primer(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for want in ["outcome            finished", "validation loss", "bits per byte", "tokens/s", "peak memory", "step      3"] {
+        assert!(stdout.contains(want), "no `{want}` in:\n{stdout}");
+    }
+    let mut json = args.to_vec();
+    json.extend(["--format", "json"]);
+    let out = primer(&json);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"]["outcome"], "finished");
+    assert_eq!(v["steps"], 6);
+    let loss = v["fitness"].as_f64().unwrap();
+    assert!((v["bits_per_byte"].as_f64().unwrap() - loss / std::f64::consts::LN_2).abs() < 1e-12);
+    assert!(v["peak_memory_mib"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn train_rejects_a_bad_budget_and_reports_invalid_programs() {
+    let out = primer(&["train", &program("transformer.prim"), "--budget", "12parsecs"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--budget `12parsecs`: unknown unit `parsecs`"), "{stderr}");
+    // An invalid program is an outcome with its reason, and a non-zero exit.
+    let bad = temp_file("bad-width.prim", "bank {\n  dim ffn = 32\n}\ndef main(x) {\n  y = DENSE(x, ffn)\n}\n");
+    let out = primer(&["train", &bad, "--budget", "2steps", "--d-model", "32", "--seq-len", "32"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("outcome            invalid: `main` instruction 0 (`y`)"), "{stdout}");
 }

@@ -5,16 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use primer_cli::cli::{Cli, Command};
+use primer_cli::cli::{Bench, Cli, Command};
+
+mod train;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    primer_cli::exit_with(run())
 }
 
 fn run() -> Result<ExitCode> {
@@ -25,6 +21,10 @@ fn run() -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&info)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train { file, budget, corpus, training, model, format } => {
+            train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
+        }
+        Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
         other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
     }
 }

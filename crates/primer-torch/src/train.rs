@@ -1,0 +1,388 @@
+//! The trainer: AdamW with linear warm-up then a horizon-free inverse-square-root decay (so a
+//! loss at a hurdle means the same for every candidate, whatever the budget), gradient clipping,
+//! budgets in steps, tokens, FLOPs (the DSL's analytic count) or seconds, curve points,
+//! checkpoints that may stop training (hurdles), and outcomes instead of panics.
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{OptimizerConfig, VarStore};
+use tch::{Device, TchError, Tensor};
+
+use primer_dsl::analysis::Cost;
+use primer_dsl::{ModelConfig, Program};
+
+use crate::compile::{CompileError, Model};
+use crate::data::{Corpus, batch_rng};
+
+/// How much training a candidate gets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    Steps(u64),
+    Tokens(u64),
+    /// Training FLOPs from the DSL's analytic count: deterministic and machine-independent.
+    Flops(f64),
+    /// Wall-clock seconds of training steps (as in the paper; rewards programs fast here).
+    Seconds(f64),
+}
+
+impl FromStr for Budget {
+    type Err = String;
+    /// `500steps`, `2e6tokens`, `2e12flops`, `60s` (also `60seconds`).
+    fn from_str(s: &str) -> Result<Budget, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{s}`: expected a number then a unit (steps, tokens, flops, s), e.g. 500steps, 2e12flops, 60s"))?;
+        if !(value.is_finite() && value > 0.0) {
+            return Err(format!("`{s}`: the budget must be positive"));
+        }
+        match unit {
+            "steps" | "step" => Ok(Budget::Steps(value as u64)),
+            "tokens" | "token" => Ok(Budget::Tokens(value as u64)),
+            "flops" | "FLOPs" | "flop" => Ok(Budget::Flops(value)),
+            "s" | "seconds" | "sec" => Ok(Budget::Seconds(value)),
+            "" => Err(format!("`{s}`: missing the unit (steps, tokens, flops or s)")),
+            u => Err(format!("`{s}`: unknown unit `{u}` (steps, tokens, flops or s)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Steps(n) => write!(f, "{n}steps"),
+            Budget::Tokens(n) => write!(f, "{n}tokens"),
+            Budget::Flops(x) => write!(f, "{x:e}flops"),
+            Budget::Seconds(s) => write!(f, "{s}s"),
+        }
+    }
+}
+
+/// Fixed training settings (not searched).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Sequences per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Warm-up steps (linear); then lr · sqrt(warmup / step).
+    pub warmup: u64,
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+    /// A curve point (with validation loss) every this many steps.
+    pub eval_interval: u64,
+    /// Validation batches (fixed windows from the held-out tail).
+    pub val_batches: usize,
+    /// Seeds the weights' init and the batch order.
+    pub seed: u64,
+    /// A training loss above this (or not finite) is divergence.
+    pub divergence_loss: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch: 16,
+            lr: 2e-3,
+            warmup: 50,
+            weight_decay: 0.01,
+            clip: 1.0,
+            eval_interval: 50,
+            val_batches: 8,
+            seed: 0,
+            divergence_loss: 3.0 * (256f64).ln(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The learning rate at step (0-based).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let s = (step + 1) as f64;
+        let w = self.warmup.max(1) as f64;
+        self.lr * (s / w).min((w / s).sqrt())
+    }
+}
+
+/// How a training run ended. Failures of candidates are data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Finished,
+    /// A checkpoint callback (a hurdle) stopped it; `checkpoint` is 0-based.
+    Stopped { checkpoint: usize },
+    Invalid { reason: String },
+    Diverged { step: u64 },
+    OutOfMemory { message: String },
+}
+
+/// One point of the learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub step: u64,
+    pub tokens: u64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+}
+
+/// What a checkpoint callback decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Continue,
+    Stop,
+}
+
+/// The result of training one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
+    pub outcome: Outcome,
+    /// Validation loss (nats per byte) at the end or at the stopping checkpoint.
+    pub fitness: Option<f64>,
+    pub steps: u64,
+    pub tokens: u64,
+    pub flops: f64,
+    /// Seconds spent in training steps.
+    pub seconds: f64,
+    /// Checkpoints passed (their index + 1).
+    pub checkpoints_reached: usize,
+    pub curve: Vec<CurvePoint>,
+    pub parameters: i64,
+    pub training_flops_per_token: u64,
+}
+
+impl TrainResult {
+    fn failed(outcome: Outcome) -> TrainResult {
+        TrainResult {
+            outcome,
+            fitness: None,
+            steps: 0,
+            tokens: 0,
+            flops: 0.0,
+            seconds: 0.0,
+            checkpoints_reached: 0,
+            curve: Vec::new(),
+            parameters: 0,
+            training_flops_per_token: 0,
+        }
+    }
+
+    /// Bits per byte of the fitness.
+    pub fn bits_per_byte(&self) -> Option<f64> {
+        self.fitness.map(|l| l / std::f64::consts::LN_2)
+    }
+
+    pub fn tokens_per_second(&self) -> f64 {
+        if self.seconds > 0.0 { self.tokens as f64 / self.seconds } else { 0.0 }
+    }
+}
+
+/// Anything the trainer can train: a compiled program or a hand-written reference.
+pub trait LanguageModel {
+    /// Mean next-token loss of windows `[B, T+1]`.
+    fn loss(&self, window: &Tensor) -> Result<Tensor, TchError>;
+    fn var_store(&self) -> &VarStore;
+}
+
+impl LanguageModel for Model {
+    fn loss(&self, window: &Tensor) -> Result<Tensor, TchError> {
+        Model::loss(self, window)
+    }
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+}
+
+/// Maps a libtorch error to an outcome.
+pub fn outcome_of(e: &TchError) -> Outcome {
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or("").to_string();
+    if message.contains("out of memory") || message.contains("can't allocate") || message.contains("CUDA error: out of memory") {
+        Outcome::OutOfMemory { message: first }
+    } else {
+        Outcome::Invalid { reason: format!("libtorch: {first}") }
+    }
+}
+
+/// One training run's inputs: the data, the model size, the fixed settings, the budget, the
+/// checkpoints (budget fractions, increasing, below 1) and the device.
+#[derive(Clone, Copy)]
+pub struct TrainJob<'a> {
+    pub corpus: &'a Corpus,
+    pub config: ModelConfig,
+    pub settings: &'a TrainConfig,
+    pub budget: Budget,
+    pub checkpoints: &'a [f64],
+    pub device: Device,
+}
+
+/// Compiles `p` (init seeded by the settings' seed) and trains it. Never panics for a bad
+/// program: an invalid one comes back as [`Outcome::Invalid`].
+pub fn train_program(
+    p: &Program,
+    job: &TrainJob,
+    on_checkpoint: &mut dyn FnMut(usize, f64) -> Decision,
+    on_point: &mut dyn FnMut(&CurvePoint),
+) -> TrainResult {
+    tch::manual_seed(job.settings.seed as i64);
+    let model = match Model::new(p, job.config, job.device) {
+        Ok(m) => m,
+        Err(CompileError::Invalid(e)) => return TrainResult::failed(Outcome::Invalid { reason: e.to_string() }),
+        Err(CompileError::Torch(e)) => return TrainResult::failed(outcome_of(&e)),
+    };
+    let cost = Cost::of(&model.validated);
+    train(&model, cost.training_flops_per_token, job, on_checkpoint, on_point)
+}
+
+/// Mean validation loss over the fixed batches.
+pub fn evaluate(model: &dyn LanguageModel, batches: &[Tensor]) -> Result<f64, TchError> {
+    tch::no_grad(|| {
+        let mut total = 0.0;
+        for b in batches {
+            total += model.loss(b)?.f_double_value(&[])?;
+        }
+        Ok(total / batches.len().max(1) as f64)
+    })
+}
+
+/// Trains a model under the job's budget; FLOPs are counted at `training_flops_per_token`. At
+/// each checkpoint the validation loss is measured and `on_checkpoint(k, loss)` may stop
+/// training.
+pub fn train(
+    model: &dyn LanguageModel,
+    training_flops_per_token: u64,
+    job: &TrainJob,
+    on_checkpoint: &mut dyn FnMut(usize, f64) -> Decision,
+    on_point: &mut dyn FnMut(&CurvePoint),
+) -> TrainResult {
+    let parameters: i64 = model.var_store().trainable_variables().iter().map(|t| t.numel() as i64).sum();
+    let mut result = TrainResult::failed(Outcome::Finished);
+    result.parameters = parameters;
+    result.training_flops_per_token = training_flops_per_token;
+    match run(model, training_flops_per_token, job, on_checkpoint, on_point, &mut result) {
+        Ok(()) => {}
+        Err(e) => {
+            result.outcome = outcome_of(&e);
+            result.fitness = None;
+        }
+    }
+    result
+}
+
+fn run(
+    model: &dyn LanguageModel,
+    flops_per_token: u64,
+    job: &TrainJob,
+    on_checkpoint: &mut dyn FnMut(usize, f64) -> Decision,
+    on_point: &mut dyn FnMut(&CurvePoint),
+    r: &mut TrainResult,
+) -> Result<(), TchError> {
+    let TrainJob { corpus, config, settings: tc, budget, checkpoints, device } = *job;
+    let window = config.seq_len;
+    let tokens_per_step = (tc.batch * window) as u64;
+    let val = corpus.validation_batches(tc.val_batches, tc.batch, window, device);
+    let mut opt = tch::nn::AdamW { beta1: 0.9, beta2: 0.95, wd: tc.weight_decay, eps: 1e-8, amsgrad: false }
+        .build(model.var_store(), tc.lr_at(0))?;
+    let mut rng = batch_rng(tc.seed);
+    let progress = |r: &TrainResult| match budget {
+        Budget::Steps(n) => r.steps as f64 / n as f64,
+        Budget::Tokens(n) => r.tokens as f64 / n as f64,
+        Budget::Flops(f) => r.flops / f,
+        Budget::Seconds(s) => r.seconds / s,
+    };
+    let mut next_checkpoint = 0;
+    while progress(r) < 1.0 {
+        let batch = corpus.train_batch(&mut rng, tc.batch, window, device);
+        let start = Instant::now();
+        opt.set_lr(tc.lr_at(r.steps));
+        let loss = model.loss(&batch)?;
+        opt.zero_grad();
+        loss.f_backward()?;
+        opt.clip_grad_norm(tc.clip);
+        opt.step();
+        let train_loss = loss.f_double_value(&[])?;
+        r.seconds += start.elapsed().as_secs_f64();
+        r.steps += 1;
+        r.tokens += tokens_per_step;
+        r.flops += (flops_per_token * tokens_per_step) as f64;
+        if !train_loss.is_finite() || train_loss > tc.divergence_loss {
+            r.outcome = Outcome::Diverged { step: r.steps };
+            r.fitness = None;
+            return Ok(());
+        }
+        let at_checkpoint = next_checkpoint < checkpoints.len() && progress(r) >= checkpoints[next_checkpoint];
+        let done = progress(r) >= 1.0;
+        let evaluate_now = r.steps.is_multiple_of(tc.eval_interval.max(1)) || at_checkpoint || done;
+        if evaluate_now || r.steps == 1 {
+            let val_loss = if evaluate_now {
+                Some(evaluate(model, &val)?)
+            } else {
+                None
+            };
+            let point = CurvePoint { step: r.steps, tokens: r.tokens, flops: r.flops, seconds: r.seconds, train_loss, val_loss };
+            on_point(&point);
+            r.curve.push(point);
+            if at_checkpoint {
+                let v = val_loss.expect("measured at checkpoints");
+                if !v.is_finite() {
+                    r.outcome = Outcome::Diverged { step: r.steps };
+                    return Ok(());
+                }
+                r.checkpoints_reached = next_checkpoint + 1;
+                if on_checkpoint(next_checkpoint, v) == Decision::Stop {
+                    r.outcome = Outcome::Stopped { checkpoint: next_checkpoint };
+                    r.fitness = Some(v);
+                    return Ok(());
+                }
+                next_checkpoint += 1;
+            }
+            if done {
+                let v = val_loss.expect("measured at the end");
+                if !v.is_finite() {
+                    r.outcome = Outcome::Diverged { step: r.steps };
+                    return Ok(());
+                }
+                r.fitness = Some(v);
+            }
+        }
+    }
+    r.outcome = Outcome::Finished;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse_with_units_and_reject_bad_ones() {
+        assert_eq!("500steps".parse(), Ok(Budget::Steps(500)));
+        assert_eq!("2e6tokens".parse(), Ok(Budget::Tokens(2_000_000)));
+        assert_eq!("2e12flops".parse(), Ok(Budget::Flops(2e12)));
+        assert_eq!("60s".parse(), Ok(Budget::Seconds(60.0)));
+        assert_eq!("1.5seconds".parse(), Ok(Budget::Seconds(1.5)));
+        assert!("500".parse::<Budget>().unwrap_err().contains("missing the unit"));
+        assert!("5parsecs".parse::<Budget>().unwrap_err().contains("unknown unit `parsecs`"));
+        assert!("-3steps".parse::<Budget>().unwrap_err().contains("positive"));
+        assert!("steps".parse::<Budget>().unwrap_err().contains("expected a number"));
+        for b in [Budget::Steps(7), Budget::Flops(3e9), Budget::Seconds(2.5)] {
+            assert_eq!(b.to_string().parse(), Ok(b));
+        }
+    }
+
+    #[test]
+    fn schedule_warms_up_then_decays_without_a_horizon() {
+        let tc = TrainConfig { lr: 1.0, warmup: 10, ..TrainConfig::default() };
+        assert!((tc.lr_at(0) - 0.1).abs() < 1e-12);
+        assert!((tc.lr_at(9) - 1.0).abs() < 1e-12);
+        assert!((tc.lr_at(39) - 0.5).abs() < 1e-12, "sqrt(10/40)");
+    }
+}
