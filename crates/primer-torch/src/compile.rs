@@ -14,6 +14,9 @@
 
 use std::collections::HashMap;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use tch::nn::{Init, Path, VarStore};
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -93,28 +96,29 @@ pub struct Model {
 pub const EMBEDDING_STD: f64 = 0.02;
 
 impl Model {
-    /// Validates and compiles `p`; weights are drawn from libtorch's generator, which the
-    /// caller seeds (`tch::manual_seed`) for reproducible inits.
-    pub fn new(p: &Program, config: ModelConfig, device: Device) -> Result<Model, CompileError> {
-        Model::with_fusion(p, config, device, Fusion::Fused)
+    /// Validates and compiles `p`; random initial weights come from `seed` (see
+    /// [`Initializer`]).
+    pub fn new(p: &Program, config: ModelConfig, device: Device, seed: u64) -> Result<Model, CompileError> {
+        Model::with_fusion(p, config, device, seed, Fusion::Fused)
     }
 
     /// [`Model::new`], choosing whether recognised patterns run fused.
-    pub fn with_fusion(p: &Program, config: ModelConfig, device: Device, fusion: Fusion) -> Result<Model, CompileError> {
+    pub fn with_fusion(p: &Program, config: ModelConfig, device: Device, seed: u64, fusion: Fusion) -> Result<Model, CompileError> {
         let validated = validate(p, &config)?;
         let vs = VarStore::new(device);
         let root = vs.root();
+        let mut init = Initializer::new(seed);
         let (d, t, v) = (config.d_model as i64, config.seq_len as i64, config.vocab as i64);
-        let tok = root.f_var("tok", &[v, d], Init::Randn { mean: 0.0, stdev: EMBEDDING_STD })?;
-        let pos = root.f_var("pos", &[t, d], Init::Randn { mean: 0.0, stdev: EMBEDDING_STD })?;
+        let tok = init.normal(&root, "tok", &[v, d], EMBEDDING_STD)?;
+        let pos = init.normal(&root, "pos", &[t, d], EMBEDDING_STD)?;
         let mut layers = Vec::new();
         for l in 0..config.n_layers {
             let path = &root / format!("l{l}");
-            layers.push(compile_instance(p, &validated, validated.main, &path, fusion)?);
+            layers.push(compile_instance(p, &validated, validated.main, &path, fusion, &mut init)?);
         }
         let norm_g = root.f_var("norm_g", &[d], Init::Const(1.0))?;
         let norm_b = root.f_var("norm_b", &[d], Init::Const(0.0))?;
-        let head_w = root.f_var("head_w", &[d, v], fan_in(d))?;
+        let head_w = init.normal(&root, "head_w", &[d, v], fan_in(d))?;
         let head_b = root.f_var("head_b", &[v], Init::Const(0.0))?;
         let future = Tensor::f_ones([t, t], (Kind::Bool, device))?.f_triu(1)?;
         Ok(Model { vs, config, validated, layers, tok, pos, norm_g, norm_b, head_w, head_b, future })
@@ -190,12 +194,40 @@ impl EmbeddingLike for Tensor {
     }
 }
 
-fn fan_in(c_in: i64) -> Init {
-    Init::Randn { mean: 0.0, stdev: 1.0 / (c_in as f64).sqrt() }
+/// The standard deviation of fan-in scaled weights.
+fn fan_in(c_in: i64) -> f64 {
+    1.0 / (c_in as f64).sqrt()
+}
+
+/// Draws every random initial weight from one ChaCha stream of the model's seed, in creation
+/// order: the same program and seed give the same weights whatever else runs in the process
+/// (libtorch's global generator is never used).
+pub struct Initializer {
+    rng: ChaCha8Rng,
+}
+
+impl Initializer {
+    pub fn new(seed: u64) -> Initializer {
+        Initializer { rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+
+    /// A trainable variable `name` under `path`, normal(0, std) entries.
+    pub fn normal(&mut self, path: &Path, name: &str, dims: &[i64], std: f64) -> Result<Tensor, TchError> {
+        let n: i64 = dims.iter().product();
+        let values: Vec<f32> = (0..n).map(|_| (std * self.rng.sample::<f64, _>(StandardNormal)) as f32).collect();
+        path.f_var_copy(name, &Tensor::from_slice(&values).f_view(dims)?)
+    }
 }
 
 /// Compiles one instance (a call site's view of a subprogram) with its own parameters.
-fn compile_instance(p: &Program, v: &Validated, instance: usize, path: &Path, fusion: Fusion) -> Result<Compiled, TchError> {
+fn compile_instance(
+    p: &Program,
+    v: &Validated,
+    instance: usize,
+    path: &Path,
+    fusion: Fusion,
+    init: &mut Initializer,
+) -> Result<Compiled, TchError> {
     let inst = &v.instances[instance];
     let sub = &p.subprograms[inst.subprogram];
     let n = inst.copies as i64;
@@ -213,7 +245,7 @@ fn compile_instance(p: &Program, v: &Validated, instance: usize, path: &Path, fu
                 let callee = inst.callees[i].expect("validated calls have callee instances");
                 let two = p.subprograms[v.instances[callee].subprogram].inputs.len() == 2;
                 Step::Call {
-                    callee: Box::new(compile_instance(p, v, callee, &here, fusion)?),
+                    callee: Box::new(compile_instance(p, v, callee, &here, fusion, init)?),
                     branching: ins.branching as i64,
                     in1: ins.in1,
                     in2: two.then_some(ins.in2),
@@ -224,9 +256,9 @@ fn compile_instance(p: &Program, v: &Validated, instance: usize, path: &Path, fu
                     ShapeRule::Project => {
                         let w = op.kernel_width().unwrap_or(1) as i64;
                         let weight = if w == 1 {
-                            here.f_var("w", &[n, c_in, c_out], fan_in(c_in))?
+                            init.normal(&here, "w", &[n, c_in, c_out], fan_in(c_in))?
                         } else {
-                            here.f_var("w", &[n * c_out, c_in, w], fan_in(c_in * w))?
+                            init.normal(&here, "w", &[n * c_out, c_in, w], fan_in(c_in * w))?
                         };
                         vec![weight, here.f_var("b", &[n, c_out], Init::Const(0.0))?]
                     }

@@ -20,8 +20,7 @@ pub const DECIMALS: i32 = 4;
 
 /// The fingerprint (hex SHA-256) of `p` at `config`, on the CPU.
 pub fn fingerprint(p: &Program, config: ModelConfig) -> Result<String, CompileError> {
-    tch::manual_seed(FINGERPRINT_SEED as i64);
-    let model = Model::new(&canonical_form(p), config, Device::Cpu)?;
+    let model = Model::new(&canonical_form(p), config, Device::Cpu, FINGERPRINT_SEED)?;
     let mut rng = ChaCha8Rng::seed_from_u64(FINGERPRINT_SEED);
     let tokens: Vec<i64> = (0..2 * config.seq_len).map(|_| rng.random_range(0..config.vocab as i64)).collect();
     let input = Tensor::from_slice(&tokens).view([2, config.seq_len as i64]);

@@ -232,8 +232,7 @@ pub fn train_program(
     on_checkpoint: &mut dyn FnMut(usize, f64) -> Decision,
     on_point: &mut dyn FnMut(&CurvePoint),
 ) -> TrainResult {
-    tch::manual_seed(job.settings.seed as i64);
-    let model = match Model::new(p, job.config, job.device) {
+    let model = match Model::new(p, job.config, job.device, job.settings.seed) {
         Ok(m) => m,
         Err(CompileError::Invalid(e)) => return TrainResult::failed(Outcome::Invalid { reason: e.to_string() }),
         Err(CompileError::Torch(e)) => return TrainResult::failed(outcome_of(&e)),

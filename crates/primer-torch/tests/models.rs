@@ -35,9 +35,12 @@ fn small() -> ModelConfig {
     ModelConfig { d_model: 32, seq_len: 16, n_layers: 1, vocab: 256 }
 }
 
-fn tokens(b: i64, t: i64, seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    Tensor::randint(256, [b, t], (Kind::Int64, Device::Cpu))
+/// Random tokens `[b, t]` from a seed (not libtorch's global generator: tests run in parallel).
+fn tokens(b: i64, t: i64, seed: u64) -> Tensor {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let v: Vec<i64> = (0..b * t).map(|_| rng.random_range(0..256)).collect();
+    Tensor::from_slice(&v).view([b, t])
 }
 
 fn job<'a>(corpus: &'a Corpus, config: ModelConfig, tc: &'a TrainConfig, budget: Budget) -> TrainJob<'a> {
@@ -55,8 +58,7 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 /// Compiled `.prim` and reference, same weights, in double precision.
 fn pair(name: &str, variant: Variant, config: ModelConfig) -> (Model, Reference) {
-    tch::manual_seed(1);
-    let mut m = Model::new(&program(name), config, Device::Cpu).unwrap();
+    let mut m = Model::new(&program(name), config, Device::Cpu, 1).unwrap();
     let mut r = Reference::new(variant, config, Device::Cpu).unwrap();
     m.vs.double();
     r.vs.double();
@@ -116,8 +118,7 @@ fn random_programs_are_causal() {
         for _ in 0..1 + n % 4 {
             p = mutator.child(&mut rng, &p, &canonical_hash(&p), &|_| false).unwrap().program;
         }
-        tch::manual_seed(n as i64);
-        let mut m = Model::new(&p, config, Device::Cpu).unwrap();
+        let mut m = Model::new(&p, config, Device::Cpu, n as u64).unwrap();
         m.vs.double();
         for t in [1, 7, 15] {
             assert!(causal(&m, t), "not causal at {t}:\n{}", text::print(&p));
@@ -249,7 +250,7 @@ fn parameter_count_matches_the_dsl() {
         let p = program(name);
         let config = ModelConfig { d_model: 64, seq_len: 32, n_layers: 2, vocab: 256 };
         let v = primer_dsl::validate::validate(&p, &config).unwrap();
-        let m = Model::new(&p, config, Device::Cpu).unwrap();
+        let m = Model::new(&p, config, Device::Cpu, 0).unwrap();
         assert_eq!(m.num_parameters() as u64, primer_dsl::Cost::of(&v).model_params, "{name}");
     }
 }
@@ -272,8 +273,7 @@ fn fused_kernels_agree_with_the_primitive_path() {
     let mut fused_any = 0;
     for (n, p) in programs.iter().enumerate() {
         let build = |fusion| {
-            tch::manual_seed(n as i64);
-            let mut m = Model::with_fusion(p, config, Device::Cpu, fusion).unwrap();
+            let mut m = Model::with_fusion(p, config, Device::Cpu, n as u64, fusion).unwrap();
             m.vs.double();
             m
         };

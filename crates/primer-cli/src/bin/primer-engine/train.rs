@@ -181,8 +181,7 @@ pub fn bench(steps: u64, t: &TrainArgs, m: &ModelArgs) -> Result<ExitCode> {
     let (tc, device) = settings(t)?;
     let data = Corpus::load(&paths::default_corpus(), config.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
     let (p, _) = load_program(&paths::programs_dir().join("transformer.prim"))?;
-    tch::manual_seed(tc.seed as i64);
-    let compiled = Model::new(&p, config, device)?;
+    let compiled = Model::new(&p, config, device, tc.seed)?;
     let mut reference = Reference::new(Variant::Transformer, config, device)?;
     reference.copy_from(&compiled)?;
     println!(
