@@ -13,7 +13,7 @@ use primer_torch::data::Corpus;
 use primer_torch::fingerprint::fingerprint;
 use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, Outcome, TrainConfig, TrainJob, TrainResult, train, train_program};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
