@@ -31,6 +31,16 @@ pub enum CompileError {
     Invalid(#[from] ValidationError),
     #[error("libtorch: {0}")]
     Torch(#[from] TchError),
+    #[error("out of memory: {parameters} parameters need about {need_mib} MiB for weights, gradients and AdamW state, {available_mib} MiB are available")]
+    OutOfMemory { parameters: u64, need_mib: u64, available_mib: u64 },
+}
+
+/// Memory this process may still use, in bytes: MemAvailable from /proc/meminfo (None where
+/// unknown).
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?.trim().parse().ok())?;
+    Some(kb * 1024)
 }
 
 /// One instruction, ready to run.
@@ -105,6 +115,20 @@ impl Model {
     /// [`Model::new`], choosing whether recognised patterns run fused.
     pub fn with_fusion(p: &Program, config: ModelConfig, device: Device, seed: u64, fusion: Fusion) -> Result<Model, CompileError> {
         let validated = validate(p, &config)?;
+        // Weights, gradients and two AdamW moments, 4 bytes each: refuse before allocating
+        // what cannot fit (an allocation failure in Rust would abort the process).
+        let parameters = primer_dsl::Cost::of(&validated).model_params;
+        let need = parameters.saturating_mul(16);
+        if let Some(available) = available_memory()
+            && device == Device::Cpu
+            && need > available
+        {
+            return Err(CompileError::OutOfMemory {
+                parameters,
+                need_mib: need >> 20,
+                available_mib: available >> 20,
+            });
+        }
         let vs = VarStore::new(device);
         let root = vs.root();
         let mut init = Initializer::new(seed);

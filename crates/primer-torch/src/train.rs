@@ -236,6 +236,9 @@ pub fn train_program(
         Ok(m) => m,
         Err(CompileError::Invalid(e)) => return TrainResult::failed(Outcome::Invalid { reason: e.to_string() }),
         Err(CompileError::Torch(e)) => return TrainResult::failed(outcome_of(&e)),
+        Err(e @ CompileError::OutOfMemory { .. }) => {
+            return TrainResult::failed(Outcome::OutOfMemory { message: e.to_string() });
+        }
     };
     let cost = Cost::of(&model.validated);
     train(&model, cost.training_flops_per_token, job, on_checkpoint, on_point)

@@ -186,6 +186,11 @@ fn invalid_and_diverging_programs_are_outcomes() {
     let diverged = go("bank {\n  const big = 1e6\n}\ndef main(x) {\n  a = C_MUL(x, big)\n  e = EXP(a)\n  y = ADD(x, e)\n}\n");
     assert_eq!(diverged.outcome, Outcome::Diverged { step: 1 });
     assert_eq!(diverged.fitness, None);
+    // A model far larger than this machine's memory: an outcome, before anything is allocated.
+    let huge = ModelConfig { d_model: 16_384, seq_len: 16, n_layers: 4, vocab: 256 };
+    let p = program("transformer.prim");
+    let r = run(&p, &job(&data, huge, &tc, Budget::Steps(1)));
+    assert!(matches!(&r.outcome, Outcome::OutOfMemory { message } if message.contains("parameters need about")), "{:?}", r.outcome);
 }
 
 #[test]
