@@ -1,5 +1,570 @@
-//! primer-store: the only crate that speaks SQL (sqlx): SQLite by default, PostgreSQL for
-//! campaigns on many machines.
+//! primer-store: the only crate that speaks SQL (sqlx). One URL is a whole experiment:
+//! `sqlite://path` (the default, a file; created on first use). The schema, with a comment on
+//! every table, is `migrations/sqlite/0001_campaigns.sql`; migrations are embedded and run on
+//! open. SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
+//! transaction, so readers (`sqlite3`, other `primer` processes) never block a campaign and
+//! many worker processes can share one file.
 //!
-//! Not written yet (issue 6): this crate is an empty member of the workspace so that the
-//! layout and dependency arrows of `../shared/DESIGN.md` hold from the start.
+//! The SQL is kept portable (integers, reals and text; `$N` placeholders): PostgreSQL, for
+//! workers on many machines, is meant to come as a second set of migrations.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), primer_store::StoreError> {
+//! let store = primer_store::Store::open("sqlite://primer.db").await?;
+//! for c in store.campaigns().await? {
+//!     println!("{} {}", c.id, c.name);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+/// A store that cannot be opened or queried: which URL, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("store {url}: migrating the schema: {source}")]
+    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("store: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("store URL `{0}`: only sqlite://PATH is supported so far (PostgreSQL is planned)")]
+    Unsupported(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A campaign row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    /// The resolved configuration, JSON, stored verbatim.
+    pub config: String,
+    pub seed: i64,
+    pub created_at: f64,
+    pub finished_at: Option<f64>,
+}
+
+/// A program to store (by canonical hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewProgram {
+    pub hash: String,
+    pub text: String,
+    pub json: String,
+    pub parameters: i64,
+    pub flops_per_token: i64,
+}
+
+/// A candidate to enqueue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCandidate {
+    pub campaign: i64,
+    pub birth: i64,
+    pub program: String,
+    pub parent: Option<i64>,
+    pub seed_index: Option<i64>,
+    /// The mutation as JSON (primer-evolve's `Mutation`).
+    pub mutation: Option<String>,
+    /// The mutation in words.
+    pub description: Option<String>,
+}
+
+/// A candidate a worker now holds.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Claim {
+    pub candidate: i64,
+    pub birth: i64,
+    pub attempts: i64,
+    pub program_json: String,
+}
+
+/// What a worker reports for a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub budget: String,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    pub tokens: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub hurdles: i64,
+    /// finished | stopped | invalid | diverged | out_of_memory | reused | failed
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub reused_from: Option<i64>,
+}
+
+/// A candidate with a result, as evolution needs it.
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+pub struct Finished {
+    pub candidate: i64,
+    pub birth: i64,
+    pub fitness: Option<f64>,
+}
+
+/// How many candidates are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub pending: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+impl Counts {
+    pub fn total(&self) -> i64 {
+        self.pending + self.running + self.done + self.failed
+    }
+    pub fn finished(&self) -> i64 {
+        self.done + self.failed
+    }
+}
+
+/// A candidate being trained.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Running {
+    pub candidate: i64,
+    pub birth: i64,
+    pub worker: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One row of a campaign's history (every candidate, its lineage and result), in birth order.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub candidate: i64,
+    pub birth: i64,
+    pub program: String,
+    pub parent: Option<i64>,
+    pub seed_index: Option<i64>,
+    pub mutation: Option<String>,
+    pub description: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub worker: Option<String>,
+    pub fitness: Option<f64>,
+    pub outcome: Option<String>,
+    pub reason: Option<String>,
+    pub steps: Option<i64>,
+    pub flops: Option<f64>,
+    pub seconds: Option<f64>,
+    pub hurdles: Option<i64>,
+    pub reused_from: Option<i64>,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    pub url: String,
+}
+
+impl Store {
+    /// Opens (creating the file and schema if needed) the store at `url`.
+    pub async fn open(url: &str) -> Result<Store> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Unsupported(url.into()));
+        }
+        let open = |source| StoreError::Open { url: url.into(), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { url: url.into(), source })?;
+        Ok(Store { pool, url: url.into() })
+    }
+
+    pub async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn campaign(&self, name: &str) -> Result<Option<Campaign>> {
+        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn campaign_by_id(&self, id: i64) -> Result<Option<Campaign>> {
+        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Creates a campaign; `None` if the name is taken.
+    pub async fn create_campaign(&self, name: &str, config: &str, seed: i64) -> Result<Option<Campaign>> {
+        let done = sqlx::query("INSERT INTO campaigns (name, config, seed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(config)
+            .bind(seed)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.campaign(name).await
+    }
+
+    pub async fn mark_finished(&self, campaign: i64) -> Result<()> {
+        sqlx::query("UPDATE campaigns SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL")
+            .bind(now())
+            .bind(campaign)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a program (a no-op if that hash is already there).
+    pub async fn put_program(&self, p: &NewProgram) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO programs (hash, text, json, parameters, flops_per_token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&p.hash)
+        .bind(&p.text)
+        .bind(&p.json)
+        .bind(p.parameters)
+        .bind(p.flops_per_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A stored program's JSON.
+    pub async fn program_json(&self, hash: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
+    }
+
+    /// A stored program's text.
+    pub async fn program_text(&self, hash: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT text FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
+    }
+
+    /// Enqueues a candidate as pending; `None` if its birth number or program is already in
+    /// the campaign.
+    pub async fn add_candidate(&self, c: &NewCandidate) -> Result<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO candidates (campaign, birth, program, parent, seed_index, mutation, description, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(c.campaign)
+        .bind(c.birth)
+        .bind(&c.program)
+        .bind(c.parent)
+        .bind(c.seed_index)
+        .bind(&c.mutation)
+        .bind(&c.description)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// The next birth number of a campaign.
+    pub async fn next_birth(&self, campaign: i64) -> Result<i64> {
+        let max: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(birth) FROM candidates WHERE campaign = $1").bind(campaign).fetch_one(&self.pool).await?;
+        Ok(max.map_or(0, |m| m + 1))
+    }
+
+    /// Every program hash in the campaign (for structural dedup).
+    pub async fn program_hashes(&self, campaign: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE campaign = $1").bind(campaign).fetch_all(&self.pool).await?)
+    }
+
+    /// The program hash of a candidate.
+    pub async fn candidate_program(&self, candidate: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE id = $1").bind(candidate).fetch_optional(&self.pool).await?)
+    }
+
+    /// Candidates with a result (done or failed), any order.
+    pub async fn finished(&self, campaign: i64) -> Result<Vec<Finished>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
+             FROM candidates c JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn counts(&self, campaign: i64) -> Result<Counts> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM candidates WHERE campaign = $1 GROUP BY status")
+                .bind(campaign)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut c = Counts::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "pending" => c.pending = n,
+                "running" => c.running = n,
+                "done" => c.done = n,
+                _ => c.failed += n,
+            }
+        }
+        Ok(c)
+    }
+
+    pub async fn running(&self, campaign: i64) -> Result<Vec<Running>> {
+        Ok(sqlx::query_as(
+            "SELECT id AS candidate, birth, worker, description FROM candidates WHERE campaign = $1 AND status = 'running' ORDER BY birth",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Claims the oldest pending candidate for `worker` with a lease of `lease` seconds.
+    pub async fn claim(&self, campaign: i64, worker: &str, lease: f64) -> Result<Option<Claim>> {
+        let mut tx = self.pool.begin().await?;
+        let claimed: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "UPDATE candidates SET status = 'running', worker = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id = (SELECT id FROM candidates WHERE campaign = $3 AND status = 'pending' ORDER BY birth LIMIT 1)
+             RETURNING id, birth, attempts, program",
+        )
+        .bind(worker)
+        .bind(now() + lease)
+        .bind(campaign)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((candidate, birth, attempts, hash)) = claimed else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        // A new attempt starts from nothing: drop what an earlier, dead attempt left.
+        sqlx::query("DELETE FROM curve_points WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM checkpoints WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
+        let program_json: String =
+            sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(&hash).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(Claim { candidate, birth, attempts, program_json }))
+    }
+
+    /// Extends a lease; `false` if the worker no longer holds the candidate.
+    pub async fn heartbeat(&self, candidate: i64, worker: &str, lease: f64) -> Result<bool> {
+        let r = sqlx::query("UPDATE candidates SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = 'running'")
+            .bind(now() + lease)
+            .bind(candidate)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn set_fingerprint(&self, candidate: i64, fingerprint: &str) -> Result<()> {
+        sqlx::query("UPDATE candidates SET fingerprint = $1 WHERE id = $2").bind(fingerprint).bind(candidate).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The evaluations of earlier candidates (lower birth) of the campaign with this
+    /// fingerprint, in birth order: (candidate, fitness, reused_from).
+    pub async fn same_fingerprint(&self, campaign: i64, fingerprint: &str, before_birth: i64) -> Result<Vec<(i64, Option<f64>, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id, e.fitness, e.reused_from FROM candidates c JOIN evaluations e ON e.candidate = c.id
+             WHERE c.campaign = $1 AND c.fingerprint = $2 AND c.birth < $3 ORDER BY c.birth",
+        )
+        .bind(campaign)
+        .bind(fingerprint)
+        .bind(before_birth)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn add_curve_point(
+        &self,
+        candidate: i64,
+        step: i64,
+        tokens: i64,
+        flops: f64,
+        seconds: f64,
+        train_loss: f64,
+        val_loss: Option<f64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (candidate, step) DO NOTHING",
+        )
+        .bind(candidate)
+        .bind(step)
+        .bind(tokens)
+        .bind(flops)
+        .bind(seconds)
+        .bind(train_loss)
+        .bind(val_loss)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_checkpoint(&self, candidate: i64, k: i64, loss: f64) -> Result<()> {
+        sqlx::query("INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3) ON CONFLICT (candidate, k) DO NOTHING")
+            .bind(candidate)
+            .bind(k)
+            .bind(loss)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Losses at checkpoint `k` of the campaign's candidates born before `before_birth`.
+    pub async fn checkpoint_losses(&self, campaign: i64, k: i64, before_birth: i64) -> Result<Vec<f64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.loss FROM checkpoints p JOIN candidates c ON c.id = p.candidate
+             WHERE c.campaign = $1 AND p.k = $2 AND c.birth < $3 ORDER BY c.birth",
+        )
+        .bind(campaign)
+        .bind(k)
+        .bind(before_birth)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records a candidate's result, if `worker` still holds it: its status becomes done (a
+    /// fitness) or failed (none). Returns whether it was recorded.
+    pub async fn finish(&self, candidate: i64, worker: &str, e: &Evaluation) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let status = if e.fitness.is_some() { "done" } else { "failed" };
+        let owned = sqlx::query("UPDATE candidates SET status = $1, lease_until = NULL WHERE id = $2 AND worker = $3 AND status = 'running'")
+            .bind(status)
+            .bind(candidate)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
+        if owned.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_evaluation(&mut tx, candidate, Some(worker), e).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Puts running candidates whose lease has expired (or, with `worker`, that this worker
+    /// held) back to pending; a candidate that has had `max_attempts` attempts is recorded as
+    /// failed instead. Returns (requeued, failed).
+    pub async fn requeue(&self, campaign: i64, worker: Option<&str>, max_attempts: i64) -> Result<(u64, u64)> {
+        let mut tx = self.pool.begin().await?;
+        let lost: Vec<(i64, i64, Option<String>)> = match worker {
+            Some(w) => sqlx::query_as("SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND worker = $2")
+                .bind(campaign)
+                .bind(w)
+                .fetch_all(&mut *tx)
+                .await?,
+            None => sqlx::query_as("SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND lease_until < $2")
+                .bind(campaign)
+                .bind(now())
+                .fetch_all(&mut *tx)
+                .await?,
+        };
+        let (mut requeued, mut failed) = (0, 0);
+        for (id, attempts, w) in lost {
+            if attempts >= max_attempts {
+                sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                let e = Evaluation {
+                    budget: String::new(),
+                    fitness: None,
+                    steps: 0,
+                    tokens: 0,
+                    flops: 0.0,
+                    seconds: 0.0,
+                    hurdles: 0,
+                    outcome: "failed".into(),
+                    reason: Some(format!(
+                        "its worker died or stopped answering {attempts} times (last: {})",
+                        w.as_deref().unwrap_or("?")
+                    )),
+                    reused_from: None,
+                };
+                insert_evaluation(&mut tx, id, None, &e).await?;
+                failed += 1;
+            } else {
+                sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                requeued += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok((requeued, failed))
+    }
+
+    /// Every candidate of the campaign with its result, in birth order.
+    pub async fn history(&self, campaign: i64) -> Result<Vec<HistoryRow>> {
+        Ok(sqlx::query_as(
+            "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
+                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
+             FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1 ORDER BY c.birth",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The `k` best finished candidates (lowest fitness; ties to the earlier).
+    pub async fn top(&self, campaign: i64, k: i64) -> Result<Vec<HistoryRow>> {
+        let mut rows: Vec<HistoryRow> = self.history(campaign).await?.into_iter().filter(|r| r.fitness.is_some()).collect();
+        rows.sort_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()).then(a.birth.cmp(&b.birth)));
+        rows.truncate(k.max(0) as usize);
+        Ok(rows)
+    }
+
+    /// Curve points of a candidate: (step, tokens, flops, seconds, train_loss, val_loss).
+    pub async fn curve(&self, candidate: i64) -> Result<Vec<(i64, i64, f64, f64, f64, Option<f64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT step, tokens, flops, seconds, train_loss, val_loss FROM curve_points WHERE candidate = $1 ORDER BY step",
+        )
+        .bind(candidate)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn insert_evaluation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    candidate: i64,
+    worker: Option<&str>,
+    e: &Evaluation,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(candidate)
+    .bind(&e.budget)
+    .bind(e.fitness)
+    .bind(e.steps)
+    .bind(e.tokens)
+    .bind(e.flops)
+    .bind(e.seconds)
+    .bind(e.hurdles)
+    .bind(&e.outcome)
+    .bind(&e.reason)
+    .bind(e.reused_from)
+    .bind(worker)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

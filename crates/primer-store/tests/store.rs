@@ -1,0 +1,120 @@
+//! The store on a temporary SQLite file: campaigns, dedup by program, claims under leases,
+//! requeue and failure after K attempts, results recorded once, concurrent claims.
+
+use primer_store::{Evaluation, NewCandidate, NewProgram, Store};
+
+fn url(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("primer-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("sqlite://{}", dir.join("store.db").display())
+}
+
+fn program(hash: &str) -> NewProgram {
+    NewProgram { hash: hash.into(), text: format!("# {hash}"), json: format!("{{\"h\":\"{hash}\"}}"), parameters: 10, flops_per_token: 20 }
+}
+
+fn candidate(campaign: i64, birth: i64, hash: &str) -> NewCandidate {
+    NewCandidate { campaign, birth, program: hash.into(), parent: None, seed_index: Some(0), mutation: None, description: None }
+}
+
+fn result(fitness: Option<f64>) -> Evaluation {
+    Evaluation {
+        budget: "10steps".into(),
+        fitness,
+        steps: 10,
+        tokens: 100,
+        flops: 1e6,
+        seconds: 0.5,
+        hurdles: 0,
+        outcome: if fitness.is_some() { "finished".into() } else { "diverged".into() },
+        reason: None,
+        reused_from: None,
+    }
+}
+
+#[tokio::test]
+async fn campaigns_candidates_claims_and_results() {
+    let store = Store::open(&url("basic")).await.unwrap();
+    let c = store.create_campaign("demo", "{}", 7).await.unwrap().unwrap();
+    assert!(store.create_campaign("demo", "{}", 7).await.unwrap().is_none(), "names are unique");
+    for h in ["a", "b"] {
+        store.put_program(&program(h)).await.unwrap();
+    }
+    store.put_program(&program("a")).await.unwrap(); // again: a no-op
+    assert!(store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().is_some());
+    assert!(store.add_candidate(&candidate(c.id, 1, "a")).await.unwrap().is_none(), "a program once per campaign");
+    assert!(store.add_candidate(&candidate(c.id, 0, "b")).await.unwrap().is_none(), "a birth once per campaign");
+    let b = store.add_candidate(&candidate(c.id, 1, "b")).await.unwrap().unwrap();
+    assert_eq!(store.next_birth(c.id).await.unwrap(), 2);
+
+    let first = store.claim(c.id, "w1", 60.0).await.unwrap().unwrap();
+    assert_eq!((first.birth, first.attempts, first.program_json.as_str()), (0, 1, "{\"h\":\"a\"}"));
+    let second = store.claim(c.id, "w2", 60.0).await.unwrap().unwrap();
+    assert_eq!(second.candidate, b);
+    assert!(store.claim(c.id, "w3", 60.0).await.unwrap().is_none());
+    assert!(store.heartbeat(first.candidate, "w1", 60.0).await.unwrap());
+    assert!(!store.heartbeat(first.candidate, "w2", 60.0).await.unwrap(), "not w2's");
+    assert!(store.finish(first.candidate, "w1", &result(Some(2.5))).await.unwrap());
+    assert!(!store.finish(first.candidate, "w1", &result(Some(2.4))).await.unwrap(), "recorded once");
+    assert!(store.finish(second.candidate, "w2", &result(None)).await.unwrap());
+    let counts = store.counts(c.id).await.unwrap();
+    assert_eq!((counts.done, counts.failed, counts.total()), (1, 1, 2));
+    let history = store.history(c.id).await.unwrap();
+    assert_eq!(history.iter().map(|r| (r.status.as_str(), r.fitness)).collect::<Vec<_>>(), [("done", Some(2.5)), ("failed", None)]);
+    assert_eq!(store.top(c.id, 5).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
+    let store = Store::open(&url("requeue")).await.unwrap();
+    let c = store.create_campaign("k", "{}", 1).await.unwrap().unwrap();
+    store.put_program(&program("a")).await.unwrap();
+    let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
+    // A lease that has already expired.
+    store.claim(c.id, "w1", -1.0).await.unwrap().unwrap();
+    store.add_curve_point(id, 1, 10, 1.0, 0.1, 5.0, None).await.unwrap();
+    assert_eq!(store.requeue(c.id, None, 2).await.unwrap(), (1, 0));
+    let again = store.claim(c.id, "w2", -1.0).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    assert!(store.curve(id).await.unwrap().is_empty(), "the dead attempt's curve is gone");
+    // The second death is the last allowed: failed, with the reason.
+    assert_eq!(store.requeue(c.id, Some("w2"), 2).await.unwrap(), (0, 1));
+    let h = store.history(c.id).await.unwrap();
+    assert_eq!(h[0].status, "failed");
+    assert!(h[0].reason.as_deref().unwrap().contains("died or stopped answering 2 times"), "{:?}", h[0].reason);
+    assert!(!store.finish(id, "w2", &result(Some(1.0))).await.unwrap(), "a late result is not recorded");
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_hand_out_a_candidate_twice() {
+    let u = url("concurrent");
+    let store = Store::open(&u).await.unwrap();
+    let c = store.create_campaign("c", "{}", 1).await.unwrap().unwrap();
+    for i in 0..40 {
+        let h = format!("p{i}");
+        store.put_program(&program(&h)).await.unwrap();
+        store.add_candidate(&candidate(c.id, i, &h)).await.unwrap().unwrap();
+    }
+    // Four independent pools (as four processes would have) claim everything at once.
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let u = u.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = Store::open(&u).await.unwrap();
+            let mut got = Vec::new();
+            while let Some(claim) = s.claim(c.id, &format!("w{w}"), 60.0).await.unwrap() {
+                got.push(claim.candidate);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (40, 40));
+}
