@@ -56,6 +56,43 @@ pub enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Run a search campaign: create it (or resume it: run the same command again), train
+    /// candidates on local worker processes, show progress, end with the top programs and the
+    /// best one's diff against its seed.
+    Search {
+        /// The campaign file (TOML), e.g. experiments/demo.toml.
+        config: PathBuf,
+        /// The store (default: $PRIMER_DB, else sqlite://primer.db).
+        #[arg(long)]
+        db: Option<String>,
+        /// Local worker processes (overrides `workers`).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Per-candidate budget (overrides `training.budget`): 500steps, 2e12flops, 60s.
+        #[arg(long)]
+        budget: Option<String>,
+        /// Campaign name (overrides `name`; a new name starts a new campaign).
+        #[arg(long)]
+        name: Option<String>,
+        /// Candidates in all (overrides `candidates`; a finished campaign can be extended).
+        #[arg(long)]
+        candidates: Option<u64>,
+        /// Seed of every random choice (overrides `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Work for a campaign: claim pending candidates, train them, record the results (started
+    /// by `search`; start more by hand against the same store).
+    Worker {
+        #[arg(long)]
+        db: Option<String>,
+        /// The campaign's id.
+        #[arg(long)]
+        campaign: i64,
+        /// This worker's name in the store (default: host:pid).
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Train one program on the corpus under a budget: progress, final validation loss and
     /// bits per byte, tokens per second, peak memory.
     Train {
@@ -83,7 +120,10 @@ pub enum Command {
 impl Command {
     /// Commands that need libtorch run in `primer-engine`.
     pub fn needs_engine(&self) -> bool {
-        matches!(self, Command::EngineInfo | Command::Train { .. } | Command::Bench { what: Bench::Train { .. } })
+        matches!(
+            self,
+            Command::EngineInfo | Command::Train { .. } | Command::Worker { .. } | Command::Bench { what: Bench::Train { .. } }
+        )
     }
 }
 

@@ -25,10 +25,12 @@ pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process
     }
 }
 
+pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod doctor;
 pub mod paths;
+pub mod search;
 
 /// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).
 pub mod pins {

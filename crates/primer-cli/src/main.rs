@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, Format};
-use primer_cli::{check, doctor, paths};
+use primer_cli::{check, doctor, paths, search};
 
 fn main() -> ExitCode {
     primer_cli::exit_with(run())
@@ -40,7 +40,12 @@ fn run() -> Result<ExitCode> {
             check::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::EngineInfo | Command::Train { .. } | Command::Bench { what: Bench::Train { .. } } => {
+        Command::Search { config, db, workers, budget, name, candidates, seed } => {
+            let db = db.unwrap_or_else(paths::default_store_url);
+            let o = search::Overrides { name, workers, budget, candidates, seed };
+            tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
+        }
+        Command::EngineInfo | Command::Train { .. } | Command::Worker { .. } | Command::Bench { what: Bench::Train { .. } } => {
             unreachable!("engine commands are handed over above")
         }
     }

@@ -9,6 +9,7 @@
 //! - [`analysis`]: the dataflow DAG, dead code, the canonical form and hash, params and FLOPs.
 //! - [`diff`]: what changed between two programs, in instructions.
 //! - [`space`]: search-space configs (`search-spaces/*.toml`).
+//! - [`budget`]: training budgets (steps, tokens, FLOPs, seconds) and their text form.
 //! - [`sample`]: random instructions and programs, as mutations and tests need them.
 //!
 //! ```
@@ -24,6 +25,7 @@
 //! `primer-torch` compiles them into libtorch models, `primer-store` keeps them by hash.
 
 pub mod analysis;
+pub mod budget;
 pub mod diff;
 pub mod error;
 pub mod op;

@@ -235,6 +235,12 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a campaign as running again (a resumed or extended campaign).
+    pub async fn reopen(&self, campaign: i64) -> Result<()> {
+        sqlx::query("UPDATE campaigns SET finished_at = NULL WHERE id = $1").bind(campaign).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Stores a program (a no-op if that hash is already there).
     pub async fn put_program(&self, p: &NewProgram) -> Result<()> {
         sqlx::query(

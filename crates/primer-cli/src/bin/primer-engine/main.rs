@@ -8,6 +8,7 @@ use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command};
 
 mod train;
+mod worker;
 
 fn main() -> ExitCode {
     primer_cli::exit_with(run())
@@ -25,6 +26,9 @@ fn run() -> Result<ExitCode> {
             train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
         }
         Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
+        Command::Worker { db, campaign, id } => {
+            worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)
+        }
         other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
     }
 }

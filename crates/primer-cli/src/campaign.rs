@@ -1,0 +1,325 @@
+//! Campaign configs (`experiments/*.toml`): the file as written ([`CampaignFile`]), command-line
+//! overrides, and the resolved [`CampaignSpec`] that is stored verbatim (as JSON) with the
+//! campaign and read back by every worker. Built before any database or device is touched.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use primer_dsl::analysis::{Cost, canonical_hash};
+use primer_dsl::validate::validate;
+use primer_dsl::{ModelConfig, Program, SearchSpace};
+use primer_evolve::{HalvingHurdles, RegularizedEvolution};
+
+/// A campaign file. Every field is required unless a default is given; unknown fields are
+/// errors that name the field, line and column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignFile {
+    /// The campaign's name in the store (one campaign per name).
+    pub name: String,
+    /// Seeds every random choice of the search and of training.
+    pub seed: u64,
+    /// The search space, relative to this file.
+    pub search_space: PathBuf,
+    /// Seed programs (`.prim`), relative to this file.
+    pub seeds: Vec<PathBuf>,
+    /// Candidates in all, seeds included.
+    pub candidates: u64,
+    /// Local worker processes.
+    pub workers: usize,
+    pub model: ModelSection,
+    pub training: TrainingSection,
+    pub evolution: EvolutionSection,
+    pub hurdles: HurdlesSection,
+    #[serde(default)]
+    pub execution: ExecutionSection,
+    #[serde(default)]
+    pub dedup: DedupSection,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub d_model: usize,
+    pub seq_len: usize,
+    pub n_layers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    /// Per candidate: `500steps`, `2e6tokens`, `2e12flops` or `60s`.
+    pub budget: String,
+    pub batch: usize,
+    pub lr: f64,
+    pub warmup: u64,
+    /// A validation point every this many steps.
+    pub eval_interval: u64,
+    /// Validation batches (fixed windows of the held-out tail).
+    pub val_batches: usize,
+    /// libtorch threads per worker.
+    #[serde(default = "one")]
+    pub threads: usize,
+    /// A text file or folder (default: the corpus set-up fetched).
+    #[serde(default)]
+    pub corpus: Option<PathBuf>,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvolutionSection {
+    /// P: the last P finished candidates are alive.
+    pub population: usize,
+    /// S: tournament size (with replacement).
+    pub tournament: usize,
+    /// Mutations drawn per child before a new tournament is held.
+    #[serde(default = "hundred")]
+    pub max_tries: u32,
+}
+
+fn hundred() -> u32 {
+    100
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HurdlesSection {
+    /// H, the number of halving hurdles (0: none).
+    pub count: usize,
+    /// Earlier candidates needed at a checkpoint before its median applies.
+    pub min_predecessors: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionSection {
+    /// A worker's lease on a candidate; renewed every third of it while training.
+    pub lease_seconds: f64,
+    /// Attempts (worker deaths) before a candidate is recorded as failed.
+    pub max_attempts: i64,
+}
+
+impl Default for ExecutionSection {
+    fn default() -> Self {
+        ExecutionSection { lease_seconds: 30.0, max_attempts: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSection {
+    /// Reuses of a functionally equal program's fitness before it is re-measured (0: no reuse).
+    pub fec_remeasure_after: u32,
+}
+
+impl Default for DedupSection {
+    fn default() -> Self {
+        DedupSection { fec_remeasure_after: 10 }
+    }
+}
+
+/// Command-line overrides of a campaign file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub name: Option<String>,
+    pub workers: Option<usize>,
+    pub budget: Option<String>,
+    pub candidates: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+/// A seed program as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeedSpec {
+    pub file: String,
+    /// Canonical hash (hex): the program is in the store's programs table.
+    pub hash: String,
+}
+
+/// The resolved campaign: everything the controller and every worker need, paths made
+/// absolute, the search space and seed programs read. Stored verbatim as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    pub name: String,
+    pub seed: u64,
+    pub candidates: u64,
+    pub workers: usize,
+    pub space_file: String,
+    pub space: SearchSpace,
+    pub seeds: Vec<SeedSpec>,
+    pub model: ModelConfig,
+    pub training: TrainingSection,
+    pub evolution: RegularizedEvolution,
+    pub max_tries: u32,
+    pub hurdles: HalvingHurdles,
+    pub execution: ExecutionSection,
+    pub dedup: DedupSection,
+}
+
+/// A resolved spec with the seed programs themselves.
+pub struct Resolved {
+    pub spec: CampaignSpec,
+    pub seed_programs: Vec<Program>,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+}
+
+/// Where `key` (the last part of a dotted field name) is first written, for errors found after
+/// parsing.
+fn locate(text: &str, field: &str) -> (usize, usize) {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) || t.starts_with(&format!("[{key}]")) {
+            return (i + 1, line.len() - t.len() + 1);
+        }
+    }
+    (0, 0)
+}
+
+impl CampaignFile {
+    /// Parses a campaign file; errors say `file:line:column: message`.
+    pub fn parse(text: &str, file: &str) -> Result<CampaignFile> {
+        toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            anyhow::anyhow!("{file}:{line}:{column}: {}", e.message())
+        })
+    }
+}
+
+/// Reads, overrides, checks and resolves a campaign file.
+pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Resolved> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
+    let mut f = CampaignFile::parse(&text, &file)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let err = |field: &str, message: String| {
+        let (line, column) = locate(&text, field);
+        anyhow::anyhow!("{file}:{line}:{column}: `{field}`: {message}")
+    };
+    if let Some(n) = &o.name {
+        f.name = n.clone();
+    }
+    if let Some(w) = o.workers {
+        f.workers = w;
+    }
+    if let Some(b) = &o.budget {
+        f.training.budget = b.clone();
+    }
+    if let Some(c) = o.candidates {
+        f.candidates = c;
+    }
+    if let Some(s) = o.seed {
+        f.seed = s;
+    }
+    if f.name.trim().is_empty() {
+        return Err(err("name", "must not be empty".into()));
+    }
+    f.training.budget.parse::<primer_dsl::budget::Budget>().map_err(|e| err("training.budget", e))?;
+    let positive = [
+        ("workers", f.workers as f64),
+        ("candidates", f.candidates as f64),
+        ("model.d_model", f.model.d_model as f64),
+        ("model.seq_len", f.model.seq_len as f64),
+        ("model.n_layers", f.model.n_layers as f64),
+        ("training.batch", f.training.batch as f64),
+        ("training.lr", f.training.lr),
+        ("training.eval_interval", f.training.eval_interval as f64),
+        ("training.val_batches", f.training.val_batches as f64),
+        ("training.threads", f.training.threads as f64),
+        ("evolution.population", f.evolution.population as f64),
+        ("evolution.tournament", f.evolution.tournament as f64),
+        ("evolution.max_tries", f.evolution.max_tries as f64),
+        ("execution.lease_seconds", f.execution.lease_seconds),
+        ("execution.max_attempts", f.execution.max_attempts as f64),
+    ];
+    for (field, v) in positive {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(err(field, format!("must be positive, is {v}")));
+        }
+    }
+    if !f.model.d_model.is_multiple_of(8) {
+        return Err(err("model.d_model", format!("{} is not a multiple of 8", f.model.d_model)));
+    }
+    if f.seeds.is_empty() {
+        return Err(err("seeds", "at least one seed program is needed".into()));
+    }
+    if (f.seeds.len() as u64) > f.candidates {
+        return Err(err("candidates", format!("{} is fewer than the {} seed programs", f.candidates, f.seeds.len())));
+    }
+    let space_path = dir.join(&f.search_space);
+    let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = ModelConfig { d_model: f.model.d_model, seq_len: f.model.seq_len, n_layers: f.model.n_layers, vocab: 256 };
+    let mut seeds = Vec::new();
+    let mut seed_programs = Vec::new();
+    for s in &f.seeds {
+        let p = dir.join(s);
+        let program = primer_dsl::text::parse_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        validate(&program, &model).map_err(|e| anyhow::anyhow!("{}: invalid at this model size: {e}", p.display()))?;
+        space.admits(&program).map_err(|e| anyhow::anyhow!("{}: outside the search space {}: {e}", p.display(), space_path.display()))?;
+        seeds.push(SeedSpec { file: absolute(&p).display().to_string(), hash: canonical_hash(&program).hex() });
+        seed_programs.push(program);
+    }
+    let corpus = f.training.corpus.as_ref().map_or_else(|| default_corpus.to_path_buf(), |c| dir.join(c));
+    if !corpus.exists() {
+        bail!("{file}: corpus {} does not exist (run `cargo xtask setup`, or set `training.corpus`)", corpus.display());
+    }
+    let mut training = f.training.clone();
+    training.corpus = Some(absolute(&corpus));
+    let spec = CampaignSpec {
+        name: f.name.clone(),
+        seed: f.seed,
+        candidates: f.candidates,
+        workers: f.workers,
+        space_file: absolute(&space_path).display().to_string(),
+        space,
+        seeds,
+        model,
+        training,
+        evolution: RegularizedEvolution { population_size: f.evolution.population, tournament_size: f.evolution.tournament },
+        max_tries: f.evolution.max_tries,
+        hurdles: HalvingHurdles { hurdles: f.hurdles.count, min_predecessors: f.hurdles.min_predecessors },
+        execution: f.execution,
+        dedup: f.dedup,
+    };
+    Ok(Resolved { spec, seed_programs })
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+impl CampaignSpec {
+    /// What a stored campaign and this spec disagree on, ignoring what may change between runs
+    /// of one campaign (`workers`, `candidates`: a campaign can be extended).
+    pub fn differences(&self, stored: &CampaignSpec) -> Vec<String> {
+        let a = serde_json::to_value(self).expect("specs serialize");
+        let b = serde_json::to_value(stored).expect("specs serialize");
+        let mut out = Vec::new();
+        for (k, v) in a.as_object().expect("an object") {
+            if k == "workers" || k == "candidates" {
+                continue;
+            }
+            if b.get(k) != Some(v) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
+    /// Parameters and training FLOPs per token of a program at the campaign's model size.
+    pub fn cost(&self, p: &Program) -> Option<Cost> {
+        validate(p, &self.model).ok().map(|v| Cost::of(&v))
+    }
+}

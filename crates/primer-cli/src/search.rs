@@ -1,0 +1,340 @@
+//! `primer search`: the controller. It creates or resumes a campaign in the store, enqueues the
+//! seed programs, runs N local worker processes (`primer worker`), and keeps one candidate
+//! queued or training per worker: each new child comes from a tournament over the population
+//! of finished candidates (primer-evolve), so with one worker the whole history is a function
+//! of the config and seed. Expired leases and dead workers put candidates back to pending; the
+//! store is the only state, so running the same command again resumes.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::process::{Child, Command};
+
+use primer_dsl::analysis::canonical_hash;
+use primer_dsl::{Program, text};
+use primer_evolve::{Evolver, Finished, Mutator, Parent};
+use primer_store::{Campaign, NewCandidate, NewProgram, Store};
+
+pub use crate::campaign::Overrides;
+use crate::campaign::{CampaignSpec, resolve};
+use crate::paths;
+
+/// The program row of a program at a campaign's model size.
+pub fn program_row(spec: &CampaignSpec, p: &Program) -> NewProgram {
+    let cost = spec.cost(p);
+    NewProgram {
+        hash: canonical_hash(p).hex(),
+        text: text::print(p),
+        json: text::to_json(p),
+        parameters: cost.map_or(0, |c| c.model_params as i64),
+        flops_per_token: cost.map_or(0, |c| c.training_flops_per_token as i64),
+    }
+}
+
+/// Opens the campaign the config names: creates it (with its seed candidates) or checks that
+/// the stored one has the same resolved config (workers and candidates may change).
+pub async fn open_campaign(store: &Store, config: &Path, o: &Overrides) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
+    let resolved = resolve(config, o, &paths::default_corpus())?;
+    let spec = resolved.spec;
+    if let Some(c) = store.campaign(&spec.name).await? {
+        let stored: CampaignSpec =
+            serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config cannot be read", c.name))?;
+        let diff = spec.differences(&stored);
+        if !diff.is_empty() {
+            bail!(
+                "campaign `{}` already exists in {} with a different {}; run with --name NEW for a new campaign",
+                c.name,
+                store.url,
+                diff.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            );
+        }
+        return Ok((c, spec, resolved.seed_programs));
+    }
+    let json = serde_json::to_string_pretty(&spec)?;
+    let c = store
+        .create_campaign(&spec.name, &json, spec.seed as i64)
+        .await?
+        .with_context(|| format!("campaign `{}` was created by another process meanwhile", spec.name))?;
+    for (i, p) in resolved.seed_programs.iter().enumerate() {
+        let row = program_row(&spec, p);
+        store.put_program(&row).await?;
+        store
+            .add_candidate(&NewCandidate {
+                campaign: c.id,
+                birth: i as i64,
+                program: row.hash,
+                parent: None,
+                seed_index: Some(i as i64),
+                mutation: None,
+                description: Some(format!("seed {}", spec.seeds[i].file)),
+            })
+            .await?;
+    }
+    Ok((c, spec, resolved.seed_programs))
+}
+
+/// Proposes and enqueues the child born `birth`; `false` when no acceptable child exists.
+async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Evolver, birth: i64) -> Result<bool> {
+    let history: Vec<Finished> = store
+        .finished(campaign)
+        .await?
+        .into_iter()
+        .map(|f| Finished { candidate: f.candidate as u64, birth: f.birth as u64, fitness: f.fitness.unwrap_or(f64::INFINITY) })
+        .collect();
+    // Only the living population can be parents: fetch their programs.
+    let mut programs: HashMap<u64, Program> = HashMap::new();
+    for f in evolver.evolution.population(&history) {
+        let hash = store.candidate_program(f.candidate as i64).await?.context("a finished candidate's program")?;
+        let json = store.program_json(&hash).await?.context("a stored program")?;
+        programs.insert(f.candidate, text::from_json(&json, "<store>")?);
+    }
+    let seen: HashSet<String> = store.program_hashes(campaign).await?.into_iter().collect();
+    let proposal = match evolver.propose(birth as u64, &history, &|c| programs[&c].clone(), &|h| seen.contains(&h.hex())) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("birth {birth}: {e}; the search stops here");
+            return Ok(false);
+        }
+    };
+    let row = program_row(spec, &proposal.child.program);
+    store.put_program(&row).await?;
+    let parent = match proposal.parent {
+        Parent::Candidate(c) => Some(c as i64),
+        Parent::Seed(i) => store.history(campaign).await?.iter().find(|r| r.seed_index == Some(i as i64)).map(|r| r.candidate),
+    };
+    let added = store
+        .add_candidate(&NewCandidate {
+            campaign,
+            birth,
+            program: row.hash,
+            parent,
+            seed_index: None,
+            mutation: Some(serde_json::to_string(&proposal.child.mutation)?),
+            description: Some(proposal.child.description),
+        })
+        .await?;
+    Ok(added.is_some())
+}
+
+/// A local worker process.
+struct Worker {
+    id: String,
+    child: Child,
+}
+
+fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path) -> Result<Worker> {
+    let exe = paths::engine_exe();
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("{}", log.display()))?;
+    let child = Command::new(&exe)
+        .args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .kill_on_drop(false)
+        .spawn()
+        .with_context(|| format!("could not start {}", exe.display()))?;
+    Ok(Worker { id: id.into(), child })
+}
+
+/// Where worker logs go: next to a SQLite file, else the temp folder.
+fn log_dir(db: &str) -> PathBuf {
+    let path = db.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(std::env::temp_dir, Path::to_path_buf)
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+fn clock(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `primer search`.
+pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> {
+    let store = Store::open(db).await?;
+    let (campaign, spec, seed_programs) = open_campaign(&store, config, o).await?;
+    let target = spec.candidates as i64;
+    let workers = spec.workers;
+    let evolver = Evolver {
+        evolution: spec.evolution,
+        mutator: Mutator::new(spec.space.clone(), spec.model, spec.max_tries),
+        seeds: seed_programs.clone(),
+        seed: spec.seed,
+        max_parents: 10,
+    };
+    let start_counts = store.counts(campaign.id).await?;
+    let resumed = start_counts.finished() > 0;
+    println!(
+        "campaign `{}` (id {}) in {}: {} candidates, {} workers, budget {} per candidate, {} hurdles{}",
+        spec.name,
+        campaign.id,
+        store.url,
+        target,
+        workers,
+        spec.training.budget,
+        spec.hurdles.hurdles,
+        if resumed { format!("; resuming with {} finished", start_counts.finished()) } else { String::new() }
+    );
+    // A dead controller's workers finish what they hold (or their leases run out) and exit.
+    store.reopen(campaign.id).await?;
+
+    let logs = log_dir(db);
+    let mut pool: Vec<Worker> = Vec::new();
+    let mut spawned = 0usize;
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let b = indicatif::ProgressBar::new(target as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} candidates  {elapsed_precise} (eta {eta})\n{msg}")
+                .expect("a valid template"),
+        );
+        b
+    });
+    let mut exhausted = false;
+    let mut last_done = -1;
+    let mut last_line = Instant::now();
+    loop {
+        // Leases that ran out (a worker on another machine, or hung).
+        let (rq, failed) = store.requeue(campaign.id, None, spec.execution.max_attempts).await?;
+        if rq + failed > 0 {
+            eprintln!("{rq} candidate(s) with expired leases back to pending, {failed} failed after {} attempts", spec.execution.max_attempts);
+        }
+        // Workers that exited: their candidates go back, and a new worker takes their place.
+        let mut i = 0;
+        while i < pool.len() {
+            if let Some(status) = pool[i].child.try_wait()? {
+                let w = pool.remove(i);
+                let (rq, failed) = store.requeue(campaign.id, Some(&w.id), spec.execution.max_attempts).await?;
+                if rq + failed > 0 || !status.success() {
+                    eprintln!("worker {} exited ({status}); {rq} candidate(s) back to pending, {failed} failed", w.id);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let counts = store.counts(campaign.id).await?;
+        let births = store.next_birth(campaign.id).await?;
+        let goal = if exhausted { births } else { target };
+        if births >= goal && counts.pending + counts.running == 0 {
+            break;
+        }
+        // One candidate queued or training per worker.
+        let mut queued = counts.pending + counts.running;
+        let mut next = births;
+        while !exhausted && next < target && queued < workers as i64 {
+            if propose(&store, campaign.id, &spec, &evolver, next).await? {
+                next += 1;
+                queued += 1;
+            } else {
+                exhausted = true;
+            }
+        }
+        while pool.len() < workers && (counts.pending > 0 || next > births) {
+            spawned += 1;
+            anyhow::ensure!(spawned <= 4 * workers + 8, "workers keep dying: see the logs in {}", logs.display());
+            let id = format!("local-{}-{}", std::process::id(), spawned);
+            let log = logs.join(format!("primer-worker-{}-{}.log", campaign.id, spawned));
+            pool.push(spawn_worker(db, campaign.id, &id, &log)?);
+        }
+        // Progress.
+        if counts.finished() != last_done || last_line.elapsed() > Duration::from_secs(30) {
+            let top = store.top(campaign.id, 1).await?;
+            let best = top.first().map_or("best: none yet".into(), |b| {
+                format!("best: {:.4} (candidate {}, birth {})", b.fitness.unwrap_or(f64::NAN), b.candidate, b.birth)
+            });
+            let running = store.running(campaign.id).await?;
+            let elapsed = started.elapsed().as_secs_f64();
+            let done_now = counts.finished() - start_counts.finished();
+            let eta = if done_now > 0 { elapsed / done_now as f64 * (goal - counts.finished()).max(0) as f64 } else { f64::NAN };
+            if let Some(b) = &bar {
+                b.set_position(counts.finished() as u64);
+                let lines: Vec<String> = running
+                    .iter()
+                    .map(|r| format!("  {}: candidate {} ({})", r.worker.as_deref().unwrap_or("?"), r.candidate, short(r.description.as_deref().unwrap_or(""), 70)))
+                    .collect();
+                b.set_message(format!("{best}\n{}", lines.join("\n")));
+            } else {
+                println!(
+                    "[{}] {}/{} done ({} failed), {} training, {best}, eta {}",
+                    clock(elapsed),
+                    counts.finished(),
+                    goal,
+                    counts.failed,
+                    running.len(),
+                    if eta.is_finite() { clock(eta) } else { "?".into() }
+                );
+            }
+            last_done = counts.finished();
+            last_line = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    store.mark_finished(campaign.id).await?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    // Workers see the campaign finished and exit; give them a moment, then stop them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for w in &mut pool {
+        while w.child.try_wait()?.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = w.child.start_kill();
+    }
+    report(&store, &campaign, &spec, &seed_programs, started.elapsed().as_secs_f64()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The end of a search: the top programs and the best one's diff against its seed.
+async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: &[Program], secs: f64) -> Result<()> {
+    let counts = store.counts(campaign.id).await?;
+    let history = store.history(campaign.id).await?;
+    let stopped = history.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count();
+    let reused = history.iter().filter(|r| r.outcome.as_deref() == Some("reused")).count();
+    println!(
+        "\ncampaign `{}` finished in {}: {} candidates ({} trained to the end, {stopped} stopped at a hurdle, {reused} reused a functionally equal program's fitness, {} failed)",
+        spec.name,
+        clock(secs),
+        counts.total(),
+        history.iter().filter(|r| r.outcome.as_deref() == Some("finished")).count(),
+        counts.failed
+    );
+    let top = store.top(campaign.id, 5).await?;
+    println!("\n{:<5} {:>9} {:>6} {:>9} {:>8} {:>10}  {}", "rank", "candidate", "birth", "val loss", "bits/B", "outcome", "mutation");
+    for (k, r) in top.iter().enumerate() {
+        let f = r.fitness.unwrap_or(f64::NAN);
+        println!(
+            "{:<5} {:>9} {:>6} {:>9.4} {:>8.4} {:>10}  {}",
+            k + 1,
+            r.candidate,
+            r.birth,
+            f,
+            f / std::f64::consts::LN_2,
+            r.outcome.as_deref().unwrap_or(""),
+            short(r.description.as_deref().unwrap_or(""), 90)
+        );
+    }
+    if let Some(best) = top.first() {
+        let json = store.program_json(&best.program).await?.context("the best program")?;
+        let p = text::from_json(&json, "<store>")?;
+        // The seed it descends from.
+        let by_id: HashMap<i64, &primer_store::HistoryRow> = history.iter().map(|r| (r.candidate, r)).collect();
+        let mut at = best;
+        while let Some(parent) = at.parent.and_then(|id| by_id.get(&id)) {
+            at = parent;
+        }
+        let seed = at.seed_index.and_then(|i| seeds.get(i as usize)).unwrap_or(&seeds[0]);
+        let d = primer_dsl::diff::diff(seed, &p);
+        println!("\nbest: candidate {} (program {}), against its seed:", best.candidate, &best.program[..12]);
+        if d.is_empty() { println!("  (the seed itself)") } else { print!("{d}") }
+    }
+    Ok(())
+}
