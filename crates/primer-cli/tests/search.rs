@@ -1,0 +1,267 @@
+//! Campaigns end to end, with real worker processes and a real SQLite file: outcomes, lineage,
+//! the population rule and hurdles; a worker killed with SIGKILL; a controller killed and the
+//! same command run again; identical histories with one worker; a reader during a campaign.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use primer_store::{HistoryRow, Store};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A temp folder with a campaign file; returns (folder, config path, db URL).
+fn campaign(name: &str, candidates: u64, workers: usize, budget: &str, extra: &str) -> (PathBuf, PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("primer-search-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = root();
+    let text = format!(
+        r#"name = "{name}"
+seed = 3
+search_space = "{space}"
+seeds = ["{seed}"]
+candidates = {candidates}
+workers = {workers}
+
+[model]
+d_model = 16
+seq_len = 16
+n_layers = 1
+
+[training]
+budget = "{budget}"
+batch = 4
+lr = 0.002
+warmup = 5
+eval_interval = 10
+val_batches = 2
+
+[evolution]
+population = 6
+tournament = 3
+
+[hurdles]
+count = 2
+min_predecessors = 2
+{extra}
+"#,
+        space = r.join("search-spaces/primer-cpu.toml").display(),
+        seed = r.join("search-spaces/programs/transformer.prim").display(),
+    );
+    let config = dir.join("campaign.toml");
+    std::fs::write(&config, text).unwrap();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    (dir, config, db)
+}
+
+fn primer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_primer"))
+}
+
+fn search(config: &Path, db: &str) -> Output {
+    let out = primer().arg("search").arg(config).args(["--db", db]).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn history(db: &str, name: &str) -> Vec<HistoryRow> {
+    rt().block_on(async {
+        let s = Store::open(db).await.unwrap();
+        let c = s.campaign(name).await.unwrap().unwrap();
+        s.history(c.id).await.unwrap()
+    })
+}
+
+/// Every candidate has an outcome, births are 0..n, programs are distinct.
+fn all_accounted(h: &[HistoryRow], n: usize) {
+    assert_eq!(h.len(), n);
+    for (i, r) in h.iter().enumerate() {
+        assert_eq!(r.birth, i as i64);
+        assert!(r.outcome.is_some() && (r.status == "done" || r.status == "failed"), "{r:?}");
+    }
+    let mut programs: Vec<&str> = h.iter().map(|r| r.program.as_str()).collect();
+    programs.sort();
+    programs.dedup();
+    assert_eq!(programs.len(), n, "a program trained twice");
+}
+
+#[test]
+fn a_tiny_campaign_with_two_workers() {
+    let (_dir, config, db) = campaign("tiny", 30, 2, "40steps", "");
+    let out = search(&config, &db);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("campaign `tiny` finished"), "{stdout}");
+    assert!(stdout.contains("rank  candidate"), "{stdout}");
+    let h = history(&db, "tiny");
+    all_accounted(&h, 30);
+    let (population, workers) = (6, 2);
+    for r in &h[1..] {
+        // Lineage: every child names a parent born before it, which finished with a fitness.
+        let parent = h.iter().find(|p| Some(p.candidate) == r.parent).unwrap_or_else(|| panic!("no parent: {r:?}"));
+        assert!(parent.birth < r.birth && parent.fitness.is_some(), "{r:?} <- {parent:?}");
+        // The population rule: the parent was among the last P finished candidates when the
+        // child was proposed (at most `workers` candidates were still in flight then).
+        assert!(parent.birth >= r.birth - population - workers, "{r:?} <- {parent:?}");
+        assert!(r.mutation.is_some() && r.description.is_some());
+    }
+    let stopped = h.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count();
+    assert!(stopped > 0, "hurdles stopped no candidate");
+    let stopped_rows = h.iter().filter(|r| r.outcome.as_deref() == Some("stopped"));
+    assert!(stopped_rows.clone().all(|r| r.steps.unwrap() < 40 && r.fitness.is_some()));
+}
+
+#[test]
+fn one_worker_and_a_step_budget_give_identical_histories() {
+    let run = |tag: &str| {
+        let (_dir, config, db) = campaign(&format!("same-{tag}"), 14, 1, "30steps", "");
+        search(&config, &db);
+        history(&db, &format!("same-{tag}"))
+            .into_iter()
+            .map(|r| (r.birth, r.program, r.parent, r.mutation, r.fitness.map(f64::to_bits), r.outcome, r.steps))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run("a"), run("b"));
+    // Candidate ids are per store; births, programs, lineage, mutations and losses must agree.
+    assert_eq!(a, b);
+}
+
+/// The OS pid of the worker process started with `--id id`.
+fn pid_of_worker(id: &str) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        if args.iter().any(|a| a == "worker") && args.windows(2).any(|w| w[0] == "--id" && w[1] == id) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+fn kill9(pid: i32) {
+    assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+}
+
+fn start(config: &Path, db: &str) -> Child {
+    primer().arg("search").arg(config).args(["--db", db]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+/// Waits until `f` holds for the campaign's history.
+fn wait_for(db: &str, name: &str, what: &str, f: impl Fn(&[HistoryRow]) -> bool) -> Vec<HistoryRow> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if Path::new(db.trim_start_matches("sqlite://")).exists() {
+            let h = rt().block_on(async {
+                let s = Store::open(db).await.unwrap();
+                match s.campaign(name).await.unwrap() {
+                    Some(c) => s.history(c.id).await.unwrap(),
+                    None => Vec::new(),
+                }
+            });
+            if f(&h) {
+                return h;
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
+    let (_dir, config, db) = campaign("sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
+    let mut controller = start(&config, &db);
+    // A candidate in training, with some curve already written.
+    let h = wait_for(&db, "sigkill", "a running candidate", |h| h.iter().any(|r| r.status == "running" && r.birth >= 1));
+    let victim = h.iter().find(|r| r.status == "running" && r.birth >= 1).unwrap().clone();
+    let worker = victim.worker.clone().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    kill9(pid_of_worker(&worker).expect("the worker's process"));
+    assert!(controller.wait().unwrap().success());
+    let h = history(&db, "sigkill");
+    all_accounted(&h, 8);
+    let again = h.iter().find(|r| r.candidate == victim.candidate).unwrap();
+    assert_eq!(again.status, "done", "{again:?}");
+    assert!(again.attempts >= 2, "trained again: {again:?}");
+    assert_ne!(again.worker.as_deref(), Some(worker.as_str()), "by another worker");
+    // Its curve is the new attempt's only: one point per step recorded, none twice.
+    let curve = rt().block_on(async { Store::open(&db).await.unwrap().curve(victim.candidate).await.unwrap() });
+    let steps: Vec<i64> = curve.iter().map(|c| c.0).collect();
+    let mut unique = steps.clone();
+    unique.dedup();
+    assert_eq!(steps, unique);
+}
+
+#[test]
+fn a_killed_controller_resumes_with_the_same_command() {
+    let (_dir, config, db) = campaign("resume", 16, 2, "150steps", "");
+    let mut controller = start(&config, &db);
+    wait_for(&db, "resume", "some finished candidates", |h| h.iter().filter(|r| r.outcome.is_some()).count() >= 4);
+    controller.kill().unwrap(); // SIGKILL
+    controller.wait().unwrap();
+    let out = search(&config, &db);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("resuming with"), "{stdout}");
+    all_accounted(&history(&db, "resume"), 16);
+}
+
+#[test]
+fn a_reader_can_query_while_a_campaign_runs() {
+    let (_dir, config, db) = campaign("reader", 10, 2, "60steps", "");
+    let mut controller = start(&config, &db);
+    let mut reads = 0;
+    let rt = rt();
+    let store = rt.block_on(async {
+        loop {
+            if let Ok(s) = Store::open(&db).await {
+                break s;
+            }
+        }
+    });
+    while controller.try_wait().unwrap().is_none() {
+        rt.block_on(async {
+            if let Some(c) = store.campaign("reader").await.unwrap() {
+                store.history(c.id).await.unwrap();
+                store.counts(c.id).await.unwrap();
+                reads += 1;
+            }
+        });
+    }
+    assert!(controller.wait().unwrap().success());
+    assert!(reads > 5, "{reads} reads");
+    all_accounted(&history(&db, "reader"), 10);
+}
+
+#[test]
+fn bad_campaign_files_name_the_field_and_where() {
+    let (dir, config, db) = campaign("bad", 4, 1, "10steps", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let cases = [
+        (text.replace("batch = 4", "batch = 4\nbatchh = 5"), "campaign.toml:16:1: unknown field `batchh`"),
+        (text.replace("tournament = 3", "tournament = 0"), "`evolution.tournament`: must be positive"),
+        (text.replace("budget = \"10steps\"", "budget = \"10parsecs\""), "`training.budget`: `10parsecs`: unknown unit"),
+        (text.replace("d_model = 16", "d_model = 12"), "`model.d_model`: 12 is not a multiple of 8"),
+    ];
+    for (bad, want) in cases {
+        std::fs::write(&config, bad).unwrap();
+        let out = primer().arg("search").arg(&config).args(["--db", &db]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(want), "want `{want}` in: {stderr}");
+    }
+    // A resumed campaign must keep its config: a changed budget is refused, naming it.
+    std::fs::write(&config, &text).unwrap();
+    search(&config, &db);
+    std::fs::write(&config, text.replace("lr = 0.002", "lr = 0.003")).unwrap();
+    let out = primer().arg("search").arg(&config).args(["--db", &db]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("with a different `training`"), "{stderr}");
+    assert_eq!(history(&db, "bad").len(), 4, "nothing stored was lost");
+    let _ = std::fs::remove_dir_all(dir);
+}
