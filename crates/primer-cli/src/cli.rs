@@ -30,8 +30,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Run the main job: a check of the installation and of the reference programs.
-    Demo,
+    /// Run the main job: check the installation, then a real search campaign
+    /// (experiments/demo.toml, about 10 minutes on 2 cores) on the default corpus.
+    Demo {
+        /// The store (default: sqlite://demo.db in the workspace). A finished demo campaign is
+        /// only reported again; pass --name for a new one.
+        #[arg(long)]
+        db: Option<String>,
+        /// Campaign name (default: demo).
+        #[arg(long)]
+        name: Option<String>,
+        /// Local workers (default: 2).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Check a program: validity, a shape trace per instruction, parameters and FLOPs.
     ///
     /// Exits non-zero, with the reason and where, when the file cannot be parsed or the

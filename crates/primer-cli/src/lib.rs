@@ -8,6 +8,11 @@
 //!   trains or evaluates models. `primer` hands such commands to it, found next to its own
 //!   executable (or at `$PRIMER_ENGINE`).
 //!
+//! Modules: [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
+//! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
+//! [`doctor`], [`paths`]. The worker and the training commands live in the engine binary
+//! (`src/bin/primer-engine/`), the only code here that calls libtorch.
+//!
 //! ```text
 //! cargo xtask setup                  # libtorch + corpus
 //! cargo build --release -p primer-cli

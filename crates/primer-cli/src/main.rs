@@ -23,7 +23,7 @@ fn run() -> Result<ExitCode> {
             let ok = doctor::report(&doctor::run_checks(), format);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Demo => demo(),
+        Command::Demo { db, name, workers } => demo(db, name, workers),
         Command::Check { file, model, format } => {
             let ok = check::check(&file, model.config(), format)?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -51,24 +51,17 @@ fn run() -> Result<ExitCode> {
     }
 }
 
-/// The main job, for now: the installation, the reference programs, and what Primer-EZ
-/// changes in the Transformer.
-fn demo() -> Result<ExitCode> {
+/// The main job: the installation, then the demo campaign.
+fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>) -> Result<ExitCode> {
     println!("== primer doctor");
     if !doctor::report(&doctor::run_checks(), Format::Table) {
         return Ok(ExitCode::FAILURE);
     }
-    let dir = paths::programs_dir();
-    let config = primer_cli::cli::ModelArgs { d_model: 128, seq_len: 128, n_layers: 2 }.config();
-    for name in ["transformer.prim", "primer_ez.prim", "primer.prim"] {
-        println!("\n== primer check {}", dir.join(name).display());
-        if !check::check(&dir.join(name), config, Format::Table)? {
-            return Ok(ExitCode::FAILURE);
-        }
-    }
-    println!("\n== primer diff transformer.prim primer_ez.prim");
-    check::diff_files(&dir.join("transformer.prim"), &dir.join("primer_ez.prim"), Format::Table)?;
-    Ok(ExitCode::SUCCESS)
+    let config = paths::workspace_root().join("experiments/demo.toml");
+    let db = db.unwrap_or_else(|| format!("sqlite://{}", paths::workspace_root().join("demo.db").display()));
+    println!("\n== primer search {} --db {db}", config.display());
+    let o = search::Overrides { name, workers, ..Default::default() };
+    tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
 }
 
 /// Replaces this process with `primer-engine`, passing the same arguments.

@@ -308,7 +308,7 @@ async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: 
         counts.failed
     );
     let top = store.top(campaign.id, 5).await?;
-    println!("\n{:<5} {:>9} {:>6} {:>9} {:>8} {:>10}  {}", "rank", "candidate", "birth", "val loss", "bits/B", "outcome", "mutation");
+    println!("\n{:<5} {:>9} {:>6} {:>9} {:>8} {:>10}  mutation", "rank", "candidate", "birth", "val loss", "bits/B", "outcome");
     for (k, r) in top.iter().enumerate() {
         let f = r.fitness.unwrap_or(f64::NAN);
         println!(

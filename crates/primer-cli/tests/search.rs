@@ -193,7 +193,7 @@ fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
     assert_ne!(again.worker.as_deref(), Some(worker.as_str()), "by another worker");
     // Its curve is the new attempt's only: one point per step recorded, none twice.
     let curve = rt().block_on(async { Store::open(&db).await.unwrap().curve(victim.candidate).await.unwrap() });
-    let steps: Vec<i64> = curve.iter().map(|c| c.0).collect();
+    let steps: Vec<i64> = curve.iter().map(|c| c.step).collect();
     let mut unique = steps.clone();
     unique.dedup();
     assert_eq!(steps, unique);

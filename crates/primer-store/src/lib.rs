@@ -104,6 +104,17 @@ pub struct Evaluation {
     pub reused_from: Option<i64>,
 }
 
+/// One point of a learning curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct CurvePoint {
+    pub step: i64,
+    pub tokens: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+}
+
 /// A candidate with a result, as evolution needs it.
 #[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
 pub struct Finished {
@@ -397,27 +408,19 @@ impl Store {
         .await?)
     }
 
-    pub async fn add_curve_point(
-        &self,
-        candidate: i64,
-        step: i64,
-        tokens: i64,
-        flops: f64,
-        seconds: f64,
-        train_loss: f64,
-        val_loss: Option<f64>,
-    ) -> Result<()> {
+    /// Records a curve point (a second point for the same step is ignored).
+    pub async fn add_curve_point(&self, candidate: i64, p: &CurvePoint) -> Result<()> {
         sqlx::query(
             "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (candidate, step) DO NOTHING",
         )
         .bind(candidate)
-        .bind(step)
-        .bind(tokens)
-        .bind(flops)
-        .bind(seconds)
-        .bind(train_loss)
-        .bind(val_loss)
+        .bind(p.step)
+        .bind(p.tokens)
+        .bind(p.flops)
+        .bind(p.seconds)
+        .bind(p.train_loss)
+        .bind(p.val_loss)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -536,8 +539,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Curve points of a candidate: (step, tokens, flops, seconds, train_loss, val_loss).
-    pub async fn curve(&self, candidate: i64) -> Result<Vec<(i64, i64, f64, f64, f64, Option<f64>)>> {
+    /// Curve points of a candidate, by step.
+    pub async fn curve(&self, candidate: i64) -> Result<Vec<CurvePoint>> {
         Ok(sqlx::query_as(
             "SELECT step, tokens, flops, seconds, train_loss, val_loss FROM curve_points WHERE candidate = $1 ORDER BY step",
         )

@@ -73,7 +73,7 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
     let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
     // A lease that has already expired.
     store.claim(c.id, "w1", -1.0).await.unwrap().unwrap();
-    store.add_curve_point(id, 1, 10, 1.0, 0.1, 5.0, None).await.unwrap();
+    store.add_curve_point(id, &primer_store::CurvePoint { step: 1, tokens: 10, flops: 1.0, seconds: 0.1, train_loss: 5.0, val_loss: None }).await.unwrap();
     assert_eq!(store.requeue(c.id, None, 2).await.unwrap(), (1, 0));
     let again = store.claim(c.id, "w2", -1.0).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);

@@ -176,15 +176,15 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
                     }
                 };
                 let mut on_point = |pt: &primer_torch::train::CurvePoint| {
-                    let _ = rt.block_on(store.add_curve_point(
-                        claim.candidate,
-                        pt.step as i64,
-                        pt.tokens as i64,
-                        pt.flops,
-                        pt.seconds,
-                        pt.train_loss,
-                        pt.val_loss,
-                    ));
+                    let point = primer_store::CurvePoint {
+                        step: pt.step as i64,
+                        tokens: pt.tokens as i64,
+                        flops: pt.flops,
+                        seconds: pt.seconds,
+                        train_loss: pt.train_loss,
+                        val_loss: pt.val_loss,
+                    };
+                    let _ = rt.block_on(store.add_curve_point(claim.candidate, &point));
                 };
                 let r = train_program(&program, &job, &mut on_checkpoint, &mut on_point);
                 evaluation(&spec.training.budget, &r)
