@@ -304,6 +304,28 @@ fn swapped(p: &Program, si: usize, a: usize, b: usize) -> Program {
     child
 }
 
+/// Where mutations of a parent may act, computed once per parent: its live instructions
+/// (subprogram, position) and live subprograms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSites {
+    pub instructions: Vec<(usize, usize)>,
+    pub subprograms: Vec<usize>,
+}
+
+impl LiveSites {
+    pub fn of(p: &Program) -> LiveSites {
+        let live: Liveness = liveness(p);
+        let instructions = live
+            .instructions
+            .iter()
+            .enumerate()
+            .flat_map(|(si, l)| l.iter().enumerate().filter(|(_, x)| **x).map(move |(i, _)| (si, i)))
+            .collect();
+        let subprograms = (0..p.subprograms.len()).filter(|&s| live.subprograms[s]).collect();
+        LiveSites { instructions, subprograms }
+    }
+}
+
 /// Why a drawn child was thrown away, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejections {
@@ -371,9 +393,9 @@ impl Mutator {
         MutationKind::ALL[self.weights.sample(rng)]
     }
 
-    /// One mutation of `parent` (with its liveness) of the drawn kind, or `None` when the kind
-    /// has nothing to act on.
-    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, parent: &Program, live: &Liveness) -> Option<Mutation> {
+    /// One mutation of `parent` (with its [`LiveSites`]) of the drawn kind, or `None` when the
+    /// kind has nothing to act on.
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, parent: &Program, live: &LiveSites) -> Option<Mutation> {
         let kind = self.draw_kind(rng);
         self.draw_of_kind(rng, parent, live, kind)
     }
@@ -385,16 +407,10 @@ impl Mutator {
         &self,
         rng: &mut R,
         parent: &Program,
-        live: &Liveness,
+        live: &LiveSites,
         kind: MutationKind,
     ) -> Option<Mutation> {
-        let live_sites: Vec<(usize, usize)> = live
-            .instructions
-            .iter()
-            .enumerate()
-            .flat_map(|(si, l)| l.iter().enumerate().filter(|(_, x)| **x).map(move |(i, _)| (si, i)))
-            .collect();
-        let live_subs: Vec<usize> = (0..parent.subprograms.len()).filter(|&s| live.subprograms[s]).collect();
+        let (live_sites, live_subs) = (&live.instructions, &live.subprograms);
         match kind {
             MutationKind::Delete => {
                 let &(subprogram, position) = live_sites.choose(rng)?;
@@ -442,7 +458,7 @@ impl Mutator {
             MutationKind::Bank => {
                 let mut constants = vec![false; parent.bank.constants.len()];
                 let mut dims = vec![false; parent.bank.dims.len()];
-                for &(si, i) in &live_sites {
+                for &(si, i) in live_sites {
                     let ins = &parent.subprograms[si].instructions[i];
                     if parent.reads(ins, Field::Constant) && ins.constant < constants.len() {
                         constants[ins.constant] = true;
@@ -496,7 +512,7 @@ impl Mutator {
         parent_hash: &ProgramHash,
         seen: &dyn Fn(&ProgramHash) -> bool,
     ) -> Result<Child, NoChild> {
-        let live = liveness(parent);
+        let live = LiveSites::of(parent);
         let mut rejected = Rejections::default();
         for _ in 0..self.max_tries {
             let Some(mutation) = self.draw(rng, parent, &live) else {
