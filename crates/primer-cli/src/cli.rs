@@ -93,6 +93,45 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Campaigns in the store: progress and the best so far.
+    Status {
+        /// The store (default: $PRIMER_DB, else sqlite://primer.db).
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The best candidates of a campaign (by name or id).
+    Top {
+        campaign: String,
+        /// How many.
+        #[arg(short, default_value_t = 10)]
+        k: i64,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// One candidate: program, metrics, hurdles, learning curve, and its diff against its parent
+    /// and its seed (CSV: the learning curve).
+    Show {
+        candidate: i64,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// A candidate's ancestors back to its seed, with the mutation at each step.
+    Lineage {
+        candidate: i64,
+        /// Write Graphviz (dot) instead.
+        #[arg(long)]
+        dot: bool,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Work for a campaign: claim pending candidates, train them, record the results (started
     /// by `search`; start more by hand against the same store).
     Worker {

@@ -10,7 +10,7 @@
 //!
 //! Modules: [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
-//! [`doctor`], [`paths`]. The worker and the training commands live in the engine binary
+//! [`inspect`] (status, top, show, lineage), [`doctor`], [`paths`]. The worker and the training commands live in the engine binary
 //! (`src/bin/primer-engine/`), the only code here that calls libtorch.
 //!
 //! ```text
@@ -34,6 +34,7 @@ pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod doctor;
+pub mod inspect;
 pub mod paths;
 pub mod search;
 

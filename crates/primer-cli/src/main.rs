@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, Format};
-use primer_cli::{check, doctor, paths, search};
+use primer_cli::{check, doctor, inspect, paths, search};
 
 fn main() -> ExitCode {
     primer_cli::exit_with(run())
@@ -45,6 +45,14 @@ fn run() -> Result<ExitCode> {
             let o = search::Overrides { name, workers, budget, candidates, seed };
             tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
         }
+        Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
+        Command::Top { campaign, k, db, format } => {
+            inspect_with(db, |s| async move { inspect::top(&s, &campaign, k, format).await })
+        }
+        Command::Show { candidate, db, format } => inspect_with(db, |s| async move { inspect::show(&s, candidate, format).await }),
+        Command::Lineage { candidate, dot, db, format } => {
+            inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
+        }
         Command::EngineInfo | Command::Train { .. } | Command::Worker { .. } | Command::Bench { what: Bench::Train { .. } } => {
             unreachable!("engine commands are handed over above")
         }
@@ -62,6 +70,23 @@ fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>) -> Res
     println!("\n== primer search {} --db {db}", config.display());
     let o = search::Overrides { name, workers, ..Default::default() };
     tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
+}
+
+/// Runs an inspection command against the store (which must exist: inspection never creates one).
+fn inspect_with<F, Fut>(db: Option<String>, f: F) -> Result<ExitCode>
+where
+    F: FnOnce(primer_store::Store) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let db = db.unwrap_or_else(paths::default_store_url);
+    let file = db.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let file = file.split('?').next().unwrap_or(file);
+    anyhow::ensure!(std::path::Path::new(file).exists(), "no store at {db} (run `primer search` first, or pass --db)");
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let store = primer_store::Store::open(&db).await?;
+        f(store).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Replaces this process with `primer-engine`, passing the same arguments.

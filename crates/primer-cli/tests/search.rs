@@ -265,3 +265,84 @@ fn bad_campaign_files_name_the_field_and_where() {
     assert_eq!(history(&db, "bad").len(), 4, "nothing stored was lost");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn run_ok(args: &[&str]) -> String {
+    let out = primer().args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    serde_json::from_str(&run_ok(&a)).unwrap()
+}
+
+#[test]
+fn status_top_show_and_lineage_read_a_stored_campaign() {
+    let (_dir, config, db) = campaign("inspect", 12, 1, "30steps", "");
+    search(&config, &db);
+    let h = history(&db, "inspect");
+    let db = db.as_str();
+
+    // status: one campaign, all 12 accounted for, the best named.
+    let s = json(&["status", "--db", db]);
+    let c = &s[0];
+    assert_eq!((c["name"].as_str(), c["target"].as_u64()), (Some("inspect"), Some(12)));
+    assert_eq!(c["done"].as_i64().unwrap() + c["failed"].as_i64().unwrap(), 12);
+    assert_eq!(c["finished"], true);
+    let table = run_ok(&["status", "--db", db]);
+    assert!(table.contains("inspect") && table.contains("12/12") && table.contains("finished"), "{table}");
+    assert_eq!(run_ok(&["status", "--db", db, "--format", "csv"]).lines().count(), 2);
+
+    // top: sorted by loss, k respected, by name or id.
+    let t = json(&["top", "inspect", "-k", "4", "--db", db]);
+    let losses: Vec<f64> = t.as_array().unwrap().iter().map(|r| r["fitness"].as_f64().unwrap()).collect();
+    assert_eq!(losses.len(), 4);
+    assert!(losses.windows(2).all(|w| w[0] <= w[1]), "{losses:?}");
+    let best = h.iter().filter(|r| r.fitness.is_some()).min_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap())).unwrap();
+    assert_eq!(t[0]["candidate"].as_i64(), Some(best.candidate));
+    assert_eq!(json(&["top", &c["campaign"].to_string(), "-k", "4", "--db", db]), t);
+    let table = run_ok(&["top", "inspect", "-k", "4", "--db", db]);
+    assert!(table.contains("rank  candidate") && table.lines().count() == 6, "{table}");
+    assert_eq!(run_ok(&["top", "inspect", "-k", "4", "--db", db, "--format", "csv"]).lines().count(), 5);
+
+    // show: a trained child with a parent.
+    let child = h.iter().rev().find(|r| r.parent.is_some() && r.outcome.as_deref() == Some("finished")).expect("a finished child");
+    let s = json(&["show", &child.candidate.to_string(), "--db", db]);
+    assert_eq!(s["candidate"]["candidate"].as_i64(), Some(child.candidate));
+    let text = s["program_text"].as_str().unwrap();
+    assert!(primer_dsl::text::parse(text, "<show>").is_ok());
+    assert!(!s["curve"].as_array().unwrap().is_empty());
+    assert_eq!(s["checkpoints"].as_array().unwrap().len(), 2, "two hurdles passed by a finished candidate");
+    assert!(!s["diff_against_parent"]["changes"].as_array().unwrap().is_empty());
+    let table = run_ok(&["show", &child.candidate.to_string(), "--db", db]);
+    for want in ["val loss", "learning curve:", "program:", "against its parent:", "against its seed:", "hurdle 2"] {
+        assert!(table.contains(want), "no `{want}` in:\n{table}");
+    }
+    let curve_csv = run_ok(&["show", &child.candidate.to_string(), "--db", db, "--format", "csv"]);
+    assert!(curve_csv.starts_with("step,tokens,flops,seconds,train_loss,val_loss"));
+    let seed = json(&["show", &h[0].candidate.to_string(), "--db", db]);
+    assert!(seed["diff_against_seed"]["changes"].as_array().unwrap().is_empty());
+
+    // lineage: seed first, each generation the child of the one before, ending at the candidate.
+    let l = json(&["lineage", &child.candidate.to_string(), "--db", db]);
+    let chain = l.as_array().unwrap();
+    assert!(chain[0]["parent"].is_null() && chain[0]["seed_index"] == 0);
+    assert_eq!(chain.last().unwrap()["candidate"].as_i64(), Some(child.candidate));
+    for w in chain.windows(2) {
+        assert_eq!(w[1]["parent"], w[0]["candidate"]);
+    }
+    let dot = run_ok(&["lineage", &child.candidate.to_string(), "--dot", "--db", db]);
+    assert!(dot.starts_with("digraph lineage {") && dot.matches(" -> ").count() == chain.len() - 1, "{dot}");
+
+    // Bad references say what exists.
+    let out = primer().args(["top", "nope", "--db", db]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no campaign `nope`") && stderr.contains("inspect ("), "{stderr}");
+    let out = primer().args(["show", "99999", "--db", db]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no candidate 99999"));
+    let out = primer().args(["status", "--db", "sqlite:///nonexistent/x.db"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no store at"));
+}

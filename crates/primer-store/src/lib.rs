@@ -272,6 +272,14 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
     }
 
+    /// A stored program's (parameters, training FLOPs per token) at its campaign's model size.
+    pub async fn program_cost(&self, hash: &str) -> Result<Option<(i64, i64)>> {
+        Ok(sqlx::query_as("SELECT parameters, flops_per_token FROM programs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// A stored program's text.
     pub async fn program_text(&self, hash: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT text FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
@@ -517,6 +525,30 @@ impl Store {
         }
         tx.commit().await?;
         Ok((requeued, failed))
+    }
+
+    /// One candidate with its result, and its campaign's id.
+    pub async fn candidate(&self, id: i64) -> Result<Option<(i64, HistoryRow)>> {
+        let campaign: Option<i64> =
+            sqlx::query_scalar("SELECT campaign FROM candidates WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let Some(campaign) = campaign else { return Ok(None) };
+        let row = sqlx::query_as(
+            "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
+                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
+             FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some((campaign, row)))
+    }
+
+    /// A candidate's losses at the hurdle checkpoints it reached: (k, loss).
+    pub async fn checkpoints_of(&self, candidate: i64) -> Result<Vec<(i64, f64)>> {
+        Ok(sqlx::query_as("SELECT k, loss FROM checkpoints WHERE candidate = $1 ORDER BY k")
+            .bind(candidate)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Every candidate of the campaign with its result, in birth order.

@@ -1,0 +1,348 @@
+//! `primer status`, `top`, `show` and `lineage`: reading a store, during or after a search.
+//! Every listing prints a table, JSON or CSV (`--format`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use primer_dsl::text;
+use primer_store::{Campaign, HistoryRow, Store};
+
+use crate::cli::Format;
+
+/// A campaign by name, or by id when the argument is a number.
+pub async fn find_campaign(store: &Store, which: &str) -> Result<Campaign> {
+    if let Some(c) = store.campaign(which).await? {
+        return Ok(c);
+    }
+    if let Ok(id) = which.parse::<i64>()
+        && let Some(c) = store.campaign_by_id(id).await?
+    {
+        return Ok(c);
+    }
+    let names: Vec<String> = store.campaigns().await?.into_iter().map(|c| format!("{} ({})", c.name, c.id)).collect();
+    bail!("no campaign `{which}` in {} (campaigns: {})", store.url, if names.is_empty() { "none".into() } else { names.join(", ") })
+}
+
+/// CSV: fields with commas, quotes or newlines are quoted.
+fn csv_line(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| if f.contains([',', '"', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+fn loss(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.4}"))
+}
+
+/// One campaign's line in `status`.
+#[derive(Debug, Serialize)]
+pub struct StatusRow {
+    pub campaign: i64,
+    pub name: String,
+    pub target: u64,
+    pub done: i64,
+    pub failed: i64,
+    pub running: i64,
+    pub pending: i64,
+    pub finished: bool,
+    pub best_fitness: Option<f64>,
+    pub best_candidate: Option<i64>,
+}
+
+/// `primer status`.
+pub async fn status(store: &Store, format: Format) -> Result<()> {
+    let mut rows = Vec::new();
+    for c in store.campaigns().await? {
+        let counts = store.counts(c.id).await?;
+        let target = serde_json::from_str::<serde_json::Value>(&c.config)
+            .ok()
+            .and_then(|v| v["candidates"].as_u64())
+            .unwrap_or(counts.total() as u64);
+        let best = store.top(c.id, 1).await?.into_iter().next();
+        rows.push(StatusRow {
+            campaign: c.id,
+            name: c.name,
+            target,
+            done: counts.done,
+            failed: counts.failed,
+            running: counts.running,
+            pending: counts.pending,
+            finished: c.finished_at.is_some(),
+            best_fitness: best.as_ref().and_then(|b| b.fitness),
+            best_candidate: best.map(|b| b.candidate),
+        });
+    }
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Csv => {
+            println!("campaign,name,target,done,failed,running,pending,finished,best_fitness,best_candidate");
+            for r in &rows {
+                println!(
+                    "{}",
+                    csv_line(&[
+                        r.campaign.to_string(),
+                        r.name.clone(),
+                        r.target.to_string(),
+                        r.done.to_string(),
+                        r.failed.to_string(),
+                        r.running.to_string(),
+                        r.pending.to_string(),
+                        r.finished.to_string(),
+                        opt(r.best_fitness),
+                        opt(r.best_candidate),
+                    ])
+                );
+            }
+        }
+        Format::Table => {
+            if rows.is_empty() {
+                println!("no campaigns in {}", store.url);
+            }
+            println!("{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}", "id", "name", "progress", "done", "failed", "running", "pending", "state", "best", "candidate");
+            for r in &rows {
+                println!(
+                    "{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
+                    r.campaign,
+                    r.name,
+                    format!("{}/{}", r.done + r.failed, r.target),
+                    r.done,
+                    r.failed,
+                    r.running,
+                    r.pending,
+                    if r.finished { "finished" } else { "open" },
+                    loss(r.best_fitness),
+                    opt(r.best_candidate)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn history_csv_header() -> &'static str {
+    "rank,candidate,birth,fitness,bits_per_byte,outcome,steps,flops,seconds,hurdles,parent,program,mutation"
+}
+
+/// `primer top CAMPAIGN -k N`.
+pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Result<()> {
+    let c = find_campaign(store, campaign).await?;
+    let rows = store.top(c.id, k).await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Csv => {
+            println!("{}", history_csv_header());
+            for (i, r) in rows.iter().enumerate() {
+                let f = r.fitness.unwrap_or(f64::NAN);
+                println!(
+                    "{}",
+                    csv_line(&[
+                        (i + 1).to_string(),
+                        r.candidate.to_string(),
+                        r.birth.to_string(),
+                        f.to_string(),
+                        (f / std::f64::consts::LN_2).to_string(),
+                        opt(r.outcome.clone()),
+                        opt(r.steps),
+                        opt(r.flops),
+                        opt(r.seconds),
+                        opt(r.hurdles),
+                        opt(r.parent),
+                        r.program.clone(),
+                        opt(r.description.clone()),
+                    ])
+                );
+            }
+        }
+        Format::Table => {
+            println!("campaign `{}` (id {}): the {} best of {} candidates", c.name, c.id, rows.len(), store.counts(c.id).await?.total());
+            println!("{:<5} {:>9} {:>6} {:>9} {:>8} {:>10} {:>6} {:>7}  mutation", "rank", "candidate", "birth", "val loss", "bits/B", "outcome", "steps", "parent");
+            for (i, r) in rows.iter().enumerate() {
+                let f = r.fitness.unwrap_or(f64::NAN);
+                println!(
+                    "{:<5} {:>9} {:>6} {:>9.4} {:>8.4} {:>10} {:>6} {:>7}  {}",
+                    i + 1,
+                    r.candidate,
+                    r.birth,
+                    f,
+                    f / std::f64::consts::LN_2,
+                    opt(r.outcome.clone()),
+                    opt(r.steps),
+                    opt(r.parent),
+                    r.description.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The ancestors of a candidate, itself first, back to its seed.
+async fn ancestors(store: &Store, id: i64) -> Result<(i64, Vec<HistoryRow>)> {
+    let (campaign, row) = store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
+    let history = store.history(campaign).await?;
+    let by_id: HashMap<i64, &HistoryRow> = history.iter().map(|r| (r.candidate, r)).collect();
+    let mut chain = vec![row];
+    while let Some(parent) = chain.last().and_then(|r| r.parent).and_then(|p| by_id.get(&p)) {
+        chain.push((*parent).clone());
+    }
+    Ok((campaign, chain))
+}
+
+async fn program(store: &Store, hash: &str) -> Result<primer_dsl::Program> {
+    let json = store.program_json(hash).await?.with_context(|| format!("program {hash} is not stored"))?;
+    Ok(text::from_json(&json, "<store>")?)
+}
+
+/// Everything `show` prints, for JSON.
+#[derive(Debug, Serialize)]
+struct Shown {
+    campaign: i64,
+    candidate: HistoryRow,
+    program_text: String,
+    parameters: Option<i64>,
+    flops_per_token: Option<i64>,
+    checkpoints: Vec<(i64, f64)>,
+    curve: Vec<primer_store::CurvePoint>,
+    diff_against_seed: primer_dsl::diff::Diff,
+    diff_against_parent: Option<primer_dsl::diff::Diff>,
+}
+
+/// `primer show CANDIDATE`.
+pub async fn show(store: &Store, id: i64, format: Format) -> Result<()> {
+    let (campaign, chain) = ancestors(store, id).await?;
+    let me = chain[0].clone();
+    let p = program(store, &me.program).await?;
+    let seed = program(store, &chain.last().expect("the chain holds the candidate").program).await?;
+    let parent = match chain.get(1) {
+        Some(r) => Some(program(store, &r.program).await?),
+        None => None,
+    };
+    let cost = store.program_cost(&me.program).await?;
+    let shown = Shown {
+        campaign,
+        program_text: text::print(&p),
+        parameters: cost.map(|c| c.0),
+        flops_per_token: cost.map(|c| c.1),
+        checkpoints: store.checkpoints_of(id).await?,
+        curve: store.curve(id).await?,
+        diff_against_seed: primer_dsl::diff::diff(&seed, &p),
+        diff_against_parent: parent.as_ref().map(|q| primer_dsl::diff::diff(q, &p)),
+        candidate: me,
+    };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&shown)?),
+        Format::Csv => {
+            // The learning curve, the part of `show` that is a table.
+            println!("step,tokens,flops,seconds,train_loss,val_loss");
+            for c in &shown.curve {
+                println!("{},{},{},{},{},{}", c.step, c.tokens, c.flops, c.seconds, c.train_loss, opt(c.val_loss));
+            }
+        }
+        Format::Table => print!("{}", show_table(&shown)),
+    }
+    Ok(())
+}
+
+fn show_table(s: &Shown) -> String {
+    let r = &s.candidate;
+    let mut out = String::new();
+    let _ = writeln!(out, "candidate {} of campaign {} (birth {}, program {})", r.candidate, s.campaign, r.birth, &r.program[..12.min(r.program.len())]);
+    let _ = writeln!(out, "status       {} ({} attempt(s), worker {})", r.status, r.attempts, r.worker.as_deref().unwrap_or("-"));
+    let _ = writeln!(out, "outcome      {}{}", r.outcome.as_deref().unwrap_or("-"), r.reason.as_ref().map_or(String::new(), |x| format!(": {x}")));
+    if let Some(f) = r.fitness {
+        let _ = writeln!(out, "val loss     {f:.4} nats per byte ({:.4} bits per byte)", f / std::f64::consts::LN_2);
+    }
+    let _ = writeln!(
+        out,
+        "trained      {} steps, {:.3e} FLOPs, {:.1} s; hurdles passed {}",
+        opt(r.steps),
+        r.flops.unwrap_or(0.0),
+        r.seconds.unwrap_or(0.0),
+        opt(r.hurdles)
+    );
+    if let (Some(p), Some(f)) = (s.parameters, s.flops_per_token) {
+        let _ = writeln!(out, "size         {} parameters, {} training FLOPs per token", crate::check::group(p as u64), crate::check::group(f as u64));
+    }
+    for (k, l) in &s.checkpoints {
+        let _ = writeln!(out, "hurdle {}     loss {l:.4}", k + 1);
+    }
+    match (r.parent, &r.description) {
+        (Some(p), Some(d)) => {
+            let _ = writeln!(out, "parent       candidate {p}\nmutation     {d}");
+        }
+        (None, d) => {
+            let _ = writeln!(out, "parent       none: {}", d.as_deref().unwrap_or("a seed"));
+        }
+        _ => {}
+    }
+    if !s.curve.is_empty() {
+        let _ = writeln!(out, "\nlearning curve:\n{:>7} {:>10} {:>10} {:>8} {:>8}", "step", "tokens", "FLOPs", "train", "val");
+        for c in &s.curve {
+            let _ = writeln!(out, "{:>7} {:>10} {:>10.3e} {:>8.4} {:>8}", c.step, c.tokens, c.flops, c.train_loss, loss(c.val_loss));
+        }
+    }
+    let _ = writeln!(out, "\nprogram:\n{}", s.program_text);
+    if let Some(d) = &s.diff_against_parent {
+        let _ = writeln!(out, "against its parent:\n{}", if d.is_empty() { "  (no change)\n".into() } else { d.to_string() });
+    }
+    let _ = write!(out, "against its seed:\n{}", if s.diff_against_seed.is_empty() { "  (the seed itself)\n".into() } else { s.diff_against_seed.to_string() });
+    out
+}
+
+/// `primer lineage CANDIDATE [--dot]`.
+pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Result<()> {
+    let (_, chain) = ancestors(store, id).await?;
+    if dot {
+        let mut out = String::from("digraph lineage {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+        for r in &chain {
+            let label = format!("candidate {}\\nbirth {}\\nloss {}", r.candidate, r.birth, loss(r.fitness));
+            let _ = writeln!(out, "  c{} [label=\"{label}\"];", r.candidate);
+        }
+        for r in &chain {
+            if let Some(p) = r.parent {
+                let d = r.description.as_deref().unwrap_or("").replace('"', "'");
+                let _ = writeln!(out, "  c{p} -> c{} [label=\"{d}\"];", r.candidate);
+            }
+        }
+        out.push_str("}\n");
+        print!("{out}");
+        return Ok(());
+    }
+    let oldest_first: Vec<&HistoryRow> = chain.iter().rev().collect();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&oldest_first)?),
+        Format::Csv => {
+            println!("generation,candidate,birth,fitness,outcome,parent,mutation");
+            for (g, r) in oldest_first.iter().enumerate() {
+                println!(
+                    "{}",
+                    csv_line(&[
+                        g.to_string(),
+                        r.candidate.to_string(),
+                        r.birth.to_string(),
+                        opt(r.fitness),
+                        opt(r.outcome.clone()),
+                        opt(r.parent),
+                        opt(r.description.clone()),
+                    ])
+                );
+            }
+        }
+        Format::Table => {
+            println!("{:>3} {:>9} {:>6} {:>9}  mutation", "gen", "candidate", "birth", "val loss");
+            for (g, r) in oldest_first.iter().enumerate() {
+                println!("{:>3} {:>9} {:>6} {:>9}  {}", g, r.candidate, r.birth, loss(r.fitness), r.description.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    Ok(())
+}
