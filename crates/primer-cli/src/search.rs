@@ -308,20 +308,8 @@ async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: 
         counts.failed
     );
     let top = store.top(campaign.id, 5).await?;
-    println!("\n{:<5} {:>9} {:>6} {:>9} {:>8} {:>10}  mutation", "rank", "candidate", "birth", "val loss", "bits/B", "outcome");
-    for (k, r) in top.iter().enumerate() {
-        let f = r.fitness.unwrap_or(f64::NAN);
-        println!(
-            "{:<5} {:>9} {:>6} {:>9.4} {:>8.4} {:>10}  {}",
-            k + 1,
-            r.candidate,
-            r.birth,
-            f,
-            f / std::f64::consts::LN_2,
-            r.outcome.as_deref().unwrap_or(""),
-            short(r.description.as_deref().unwrap_or(""), 90)
-        );
-    }
+    println!();
+    crate::inspect::top(store, &campaign.name, 5, crate::cli::Format::Table).await?;
     if let Some(best) = top.first() {
         let json = store.program_json(&best.program).await?.context("the best program")?;
         let p = text::from_json(&json, "<store>")?;
