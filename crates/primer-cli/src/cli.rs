@@ -144,6 +144,33 @@ pub enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Compare programs the way the paper does: train each at each budget (FLOPs or seconds)
+    /// over several seeds, print the loss table (mean and spread) and each program's speedup
+    /// against the first (the compute the first needs for its final loss, over the compute this
+    /// one needs for the same loss), and write an SVG plot of validation loss against compute.
+    Compare {
+        /// Programs (`.prim` or `.json`); the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        programs: Vec<PathBuf>,
+        /// Comma-separated budgets of one kind, FLOPs or seconds: 1e11flops,3e11flops.
+        #[arg(long, value_delimiter = ',', required = true)]
+        budgets: Vec<String>,
+        /// Seeds per program and budget (0..N).
+        #[arg(long, default_value_t = 2)]
+        seeds: u64,
+        /// Where the plot goes.
+        #[arg(long, default_value = "compare.svg")]
+        svg: PathBuf,
+        /// A text file or a folder of them (default: the corpus set-up fetched).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        #[command(flatten)]
+        training: TrainArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Train one program on the corpus under a budget: progress, final validation loss and
     /// bits per byte, tokens per second, peak memory.
     Train {
@@ -173,7 +200,11 @@ impl Command {
     pub fn needs_engine(&self) -> bool {
         matches!(
             self,
-            Command::EngineInfo | Command::Train { .. } | Command::Worker { .. } | Command::Bench { what: Bench::Train { .. } }
+            Command::EngineInfo
+                | Command::Train { .. }
+                | Command::Compare { .. }
+                | Command::Worker { .. }
+                | Command::Bench { what: Bench::Train { .. } }
         )
     }
 }

@@ -32,6 +32,7 @@ pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process
 
 pub mod campaign;
 pub mod check;
+pub mod compare;
 pub mod cli;
 pub mod doctor;
 pub mod inspect;

@@ -53,7 +53,11 @@ fn run() -> Result<ExitCode> {
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
         }
-        Command::EngineInfo | Command::Train { .. } | Command::Worker { .. } | Command::Bench { what: Bench::Train { .. } } => {
+        Command::EngineInfo
+        | Command::Train { .. }
+        | Command::Compare { .. }
+        | Command::Worker { .. }
+        | Command::Bench { what: Bench::Train { .. } } => {
             unreachable!("engine commands are handed over above")
         }
     }

@@ -145,3 +145,34 @@ fn train_rejects_a_bad_budget_and_reports_invalid_programs() {
     assert!(!out.status.success());
     assert!(stdout.contains("outcome            invalid: `main` instruction 0 (`y`)"), "{stdout}");
 }
+
+#[test]
+fn compare_prints_losses_speedups_and_writes_a_plot() {
+    let svg = std::env::temp_dir().join(format!("primer-compare-{}.svg", std::process::id()));
+    let args = [
+        "compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "4e8flops,1.2e9flops", "--seeds", "2",
+        "--d-model", "16", "--seq-len", "16", "--n-layers", "1", "--batch", "4", "--eval-interval", "5", "--warmup", "5",
+        "--svg", svg.to_str().unwrap(),
+    ];
+    let out = primer(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("transformer.prim") && stdout.contains("1.00x") && stdout.contains("±"), "{stdout}");
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(plot.matches("<polyline").count(), 2);
+    let mut json = args.to_vec();
+    json.extend(["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&primer(&json).stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    // The baseline's speedup against itself is 1; every loss is a finite mean over 2 seeds.
+    assert!((rows[0]["speedup"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    for r in rows {
+        for l in r["losses"].as_array().unwrap() {
+            assert!(l[0].as_f64().unwrap().is_finite() && l[1].as_f64().unwrap() >= 0.0);
+        }
+    }
+    // Mixed budget kinds are refused.
+    let out = primer(&["compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "1e9flops,10steps"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("all budgets must be of one kind"));
+}

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command};
 
+mod compare;
 mod train;
 mod worker;
 
@@ -26,6 +27,9 @@ fn run() -> Result<ExitCode> {
             train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
         }
         Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
+        Command::Compare { programs, budgets, seeds, svg, corpus, training, model, format } => {
+            compare::compare(&programs, &budgets, seeds, &svg, corpus.as_deref(), &training, &model, format)
+        }
         Command::Worker { db, campaign, id } => {
             worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)
         }

@@ -35,7 +35,7 @@ fn device(name: &str) -> Result<Device> {
     })
 }
 
-fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
+pub fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
     if let Some(n) = t.threads {
         tch::set_num_threads(n as i32);
     }

@@ -1,0 +1,145 @@
+//! `primer compare`: programs trained at several budgets over several seeds; the loss table,
+//! the paper's speedups against the first program, and an SVG plot.
+//!
+//! Each (program, seed) trains once, to the largest budget, with checkpoints at the smaller
+//! ones: the learning-rate schedule has no horizon, so the loss at a checkpoint is the loss a
+//! separate run to that budget would end with (same batches, same weights).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use primer_cli::check::load_program;
+use primer_cli::cli::{Format, ModelArgs, TrainArgs};
+use primer_cli::compare::{mean_curve, mean_sd, speedup, svg};
+use primer_cli::paths;
+use primer_dsl::budget::Budget;
+use primer_torch::data::Corpus;
+use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
+
+use crate::train::settings;
+
+#[derive(Debug, Serialize)]
+struct Row {
+    program: String,
+    parameters: i64,
+    /// Per budget: (mean, standard deviation) of the validation loss over seeds.
+    losses: Vec<(f64, f64)>,
+    /// Against the first program (None: it never reaches the first's final loss).
+    speedup: Option<f64>,
+    outcomes: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn compare(
+    programs: &[std::path::PathBuf],
+    budgets: &[String],
+    seeds: u64,
+    svg_path: &Path,
+    corpus: Option<&Path>,
+    t: &TrainArgs,
+    m: &ModelArgs,
+    format: Format,
+) -> Result<ExitCode> {
+    let mut parsed: Vec<Budget> = budgets.iter().map(|b| b.parse().map_err(|e: String| anyhow::anyhow!("--budgets {e}"))).collect::<Result<_>>()?;
+    let kind = |b: &Budget| match b {
+        Budget::Flops(_) => Some("FLOPs"),
+        Budget::Seconds(_) => Some("seconds"),
+        _ => None,
+    };
+    let Some(unit) = parsed.first().and_then(kind) else { bail!("--budgets: compare needs FLOPs or seconds budgets, e.g. 1e11flops,3e11flops") };
+    if parsed.iter().any(|b| kind(b) != Some(unit)) {
+        bail!("--budgets: all budgets must be of one kind (all FLOPs or all seconds)");
+    }
+    let amount = |b: &Budget| match *b {
+        Budget::Flops(f) | Budget::Seconds(f) => f,
+        _ => unreachable!("checked above"),
+    };
+    parsed.sort_by(|a, b| amount(a).total_cmp(&amount(b)));
+    anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
+    let largest = *parsed.last().expect("at least one budget");
+    let fractions: Vec<f64> = parsed[..parsed.len() - 1].iter().map(|b| amount(b) / amount(&largest)).collect();
+    let config = m.config();
+    let (tc, device) = settings(t)?;
+    let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
+    let data = Corpus::load(&corpus_path, config.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+
+    let mut rows = Vec::new();
+    let mut plot = Vec::new();
+    for file in programs {
+        let (p, _) = load_program(file)?;
+        let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let mut per_budget: Vec<Vec<f64>> = vec![Vec::new(); parsed.len()];
+        let mut curves = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut parameters = 0;
+        for seed in 0..seeds {
+            let settings = TrainConfig { seed, ..tc };
+            let job = TrainJob { corpus: &data, config, settings: &settings, budget: largest, checkpoints: &fractions, device };
+            let mut at = Vec::new();
+            let r = train_program(&p, &job, &mut |_, loss| {
+                at.push(loss);
+                Decision::Continue
+            }, &mut |_| {});
+            parameters = r.parameters;
+            outcomes.push(format!("{:?}", r.outcome));
+            if human(format) {
+                eprintln!("{name} seed {seed}: {:?}, loss {:?}, {} steps", r.outcome, r.fitness, r.steps);
+            }
+            let Some(fitness) = r.fitness else { continue };
+            at.push(fitness);
+            for (k, l) in at.into_iter().enumerate() {
+                per_budget[k].push(l);
+            }
+            let curve: Vec<(f64, f64)> =
+                r.curve.iter().filter_map(|c| Some((if unit == "FLOPs" { c.flops } else { c.seconds }, c.val_loss?))).collect();
+            curves.push(curve);
+        }
+        let losses = per_budget.iter().map(|v| if v.is_empty() { (f64::NAN, f64::NAN) } else { mean_sd(v) }).collect();
+        let mean = mean_curve(&curves);
+        rows.push(Row { program: name.clone(), parameters, losses, speedup: None, outcomes });
+        plot.push((name, mean));
+    }
+    let baseline = plot[0].1.clone();
+    for (row, (_, curve)) in rows.iter_mut().zip(&plot) {
+        row.speedup = speedup(&baseline, curve);
+    }
+    std::fs::write(svg_path, svg(&format!("validation loss against training {unit}"), &format!("training {unit} (log scale)"), &plot))
+        .with_context(|| format!("{}", svg_path.display()))?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "budgets": budgets, "seeds": seeds, "rows": rows, "svg": svg_path }))?),
+        Format::Csv => {
+            let header: Vec<String> = parsed.iter().map(|b| format!("loss_{b},sd_{b}")).collect();
+            println!("program,parameters,{},speedup", header.join(","));
+            for r in &rows {
+                let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{m},{s}")).collect();
+                println!("{},{},{},{}", r.program, r.parameters, cells.join(","), r.speedup.map_or(String::new(), |s| s.to_string()));
+            }
+        }
+        Format::Table => {
+            println!(
+                "validation loss (nats per byte), mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
+                config.d_model, config.seq_len, config.n_layers, tc.batch
+            );
+            let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
+            println!("{:<24} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
+            for r in &rows {
+                let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
+                let sp = r.speedup.map_or("not reached".into(), |s| format!("{s:.2}x"));
+                println!("{:<24} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
+            }
+            println!(
+                "speedup: the {unit} {} needs to reach its final loss, over the {unit} each program needs for that loss (on its mean curve)",
+                rows[0].program
+            );
+            println!("plot: {}", svg_path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human(format: Format) -> bool {
+    format == Format::Table
+}
