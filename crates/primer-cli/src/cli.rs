@@ -101,12 +101,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// The best candidates of a campaign (by name or id).
+    /// The best candidates of a campaign (by name or id); with --budget, ranked by their
+    /// retraining at that budget (`primer rerun`).
     Top {
         campaign: String,
         /// How many.
         #[arg(short, default_value_t = 10)]
         k: i64,
+        /// Rank by the retrainings at this budget instead.
+        #[arg(long)]
+        budget: Option<String>,
         #[arg(long)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
@@ -127,6 +131,28 @@ pub enum Command {
         /// Write Graphviz (dot) instead.
         #[arg(long)]
         dot: bool,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Retrain a campaign's top K candidates at a new budget over N seeds (as the paper
+    /// retrained its top 100 at the full budget); stored beside the originals, shown by
+    /// `top --budget B`. Resumable: what is stored is not trained again.
+    Rerun {
+        campaign: String,
+        /// How many of the best.
+        #[arg(long, default_value_t = 10)]
+        top: i64,
+        /// The new budget: 500steps, 2e12flops, 60s.
+        #[arg(long)]
+        budget: String,
+        /// Seeds per candidate.
+        #[arg(long, default_value_t = 1)]
+        seeds: i64,
+        /// libtorch threads (default: the campaign's).
+        #[arg(long)]
+        threads: Option<usize>,
         #[arg(long)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
@@ -203,6 +229,7 @@ impl Command {
             Command::EngineInfo
                 | Command::Train { .. }
                 | Command::Compare { .. }
+                | Command::Rerun { .. }
                 | Command::Worker { .. }
                 | Command::Bench { what: Bench::Train { .. } }
         )

@@ -46,9 +46,12 @@ fn run() -> Result<ExitCode> {
             tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
         }
         Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
-        Command::Top { campaign, k, db, format } => {
-            inspect_with(db, |s| async move { inspect::top(&s, &campaign, k, format).await })
-        }
+        Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {
+            match budget {
+                Some(b) => inspect::top_rerun(&s, &campaign, &b, k, format).await,
+                None => inspect::top(&s, &campaign, k, format).await,
+            }
+        }),
         Command::Show { candidate, db, format } => inspect_with(db, |s| async move { inspect::show(&s, candidate, format).await }),
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
@@ -56,6 +59,7 @@ fn run() -> Result<ExitCode> {
         Command::EngineInfo
         | Command::Train { .. }
         | Command::Compare { .. }
+        | Command::Rerun { .. }
         | Command::Worker { .. }
         | Command::Bench { what: Bench::Train { .. } } => {
             unreachable!("engine commands are handed over above")

@@ -337,6 +337,28 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     let dot = run_ok(&["lineage", &child.candidate.to_string(), "--dot", "--db", db]);
     assert!(dot.starts_with("digraph lineage {") && dot.matches(" -> ").count() == chain.len() - 1, "{dot}");
 
+    // rerun: the top 3 retrained at another budget over 2 seeds, stored beside the originals.
+    let r = json(&["rerun", "inspect", "--top", "3", "--budget", "50steps", "--seeds", "2", "--db", db]);
+    let rows = r.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|x| x["seeds"] == 2 && x["original"].is_f64()));
+    let means: Vec<f64> = rows.iter().map(|x| x["mean"].as_f64().unwrap()).collect();
+    assert!(means.windows(2).all(|w| w[0] <= w[1]), "{means:?}");
+    let top3: Vec<i64> = t.as_array().unwrap()[..3].iter().map(|x| x["candidate"].as_i64().unwrap()).collect();
+    let mut rerun: Vec<i64> = rows.iter().map(|x| x["candidate"].as_i64().unwrap()).collect();
+    rerun.sort();
+    let mut want = top3.clone();
+    want.sort();
+    assert_eq!(rerun, want, "the top 3 by original loss were retrained");
+    // Shown by top --budget (in any spelling of the budget); a second rerun trains nothing.
+    assert_eq!(json(&["top", "inspect", "--budget", "5e1steps", "--db", db]), r);
+    let again = primer().args(["rerun", "inspect", "--top", "3", "--budget", "50steps", "--seeds", "2", "--db", db]).output().unwrap();
+    assert!(again.status.success() && !String::from_utf8_lossy(&again.stderr).contains("seed 0:"), "trained again");
+    let table = run_ok(&["top", "inspect", "--budget", "50steps", "--db", db]);
+    assert!(table.contains("retrained at 50steps") && table.contains("±"), "{table}");
+    let out = primer().args(["top", "inspect", "--budget", "99steps", "--db", db]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no retrainings at 99steps"));
+
     // Bad references say what exists.
     let out = primer().args(["top", "nope", "--db", db]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,6 +1,6 @@
 //! primer-store: the only crate that speaks SQL (sqlx). One URL is a whole experiment:
 //! `sqlite://path` (the default, a file; created on first use). The schema, with a comment on
-//! every table, is `migrations/sqlite/0001_campaigns.sql`; migrations are embedded and run on
+//! every table, is `migrations/sqlite/` (0001 campaigns, 0002 reruns); migrations are embedded and run on
 //! open. SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
 //! transaction, so readers (`sqlite3`, other `primer` processes) never block a campaign and
 //! many worker processes can share one file.
@@ -171,6 +171,20 @@ pub struct HistoryRow {
     pub seconds: Option<f64>,
     pub hurdles: Option<i64>,
     pub reused_from: Option<i64>,
+}
+
+/// One retraining of a candidate at another budget and seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Rerun {
+    pub candidate: i64,
+    pub budget: String,
+    pub seed: i64,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub outcome: String,
+    pub reason: Option<String>,
 }
 
 /// The store.
@@ -549,6 +563,39 @@ impl Store {
             .bind(candidate)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    /// Records a retraining; `false` if that (candidate, budget, seed) is already stored.
+    pub async fn add_rerun(&self, r: &Rerun) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(r.candidate)
+        .bind(&r.budget)
+        .bind(r.seed)
+        .bind(r.fitness)
+        .bind(r.steps)
+        .bind(r.flops)
+        .bind(r.seconds)
+        .bind(&r.outcome)
+        .bind(&r.reason)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The campaign's retrainings at `budget`, by candidate then seed.
+    pub async fn reruns(&self, campaign: i64, budget: &str) -> Result<Vec<Rerun>> {
+        Ok(sqlx::query_as(
+            "SELECT r.candidate, r.budget, r.seed, r.fitness, r.steps, r.flops, r.seconds, r.outcome, r.reason
+             FROM reruns r JOIN candidates c ON c.id = r.candidate WHERE c.campaign = $1 AND r.budget = $2 ORDER BY r.candidate, r.seed",
+        )
+        .bind(campaign)
+        .bind(budget)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every candidate of the campaign with its result, in birth order.

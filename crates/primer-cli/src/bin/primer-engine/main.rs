@@ -8,6 +8,7 @@ use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command};
 
 mod compare;
+mod rerun;
 mod train;
 mod worker;
 
@@ -29,6 +30,10 @@ fn run() -> Result<ExitCode> {
         Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
         Command::Compare { programs, budgets, seeds, svg, corpus, training, model, format } => {
             compare::compare(&programs, &budgets, seeds, &svg, corpus.as_deref(), &training, &model, format)
+        }
+        Command::Rerun { campaign, top, budget, seeds, threads, db, format } => {
+            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            rerun::rerun(&db, &campaign, top, &budget, seeds, threads, format)
         }
         Command::Worker { db, campaign, id } => {
             worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)

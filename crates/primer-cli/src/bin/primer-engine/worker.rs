@@ -62,7 +62,20 @@ impl Drop for Heartbeat {
     }
 }
 
-fn outcome_name(o: &Outcome) -> (&'static str, Option<String>) {
+/// The campaign's fixed training settings, with a training seed.
+pub fn settings_of(spec: &CampaignSpec, seed: u64) -> TrainConfig {
+    TrainConfig {
+        batch: spec.training.batch,
+        lr: spec.training.lr,
+        warmup: spec.training.warmup,
+        eval_interval: spec.training.eval_interval,
+        val_batches: spec.training.val_batches,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+pub fn outcome_name(o: &Outcome) -> (&'static str, Option<String>) {
     match o {
         Outcome::Finished => ("finished", None),
         Outcome::Stopped { checkpoint } => ("stopped", Some(format!("below the median at hurdle {}", checkpoint + 1))),
@@ -100,15 +113,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
     let corpus_path = spec.training.corpus.clone().context("the spec names its corpus")?;
     let corpus = Corpus::load(&corpus_path, spec.model.seq_len)?;
     let budget: Budget = spec.training.budget.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let settings = TrainConfig {
-        batch: spec.training.batch,
-        lr: spec.training.lr,
-        warmup: spec.training.warmup,
-        eval_interval: spec.training.eval_interval,
-        val_batches: spec.training.val_batches,
-        seed: spec.seed,
-        ..TrainConfig::default()
-    };
+    let settings = settings_of(&spec, spec.seed);
     let checkpoints = spec.hurdles.fractions();
     let lease = spec.execution.lease_seconds;
     let parent = std::os::unix::process::parent_id();
