@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::validate::validate;
+use primer_dsl::space::{find_key, line_col};
 use primer_dsl::{ModelConfig, Program, SearchSpace};
 use primer_evolve::{HalvingHurdles, RegularizedEvolution};
 
@@ -169,23 +170,9 @@ pub struct Resolved {
     pub seed_programs: Vec<Program>,
 }
 
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
-}
-
-/// Where `key` (the last part of a dotted field name) is first written, for errors found after
-/// parsing.
+/// Where the last part of a dotted field name (`training.budget` -> `budget`) is first written.
 fn locate(text: &str, field: &str) -> (usize, usize) {
-    let key = field.rsplit('.').next().unwrap_or(field);
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) || t.starts_with(&format!("[{key}]")) {
-            return (i + 1, line.len() - t.len() + 1);
-        }
-    }
-    (0, 0)
+    find_key(text, field.rsplit('.').next().unwrap_or(field))
 }
 
 impl CampaignFile {

@@ -162,16 +162,16 @@ impl SearchSpace {
     }
 }
 
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column of a byte offset (TOML error spans; campaign files use it too).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     (line, column)
 }
 
-/// Where a top-level key (or the table of that name) is written, for errors found after parsing.
-fn find_key(text: &str, key: &str) -> (usize, usize) {
+/// Where a key (or the table of that name) is first written, for errors found after parsing.
+pub fn find_key(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
         let indent = line.len() - t.len();

@@ -294,10 +294,6 @@ impl Store {
             .await?)
     }
 
-    /// A stored program's text.
-    pub async fn program_text(&self, hash: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT text FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
-    }
 
     /// Enqueues a candidate as pending; `None` if its birth number or program is already in
     /// the campaign.

@@ -151,7 +151,7 @@ impl Model {
     /// Logits `[B, T, vocab]` for tokens `[B, T]` (int64, T = the config's seq_len or less).
     pub fn forward(&self, tokens: &Tensor) -> Result<Tensor, TchError> {
         let t = tokens.size()[1];
-        let x = self.tok.f_embedding_like(tokens)?.f_add(&self.pos.f_narrow(0, 0, t)?)?;
+        let x = Tensor::f_embedding(&self.tok, tokens, -1, false, false)?.f_add(&self.pos.f_narrow(0, 0, t)?)?;
         let mut h = x.f_unsqueeze(1)?; // [B, 1, T, D]
         let future = self.future.f_narrow(0, 0, t)?.f_narrow(1, 0, t)?;
         for layer in &self.layers {
@@ -206,16 +206,6 @@ impl Model {
 pub fn cross_entropy(logits: &Tensor, target: &Tensor) -> Result<Tensor, TchError> {
     let logp = logits.f_log_softmax(-1, None::<Kind>)?;
     logp.f_gather(-1, &target.f_unsqueeze(-1)?, false)?.f_neg()?.f_mean(None::<Kind>)
-}
-
-trait EmbeddingLike {
-    fn f_embedding_like(&self, tokens: &Tensor) -> Result<Tensor, TchError>;
-}
-
-impl EmbeddingLike for Tensor {
-    fn f_embedding_like(&self, tokens: &Tensor) -> Result<Tensor, TchError> {
-        Tensor::f_embedding(self, tokens, -1, false, false)
-    }
 }
 
 /// The standard deviation of fan-in scaled weights.

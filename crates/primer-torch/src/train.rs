@@ -114,7 +114,8 @@ pub struct TrainResult {
 }
 
 impl TrainResult {
-    fn failed(outcome: Outcome) -> TrainResult {
+    /// A result before any step: nothing trained, no fitness (failures before training keep it).
+    fn untrained(outcome: Outcome) -> TrainResult {
         TrainResult {
             outcome,
             fitness: None,
@@ -188,10 +189,10 @@ pub fn train_program(
 ) -> TrainResult {
     let model = match Model::new(p, job.config, job.device, job.settings.seed) {
         Ok(m) => m,
-        Err(CompileError::Invalid(e)) => return TrainResult::failed(Outcome::Invalid { reason: e.to_string() }),
-        Err(CompileError::Torch(e)) => return TrainResult::failed(outcome_of(&e)),
+        Err(CompileError::Invalid(e)) => return TrainResult::untrained(Outcome::Invalid { reason: e.to_string() }),
+        Err(CompileError::Torch(e)) => return TrainResult::untrained(outcome_of(&e)),
         Err(e @ CompileError::OutOfMemory { .. }) => {
-            return TrainResult::failed(Outcome::OutOfMemory { message: e.to_string() });
+            return TrainResult::untrained(Outcome::OutOfMemory { message: e.to_string() });
         }
     };
     let cost = Cost::of(&model.validated);
@@ -220,7 +221,7 @@ pub fn train(
     on_point: &mut dyn FnMut(&CurvePoint),
 ) -> TrainResult {
     let parameters: i64 = model.var_store().trainable_variables().iter().map(|t| t.numel() as i64).sum();
-    let mut result = TrainResult::failed(Outcome::Finished);
+    let mut result = TrainResult::untrained(Outcome::Finished);
     result.parameters = parameters;
     result.training_flops_per_token = training_flops_per_token;
     match run(model, training_flops_per_token, job, on_checkpoint, on_point, &mut result) {
