@@ -208,11 +208,33 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { url: url.into(), source })?;
+        // Switching a new file to WAL needs a lock that a concurrent opener may hold for a
+        // moment: retry while SQLite says busy or locked.
+        let mut tries = 0;
+        let pool = loop {
+            match SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(e) if tries < 20 && is_busy(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+                }
+                Err(e) => return Err(open(e)),
+            }
+        };
+        // Several processes may open a new store at once (a controller and a reader, many
+        // workers). SQLite migrations take no lock across processes: the loser of a race fails
+        // on a table the winner just created, and on a retry sees the migration applied.
+        let mut tries = 0;
+        loop {
+            match sqlx::migrate!("./migrations/sqlite").run(&pool).await {
+                Ok(()) => break,
+                Err(_) if tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+                }
+                Err(source) => return Err(StoreError::Migrate { url: url.into(), source }),
+            }
+        }
         Ok(Store { pool, url: url.into() })
     }
 
@@ -623,6 +645,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Whether an error is SQLite's busy or locked (transient under concurrent opens).
+fn is_busy(e: &sqlx::Error) -> bool {
+    let m = e.to_string();
+    m.contains("locked") || m.contains("busy")
 }
 
 async fn insert_evaluation(

@@ -118,3 +118,21 @@ async fn concurrent_claims_never_hand_out_a_candidate_twice() {
     all.dedup();
     assert_eq!((n, all.len()), (40, 40));
 }
+
+/// Regression: a reader opening a new store while the controller created it made one of them
+/// fail its migration ("table already exists"); opening is now safe from many processes at once.
+#[tokio::test]
+async fn concurrent_opens_of_a_new_store_all_succeed() {
+    let u = url("concurrent-open");
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let u = u.clone();
+            tokio::spawn(async move { Store::open(&u).await.map(|_| ()) })
+        })
+        .collect();
+    for o in opens {
+        o.await.unwrap().unwrap();
+    }
+    let store = Store::open(&u).await.unwrap();
+    assert!(store.create_campaign("x", "{}", 1).await.unwrap().is_some());
+}
