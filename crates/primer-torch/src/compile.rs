@@ -9,6 +9,9 @@
 //! call site (two calls of `norm` have two sets of weights), in instruction order, under names
 //! `l{layer}.{call site}.….{instruction}.{w|b|g}`.
 //!
+//! No shape is computed from the batch size (it is `-1` in every reshape), so a module traced
+//! from [`Model::forward`] (the TorchScript export) takes any batch size.
+//!
 //! Every tensor call inside a candidate is fallible (`f_*`): a libtorch error (a shape the
 //! validator missed, out of memory) comes back as an error, never a panic.
 
@@ -23,6 +26,8 @@ use tch::{Device, Kind, TchError, Tensor};
 use primer_dsl::op::ShapeRule;
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Field, ModelConfig, Op, Program, Shape, ValidationError};
+
+use crate::patterns::{self, Pattern};
 
 /// A program that cannot become a model.
 #[derive(Debug, thiserror::Error)]
@@ -78,12 +83,10 @@ struct Compiled {
 
 /// `x` with K = `n` copies on axis 1 (a broadcast value is materialised).
 fn materialize(x: &Tensor, n: i64) -> Result<Tensor, TchError> {
-    let mut s = x.size();
-    if s[1] == n {
+    if x.size()[1] == n {
         return Ok(x.shallow_clone());
     }
-    s[1] = n;
-    x.f_expand(&s, false)?.f_contiguous()
+    x.f_expand([-1, n, -1, -1], false)?.f_contiguous()
 }
 
 /// A compiled model. Weights live in [`Model::vs`].
@@ -303,115 +306,29 @@ fn compile_instance(
     Ok(Compiled { n_inputs: sub.inputs.len(), copies: n, steps })
 }
 
-/// Replaces recognised patterns by fused steps. A pattern is taken only when each of its
-/// intermediate values is read by nothing but the pattern itself, so skipping them changes
-/// nothing else.
+/// Replaces recognised patterns (see [`crate::patterns`]) by fused steps.
 fn fuse(p: &Program, si: usize, shapes: &[Option<Shape>], steps: &mut [Option<Step>]) {
-    let sub = &p.subprograms[si];
-    let n_in = sub.inputs.len();
-    // Readers (instruction indices) of every value, among live instructions.
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); sub.num_values()];
-    for (i, ins) in sub.instructions.iter().enumerate() {
-        if steps[i].is_none() {
-            continue;
-        }
-        for (field, v) in [(Field::In1, ins.in1), (Field::In2, ins.in2)] {
-            if p.reads(ins, field) && !readers[v].contains(&i) {
-                readers[v].push(i);
-            }
-        }
-    }
-    // The instruction defining value `v` if it has op `op` and exactly the readers `by`.
-    let def = |v: usize, op: Op, by: &[usize]| -> Option<usize> {
-        let i = v.checked_sub(n_in)?;
-        let mut r = readers[v].clone();
-        r.sort_unstable();
-        let mut want = by.to_vec();
-        want.sort_unstable();
-        (sub.instructions[i].op == op && steps[i].is_some() && r == want).then_some(i)
-    };
-    let seq = |v: usize| match shapes[v] {
-        Some(Shape::Seq(c)) => Some(c),
+    let live: Vec<bool> = steps.iter().map(Option::is_some).collect();
+    let param = |s: &Option<Step>| match s {
+        Some(Step::Primitive { params, .. }) => params.first().map(Tensor::shallow_clone),
         _ => None,
     };
-    // Patterns never share an instruction (their intermediates have no other readers).
-    let mut plans: Vec<(usize, Step, Vec<usize>)> = Vec::new();
-    for i in 0..sub.instructions.len() {
-        let ins = &sub.instructions[i];
-        if steps[i].is_none() {
-            continue;
-        }
-        if ins.op == Op::MatMul {
-            let attention = (|| {
-                // weights = DIVIDE(e, total); total = RED_SUM(e); e = EXP(shifted);
-                // shifted = DIFFERENCE(masked, row_max); row_max = RED_MAX(masked);
-                // masked = MASK(scores); scores = C_MUL(logits, c) or logits;
-                // logits = T_MAT_MUL(q, k); out = MAT_MUL(weights, v).
-                let (w_val, v_val) = (ins.in1, ins.in2);
-                let w = def(w_val, Op::Divide, &[i])?;
-                let e_val = sub.instructions[w].in1;
-                let total = def(sub.instructions[w].in2, Op::RedSum, &[w])?;
-                let e = def(e_val, Op::Exp, &[total, w])?;
-                (sub.instructions[total].in1 == e_val).then_some(())?;
-                let shifted = def(sub.instructions[e].in1, Op::Difference, &[e])?;
-                let m_val = sub.instructions[shifted].in1;
-                let row_max = def(sub.instructions[shifted].in2, Op::RedMax, &[shifted])?;
-                let masked = def(m_val, Op::Mask, &[row_max, shifted])?;
-                (sub.instructions[row_max].in1 == m_val).then_some(())?;
-                let s_val = sub.instructions[masked].in1;
-                let (logits, scale, scaled) = match def(s_val, Op::CMul, &[masked]) {
-                    Some(c) => {
-                        let scale = p.constant(&sub.instructions[c])?;
-                        (def(sub.instructions[c].in1, Op::TMatMul, &[c])?, scale, Some(c))
-                    }
-                    None => (def(s_val, Op::TMatMul, &[masked])?, 1.0, None),
-                };
-                let (q, k) = (sub.instructions[logits].in1, sub.instructions[logits].in2);
-                let (cq, ck, cv) = (seq(q)?, seq(k)?, seq(v_val)?);
-                (cq == ck && cv > 0).then_some(())?;
-                let gone: Vec<usize> = [w, total, e, shifted, row_max, masked, logits].into_iter().chain(scaled).collect();
-                Some((Step::Attention { q, k, v: v_val, scale }, gone))
-            })();
-            plans.extend(attention.map(|(step, gone)| (i, step, gone)));
-        }
-        if ins.op == Op::Shift {
-            let norm = (|| {
-                // out = SHIFT(SCALE(DIVIDE(centered, ABS_ROOT(ADD(RED_MEAN(SQUARE(centered)),
-                // CONSTANT(eps)))))), centered = DIFFERENCE(x, RED_MEAN(x)).
-                let gain = def(ins.in1, Op::Scale, &[i])?;
-                let divide = def(sub.instructions[gain].in1, Op::Divide, &[gain])?;
-                let c_val = sub.instructions[divide].in1;
-                let root = def(sub.instructions[divide].in2, Op::AbsRoot, &[divide])?;
-                let add = def(sub.instructions[root].in1, Op::Add, &[root])?;
-                let (a, b) = (sub.instructions[add].in1, sub.instructions[add].in2);
-                let (var, eps) = match (def(a, Op::RedMean, &[add]), def(b, Op::Constant, &[add])) {
-                    (Some(var), Some(eps)) => (var, eps),
-                    _ => (def(b, Op::RedMean, &[add])?, def(a, Op::Constant, &[add])?),
-                };
-                let square = def(sub.instructions[var].in1, Op::Square, &[var])?;
-                (sub.instructions[square].in1 == c_val).then_some(())?;
-                let centered = def(c_val, Op::Difference, &[square, divide])?;
-                let x = sub.instructions[centered].in1;
-                let mean = def(sub.instructions[centered].in2, Op::RedMean, &[centered])?;
-                (sub.instructions[mean].in1 == x && seq(x)? > 1).then_some(())?;
-                let eps_value = p.constant(&sub.instructions[eps])?;
-                (eps_value > 0.0).then_some(())?;
-                let param = |s: &Option<Step>| match s {
-                    Some(Step::Primitive { params, .. }) => params.first().map(Tensor::shallow_clone),
-                    _ => None,
-                };
-                let (g, b) = (param(&steps[gain])?, param(&steps[i])?);
-                let gone = vec![gain, divide, root, add, var, eps, square, centered, mean];
-                Some((Step::LayerNorm { x, eps: eps_value, gain: g, bias: b }, gone))
-            })();
-            plans.extend(norm.map(|(step, gone)| (i, step, gone)));
-        }
+    let mut plans = Vec::new();
+    for pattern in patterns::find(p, si, shapes, &live) {
+        let step = match pattern {
+            Pattern::Attention { q, k, v, scale, .. } => Step::Attention { q, k, v, scale },
+            Pattern::LayerNorm { out, x, eps, gain, .. } => {
+                let (Some(gain), Some(bias)) = (param(&steps[gain]), param(&steps[out])) else { continue };
+                Step::LayerNorm { x, eps, gain, bias }
+            }
+        };
+        plans.push((pattern, step));
     }
-    for (i, step, gone) in plans {
-        for g in gone {
+    for (pattern, step) in plans {
+        for &g in pattern.gone() {
             steps[g] = None;
         }
-        steps[i] = Some(step);
+        steps[pattern.out()] = Some(step);
     }
 }
 
@@ -423,7 +340,7 @@ fn cyclic(x: &Tensor, width: i64) -> Result<Tensor, TchError> {
         return Ok(x.shallow_clone());
     }
     if c == 1 {
-        let mut to = size.clone();
+        let mut to = vec![-1; size.len()];
         *to.last_mut().expect("axes") = width;
         return x.f_expand(&to, false);
     }
@@ -468,8 +385,8 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
                         return Ok((x, sq));
                     }
                     let s = x.size();
-                    let e = x.f_unsqueeze(2)?.f_expand([s[0], s[1], k, s[2], s[3]], false)?;
-                    Ok((e.f_reshape([s[0], s[1] * k, s[2], s[3]])?, sq))
+                    let e = x.f_unsqueeze(2)?.f_expand([-1, -1, k, -1, -1], false)?;
+                    Ok((e.f_reshape([-1, s[1] * k, s[2], s[3]])?, sq))
                 };
                 let mut args = vec![spread(get(&values, *in1))?];
                 if let Some(b) = in2 {
@@ -481,8 +398,8 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
                 } else {
                     let y = materialize(&y, callee.copies)?;
                     let s = y.size();
-                    let y = y.f_reshape([s[0], s[1] / k, k, s[2], s[3]])?.f_permute([0, 1, 3, 2, 4])?;
-                    (y.f_reshape([s[0], s[1] / k, s[2], k * s[3]])?, false)
+                    let y = y.f_reshape([-1, s[1] / k, k, s[2], s[3]])?.f_permute([0, 1, 3, 2, 4])?;
+                    (y.f_reshape([-1, s[1] / k, s[2], k * s[3]])?, false)
                 }
             }
             Step::Attention { q, k, v, scale } => {
@@ -539,10 +456,7 @@ fn primitive(
         Op::Divide => binary(&|x, y| x.f_div(y)),
         Op::Max => binary(&|x, y| x.f_maximum(y)),
         Op::Min => binary(&|x, y| x.f_minimum(y)),
-        Op::Constant => {
-            let s = a.size();
-            Ok((Tensor::f_full([s[0], s[1], s[2], 1], constant, (a.kind(), a.device()))?, false))
-        }
+        Op::Constant => Ok((a.f_narrow(3, 0, 1)?.f_full_like(constant)?, false)),
         Op::Abs => unary(a.f_abs()),
         Op::AbsRoot => unary(a.f_abs()?.f_sqrt()),
         Op::Square => unary(a.f_square()),
@@ -592,7 +506,7 @@ fn primitive(
                 // One input for all copies: one matmul against the copies' weights side by side.
                 let s = a.size();
                 let wide = w.f_permute([1, 0, 2])?.f_reshape([c_in, n * c_out])?;
-                a.f_squeeze_dim(1)?.f_matmul(&wide)?.f_view([s[0], s[2], n, c_out])?.f_permute([0, 2, 1, 3])?
+                a.f_squeeze_dim(1)?.f_matmul(&wide)?.f_view([-1, s[2], n, c_out])?.f_permute([0, 2, 1, 3])?
             } else if n == 1 {
                 a.f_matmul(&w.f_squeeze_dim(0)?)?
             } else {
@@ -606,21 +520,21 @@ fn primitive(
             let n = b.size()[0];
             let a = materialize(&a, n)?;
             let s = a.size(); // [B, n, T, C]
-            let x = a.f_permute([0, 1, 3, 2])?.f_reshape([s[0], n * s[3], s[2]])?;
+            let x = a.f_permute([0, 1, 3, 2])?.f_reshape([-1, n * s[3], s[2]])?;
             let x = x.f_constant_pad_nd([width - 1, 0])?;
             let y = x.f_conv1d(w, Some(&b.f_reshape([-1])?), [1], [0], [1], n)?;
             let c_out = b.size()[1];
-            Ok((y.f_reshape([s[0], n, c_out, s[2]])?.f_permute([0, 1, 3, 2])?, false))
+            Ok((y.f_reshape([-1, n, c_out, s[2]])?.f_permute([0, 1, 3, 2])?, false))
         }
         Op::DConv3 | Op::DConv7 | Op::DConv15 | Op::DConv31 => {
             let w = &params[0];
             let width = op.kernel_width().expect("dconv") as i64;
             let a = materialize(&a, w.size()[0] / a.size()[3])?;
             let s = a.size();
-            let x = a.f_permute([0, 1, 3, 2])?.f_reshape([s[0], s[1] * s[3], s[2]])?;
+            let x = a.f_permute([0, 1, 3, 2])?.f_reshape([-1, s[1] * s[3], s[2]])?;
             let x = x.f_constant_pad_nd([width - 1, 0])?;
             let y = x.f_conv1d(w, None::<&Tensor>, [1], [0], [1], s[1] * s[3])?;
-            Ok((y.f_reshape([s[0], s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?, false))
+            Ok((y.f_reshape([-1, s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?, false))
         }
         Op::Call(_) => unreachable!("calls are steps of their own"),
     }

@@ -8,6 +8,9 @@
 //! - [`data`]: a corpus (file or folder of bytes), its held-out tail, seeded batches.
 //! - [`train`]: AdamW, warm-up then inverse-square-root decay, clipping, budgets in steps,
 //!   tokens, FLOPs or seconds, curve points, hurdle checkpoints, [`train::Outcome`]s.
+//! - [`export`]: a readable PyTorch `model.py` generated from a program, safetensors weights
+//!   under its names, a check file, and a traced TorchScript module.
+//! - [`patterns`]: the attention and layer-norm patterns that run fused.
 //! - [`fingerprint`]: the functional fingerprint of an untrained model.
 //! - [`reference`]: hand-written Transformer and Primer-EZ for parity tests and benchmarks.
 //! - [`runtime`]: which libtorch the process loaded, for `primer doctor`.
@@ -30,7 +33,9 @@
 
 pub mod compile;
 pub mod data;
+pub mod export;
 pub mod fingerprint;
+pub mod patterns;
 pub mod reference;
 pub mod runtime;
 pub mod train;
