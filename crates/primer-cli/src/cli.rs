@@ -158,6 +158,43 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Export a candidate (or a program file) into your own code: the program (`.prim`,
+    /// `.json`), a readable PyTorch `model.py` whose parameter names are the safetensors keys,
+    /// trained weights (`weights.safetensors`, plus `check.safetensors`: tokens and primer's
+    /// logits, which `python model.py` checks itself against), and a traced TorchScript module
+    /// (`model.pt`, for `torch.jit.load`; any batch size, the sequence length it was trained at).
+    ///
+    /// A candidate's weights come from the store; when none are stored, the candidate is trained
+    /// at its campaign's budget, model and settings (as its worker trained it, to the end: no
+    /// hurdles), and the weights are stored for later exports. Nothing is written unless
+    /// everything could be made, and existing files are kept unless --force.
+    Export {
+        /// A candidate id (see `primer top`), or a program file (`.prim` or `.json`).
+        candidate: String,
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// What to write, comma-separated: prim, json, pytorch, safetensors, torchscript, or all.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+        format: Vec<ExportFormat>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+        /// For a program file: how much to train it for the weights (e.g. 300steps, 1e12flops).
+        #[arg(long)]
+        budget: Option<String>,
+        /// For a program file: a text file or a folder of them (default: the corpus set-up fetched).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// For a program file: training settings.
+        #[command(flatten)]
+        training: TrainArgs,
+        /// For a program file: the model size.
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long)]
+        db: Option<String>,
+    },
     /// Work for a campaign: claim pending candidates, train them, record the results (started
     /// by `search`; start more by hand against the same store).
     Worker {
@@ -175,9 +212,10 @@ pub enum Command {
     /// against the first (the compute the first needs for its final loss, over the compute this
     /// one needs for the same loss), and write an SVG plot of validation loss against compute.
     Compare {
-        /// Programs (`.prim` or `.json`); the first is the baseline.
+        /// Programs (`.prim` or `.json` files, or candidate ids of the store); the first is the
+        /// baseline.
         #[arg(required = true, num_args = 2..)]
-        programs: Vec<PathBuf>,
+        programs: Vec<String>,
         /// Comma-separated budgets of one kind, FLOPs or seconds: 1e11flops,3e11flops.
         #[arg(long, value_delimiter = ',', required = true)]
         budgets: Vec<String>,
@@ -187,6 +225,9 @@ pub enum Command {
         /// Where the plot goes.
         #[arg(long, default_value = "compare.svg")]
         svg: PathBuf,
+        /// The store candidate ids are read from (default: $PRIMER_DB, else sqlite://primer.db).
+        #[arg(long)]
+        db: Option<String>,
         /// A text file or a folder of them (default: the corpus set-up fetched).
         #[arg(long)]
         corpus: Option<PathBuf>,
@@ -230,10 +271,28 @@ impl Command {
                 | Command::Train { .. }
                 | Command::Compare { .. }
                 | Command::Rerun { .. }
+                | Command::Export { .. }
                 | Command::Worker { .. }
                 | Command::Bench { what: Bench::Train { .. } }
         )
     }
+}
+
+/// What `primer export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum ExportFormat {
+    /// program.prim: the program as text.
+    Prim,
+    /// program.json: the program as JSON.
+    Json,
+    /// model.py: a self-contained PyTorch module generated from the program.
+    Pytorch,
+    /// weights.safetensors (under model.py's parameter names) and check.safetensors.
+    Safetensors,
+    /// model.pt: a TorchScript module traced from the model, weights included.
+    Torchscript,
+    /// All of the above.
+    All,
 }
 
 /// Training settings of `train` and `bench train`.

@@ -26,6 +26,33 @@ pub async fn find_campaign(store: &Store, which: &str) -> Result<Campaign> {
     bail!("no campaign `{which}` in {} (campaigns: {})", store.url, if names.is_empty() { "none".into() } else { names.join(", ") })
 }
 
+/// A candidate named on the command line: `70`, `#70` or `candidate:70` (a number is a file
+/// when a file of that name exists).
+pub fn candidate_id(arg: &str) -> Option<i64> {
+    if std::path::Path::new(arg).exists() {
+        return None;
+    }
+    let n = arg.strip_prefix("candidate:").or_else(|| arg.strip_prefix('#')).unwrap_or(arg);
+    n.parse().ok()
+}
+
+/// A stored candidate with its program and its campaign's resolved spec.
+pub struct CandidateProgram {
+    pub program: primer_dsl::Program,
+    pub campaign: Campaign,
+    pub spec: crate::campaign::CampaignSpec,
+    pub row: HistoryRow,
+}
+
+/// Candidate `id` of the store, with its program and campaign.
+pub async fn candidate_program(store: &Store, id: i64) -> Result<CandidateProgram> {
+    let (campaign_id, row) = store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
+    let campaign = store.campaign_by_id(campaign_id).await?.with_context(|| format!("candidate {id}: no campaign {campaign_id}"))?;
+    let spec = serde_json::from_str(&campaign.config).with_context(|| format!("campaign `{}`: its stored config", campaign.name))?;
+    let program = program(store, &row.program).await?;
+    Ok(CandidateProgram { program, campaign, spec, row })
+}
+
 /// CSV: fields with commas, quotes or newlines are quoted.
 fn csv_line(fields: &[String]) -> String {
     fields

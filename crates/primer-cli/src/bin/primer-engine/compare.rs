@@ -14,6 +14,8 @@ use serde::Serialize;
 use primer_cli::check::load_program;
 use primer_cli::cli::{Format, ModelArgs, TrainArgs};
 use primer_cli::compare::{mean_curve, mean_sd, speedup, svg};
+use primer_cli::inspect::{candidate_id, candidate_program};
+use primer_store::Store;
 use primer_cli::paths;
 use primer_dsl::budget::Budget;
 use primer_torch::data::Corpus;
@@ -34,10 +36,11 @@ struct Row {
 
 #[allow(clippy::too_many_arguments)]
 pub fn compare(
-    programs: &[std::path::PathBuf],
+    programs: &[String],
     budgets: &[String],
     seeds: u64,
     svg_path: &Path,
+    db: &str,
     corpus: Option<&Path>,
     t: &TrainArgs,
     m: &ModelArgs,
@@ -68,9 +71,26 @@ pub fn compare(
 
     let mut rows = Vec::new();
     let mut plot = Vec::new();
-    for file in programs {
-        let (p, _) = load_program(file)?;
-        let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    // Candidate ids are read from the store, files from disk; all before any training.
+    let mut loaded = Vec::new();
+    let mut store = None;
+    for arg in programs {
+        if let Some(id) = candidate_id(arg) {
+            if store.is_none() {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let s = rt.block_on(Store::open(db))?;
+                store = Some((rt, s));
+            }
+            let (rt, s) = store.as_ref().expect("opened above");
+            let c = rt.block_on(candidate_program(s, id))?;
+            loaded.push((format!("candidate {id}"), c.program));
+        } else {
+            let file = Path::new(arg);
+            let (p, _) = load_program(file)?;
+            loaded.push((file.file_name().map_or_else(|| arg.clone(), |n| n.to_string_lossy().into_owned()), p));
+        }
+    }
+    for (name, p) in loaded {
         let mut per_budget: Vec<Vec<f64>> = vec![Vec::new(); parsed.len()];
         let mut curves = Vec::new();
         let mut outcomes = Vec::new();

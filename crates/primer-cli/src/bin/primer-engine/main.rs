@@ -8,6 +8,7 @@ use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command};
 
 mod compare;
+mod export;
 mod rerun;
 mod train;
 mod worker;
@@ -28,8 +29,23 @@ fn run() -> Result<ExitCode> {
             train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
         }
         Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
-        Command::Compare { programs, budgets, seeds, svg, corpus, training, model, format } => {
-            compare::compare(&programs, &budgets, seeds, &svg, corpus.as_deref(), &training, &model, format)
+        Command::Compare { programs, budgets, seeds, svg, db, corpus, training, model, format } => {
+            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            compare::compare(&programs, &budgets, seeds, &svg, &db, corpus.as_deref(), &training, &model, format)
+        }
+        Command::Export { candidate, out, format, force, budget, corpus, training, model, db } => {
+            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            export::export(&export::Args {
+                candidate: &candidate,
+                out: &out,
+                formats: &format,
+                force,
+                budget: budget.as_deref(),
+                corpus: corpus.as_deref(),
+                training: &training,
+                model: &model,
+                db: &db,
+            })
         }
         Command::Rerun { campaign, top, budget, seeds, threads, db, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
