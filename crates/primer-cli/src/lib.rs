@@ -10,8 +10,10 @@
 //!
 //! Modules: [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
-//! [`inspect`] (status, top, show, lineage), [`doctor`], [`paths`]. The worker and the training commands live in the engine binary
-//! (`src/bin/primer-engine/`), the only code here that calls libtorch.
+//! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
+//! (the speedup arithmetic and the plot), [`doctor`], [`paths`]. The worker and the commands
+//! that train or export models (train, compare, rerun, export, bench train) live in the engine
+//! binary (`src/bin/primer-engine/`), the only code here that calls libtorch.
 //!
 //! ```text
 //! cargo xtask setup                  # libtorch + corpus

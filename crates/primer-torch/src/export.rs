@@ -785,7 +785,7 @@ pub fn safetensors_bytes(tensors: &[(String, Tensor)], metadata: &BTreeMap<Strin
     }
     let mut head = serde_json::to_string(&header).expect("json serializes").into_bytes();
     // The data starts 8-byte aligned: the header is padded with spaces.
-    while (8 + head.len()) % 8 != 0 {
+    while !(8 + head.len()).is_multiple_of(8) {
         head.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + head.len() + data.len());
