@@ -12,33 +12,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use primer_dsl::analysis::{canonical_hash, liveness};
-use primer_dsl::{Instruction, ModelConfig, Op, Program, SearchSpace, text};
+use primer_dsl::analysis::canonical_hash;
+use primer_dsl::{ModelConfig, Op, Program, SearchSpace, text};
 use primer_evolve::evolution::rng_for;
-use primer_evolve::{Mutation, Mutator};
+use primer_evolve::Mutator;
 use primer_torch::compile::Model;
+mod common;
+use common::{program, root, tokens, with_op};
 use primer_torch::export::{Provenance, check_bytes, load_model_weights, model_weights, python_weights, pytorch_source, trace};
 use tch::{Device, Tensor};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
-fn program(name: &str) -> Program {
-    text::parse_file(&root().join("search-spaces/programs").join(name)).unwrap()
-}
 
 /// The Python that has torch: `$PRIMER_PYTHON`, else the workspace's `.venv`.
 pub fn python() -> PathBuf {
     std::env::var_os("PRIMER_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"))
 }
 
-fn tokens(b: i64, t: i64, seed: u64) -> Tensor {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<i64> = (0..b * t).map(|_| rng.random_range(0..256)).collect();
-    Tensor::from_slice(&v).view([b, t])
-}
 
 /// Adds seeded noise to every parameter, so that weights under a wrong name would show.
 fn perturb(m: &Model, seed: u64) {
@@ -90,28 +80,6 @@ pub fn python_check(dirs: &[PathBuf]) -> Vec<serde_json::Value> {
     lines
 }
 
-/// A valid program in which `op` is live (the first valid splice into the Transformer).
-fn with_op(t: &Program, mutator: &Mutator, op: Op) -> Option<Program> {
-    let hash = canonical_hash(t);
-    for (si, sub) in t.subprograms.iter().enumerate() {
-        for position in 0..=sub.instructions.len() {
-            for in1 in 0..sub.inputs.len() + position {
-                let instruction = Instruction { name: "probe".into(), op, in1, in2: in1, constant: 0, dim: 1, branching: 1 };
-                let m = Mutation::InsertInstruction { subprogram: si, position, instruction };
-                if let Ok((p, _, _)) = mutator.check(t, &hash, &m, &|_| false) {
-                    let live = liveness(&p);
-                    let found = p.subprograms.iter().enumerate().any(|(s, sub)| {
-                        sub.instructions.iter().enumerate().any(|(i, ins)| ins.op == op && live.instructions[s][i])
-                    });
-                    if found {
-                        return Some(p);
-                    }
-                }
-            }
-        }
-    }
-    None
-}
 
 /// The Transformer with names Python cannot take as they are.
 fn awkward_names() -> Program {

@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 
-use primer_dsl::analysis::{canonical_hash, liveness};
-use primer_dsl::{Instruction, ModelConfig, Op, Program, SearchSpace, text};
+use primer_dsl::analysis::canonical_hash;
+use primer_dsl::{ModelConfig, Op, Program, SearchSpace, text};
 use primer_evolve::evolution::rng_for;
-use primer_evolve::{Mutation, Mutator};
+use primer_evolve::Mutator;
+mod common;
+use common::{program, root, tokens, with_op};
 use primer_torch::compile::{Fusion, Model};
 use primer_torch::data::Corpus;
 use primer_torch::fingerprint::fingerprint;
@@ -15,13 +17,7 @@ use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, Outcome, TrainConfig, TrainJob, TrainResult, train, train_program};
 use tch::{Device, Tensor};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
-fn program(name: &str) -> Program {
-    text::parse_file(&root().join("search-spaces/programs").join(name)).unwrap()
-}
 
 /// The default corpus, fetched by `cargo xtask setup`.
 fn corpus(window: usize) -> Corpus {
@@ -35,13 +31,6 @@ fn small() -> ModelConfig {
     ModelConfig { d_model: 32, seq_len: 16, n_layers: 1, vocab: 256 }
 }
 
-/// Random tokens `[b, t]` from a seed (not libtorch's global generator: tests run in parallel).
-fn tokens(b: i64, t: i64, seed: u64) -> Tensor {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<i64> = (0..b * t).map(|_| rng.random_range(0..256)).collect();
-    Tensor::from_slice(&v).view([b, t])
-}
 
 fn job<'a>(corpus: &'a Corpus, config: ModelConfig, tc: &'a TrainConfig, budget: Budget) -> TrainJob<'a> {
     TrainJob { corpus, config, settings: tc, budget, checkpoints: &[], device: Device::Cpu }
@@ -128,29 +117,6 @@ fn random_programs_are_causal() {
     assert_eq!(checked, 210);
 }
 
-/// A valid program in which `op` is live: the first valid splice of `op` into the
-/// Transformer, trying every subprogram, position and input.
-fn with_op(t: &Program, mutator: &Mutator, op: Op) -> Option<Program> {
-    let hash = canonical_hash(t);
-    for (si, sub) in t.subprograms.iter().enumerate() {
-        for position in 0..=sub.instructions.len() {
-            for in1 in 0..sub.inputs.len() + position {
-                let instruction = Instruction { name: "probe".into(), op, in1, in2: in1, constant: 0, dim: 1, branching: 1 };
-                let m = Mutation::InsertInstruction { subprogram: si, position, instruction };
-                if let Ok((p, _, _)) = mutator.check(t, &hash, &m, &|_| false) {
-                    let live = liveness(&p);
-                    let found = p.subprograms.iter().enumerate().any(|(s, sub)| {
-                        sub.instructions.iter().enumerate().any(|(i, ins)| ins.op == op && live.instructions[s][i])
-                    });
-                    if found {
-                        return Some(p);
-                    }
-                }
-            }
-        }
-    }
-    None
-}
 
 #[test]
 fn every_op_compiles_and_trains_a_step() {
