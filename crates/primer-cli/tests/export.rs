@@ -164,6 +164,8 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     let err = fails(&["export", t.to_str().unwrap(), "--out", dir.join("file").to_str().unwrap()]);
     assert!(err.contains("--budget"), "{err}");
     assert!(!dir.join("file").join("model.py").exists(), "nothing written");
+    let err = fails(&["export", "1", "--db", &db, "--out", dir.join("x").to_str().unwrap(), "--budget", "10steps"]);
+    assert!(err.contains("--budget is for program files"), "{err}");
     let err = fails(&["export", "nothing.prim", "--out", dir.join("x").to_str().unwrap()]);
     assert!(err.contains("neither a candidate id nor a program file"), "{err}");
     let err = fails(&["export", "1", "--db", &db, "--out", dir.join("x").to_str().unwrap(), "--format", "onnx"]);

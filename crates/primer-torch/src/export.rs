@@ -228,11 +228,14 @@ impl Gen<'_> {
         let c = self.v.config;
         let cost = primer_dsl::Cost::of(self.v);
         let mut s = String::new();
-        let _ = writeln!(s, "\"\"\"A decoder-only byte-level language model exported by primer {}.", env!("CARGO_PKG_VERSION"));
+        // A raw docstring: the provenance is written as is (only a closing quote triple is
+        // broken up).
+        let safe = |t: &str| t.replace("\"\"\"", "\"\" \"");
+        let _ = writeln!(s, "r\"\"\"A decoder-only byte-level language model exported by primer {}.", env!("CARGO_PKG_VERSION"));
         s.push('\n');
-        let _ = writeln!(s, "Program: {}.", provenance.origin);
+        let _ = writeln!(s, "Program: {}.", safe(&provenance.origin));
         for d in &provenance.details {
-            let _ = writeln!(s, "{d}");
+            let _ = writeln!(s, "{}", safe(d));
         }
         let _ = write!(
             s,
@@ -285,7 +288,7 @@ PROGRAM = r"""
             t = c.seq_len,
             l = c.n_layers,
             vocab = c.vocab,
-            program = text::print(self.p).replace("\"\"\"", "\"\"\\\""),
+            program = text::print(self.p),
         );
         s.push_str(PRELUDE);
         s.push_str("\n\n# ---- the program: one class per subprogram instance ----\n");

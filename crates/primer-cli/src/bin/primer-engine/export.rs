@@ -74,6 +74,9 @@ struct Plan {
 
 fn plan(a: &Args, store: Option<&(tokio::runtime::Runtime, Store)>) -> Result<Plan> {
     if let Some(id) = candidate_id(a.candidate) {
+        if a.budget.is_some() {
+            bail!("--budget is for program files: candidate {id} is trained at its campaign's budget (`primer rerun` retrains at others)");
+        }
         let (rt, store) = store.context("a candidate needs the store")?;
         let c = rt.block_on(candidate_program(store, id))?;
         let r = &c.row;
