@@ -112,13 +112,6 @@ pub struct ExportNames {
     pub pairs: Vec<(String, String)>,
 }
 
-impl ExportNames {
-    /// The Python name of a compiler parameter name.
-    pub fn python(&self, rust: &str) -> Option<&str> {
-        self.pairs.iter().find(|(r, _)| r == rust).map(|(_, p)| p.as_str())
-    }
-}
-
 /// The generated PyTorch source and its parameter names.
 #[derive(Debug, Clone)]
 pub struct PyTorchExport {
@@ -736,7 +729,7 @@ if __name__ == "__main__":
 // ---------------------------------------------------------------------------------------------
 // weights
 
-/// A libtorch error or a safetensors one.
+/// What can go wrong making weights, check data or a trace.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("libtorch: {0}")]
@@ -745,8 +738,6 @@ pub enum ExportError {
     SafeTensors(String),
     #[error("the weights do not fit the model: {0}")]
     Mismatch(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
 }
 
 fn dtype(kind: Kind) -> Result<Dtype, ExportError> {

@@ -72,8 +72,8 @@ struct Plan {
     candidate: Option<(i64, String, Option<f64>)>,
 }
 
-fn plan(a: &Args, store: Option<&(tokio::runtime::Runtime, Store)>) -> Result<Plan> {
-    if let Some(id) = candidate_id(a.candidate) {
+fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtime, Store)>) -> Result<Plan> {
+    if let Some(id) = candidate {
         if a.budget.is_some() {
             bail!("--budget is for program files: candidate {id} is trained at its campaign's budget (`primer rerun` retrains at others)");
         }
@@ -128,15 +128,15 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     } else {
         a.formats.iter().copied().collect()
     };
-    let needs_store = candidate_id(a.candidate).is_some();
-    let store = if needs_store {
+    let candidate = candidate_id(a.candidate);
+    let store = if candidate.is_some() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let store = rt.block_on(Store::open(a.db))?;
         Some((rt, store))
     } else {
         None
     };
-    let plan = plan(a, store.as_ref())?;
+    let plan = plan(a, candidate, store.as_ref())?;
     let has = |f: ExportFormat| formats.contains(&f);
     let weighted = has(ExportFormat::Safetensors) || has(ExportFormat::Torchscript);
 
