@@ -11,7 +11,7 @@ use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::validate::validate;
 use primer_dsl::space::{find_key, line_col};
 use primer_dsl::{ModelConfig, Program, SearchSpace};
-use primer_evolve::{HalvingHurdles, RegularizedEvolution};
+use primer_evolve::{HalvingHurdles, RegularizedEvolution, Strategy};
 
 /// A campaign file. Every field is required unless a default is given; unknown fields are
 /// errors that name the field, line and column.
@@ -82,6 +82,26 @@ pub struct EvolutionSection {
     /// Mutations drawn per child before a new tournament is held.
     #[serde(default = "hundred")]
     pub max_tries: u32,
+    /// `evolution` (regularized evolution, the default) or `random` (random search with the same
+    /// mutations: each candidate is a seed after 1 to `max_mutations` random mutations; the
+    /// population and tournament are then unused).
+    #[serde(default)]
+    pub strategy: StrategyName,
+    /// Under `random`: the most mutations a candidate is from its seed.
+    #[serde(default = "eight")]
+    pub max_mutations: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    #[default]
+    Evolution,
+    Random,
+}
+
+fn eight() -> u32 {
+    8
 }
 
 fn hundred() -> u32 {
@@ -158,6 +178,9 @@ pub struct CampaignSpec {
     pub model: ModelConfig,
     pub training: TrainingSection,
     pub evolution: RegularizedEvolution,
+    /// Absent in stores written before random search existed: evolution.
+    #[serde(default, skip_serializing_if = "Strategy::is_evolution")]
+    pub strategy: Strategy,
     pub max_tries: u32,
     pub hurdles: HalvingHurdles,
     pub execution: ExecutionSection,
@@ -228,6 +251,7 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         ("evolution.population", f.evolution.population as f64),
         ("evolution.tournament", f.evolution.tournament as f64),
         ("evolution.max_tries", f.evolution.max_tries as f64),
+        ("evolution.max_mutations", f.evolution.max_mutations as f64),
         ("execution.lease_seconds", f.execution.lease_seconds),
         ("execution.max_attempts", f.execution.max_attempts as f64),
     ];
@@ -275,6 +299,10 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         model,
         training,
         evolution: RegularizedEvolution { population_size: f.evolution.population, tournament_size: f.evolution.tournament },
+        strategy: match f.evolution.strategy {
+            StrategyName::Evolution => Strategy::Evolution,
+            StrategyName::Random => Strategy::Random { max_mutations: f.evolution.max_mutations },
+        },
         max_tries: f.evolution.max_tries,
         hurdles: HalvingHurdles { hurdles: f.hurdles.count, min_predecessors: f.hurdles.min_predecessors },
         execution: f.execution,

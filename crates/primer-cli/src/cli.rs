@@ -125,6 +125,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Did the search find Primer's changes? For each (squared ReLU, a depthwise convolution
+    /// after Q, K or V, shared Q/K, extra norms; detected on the programs' structure): when it
+    /// was first proposed, how often, how many such candidates passed each hurdle, its share of
+    /// the population over time and the rank of the best candidate with it. Beside them, what
+    /// evolution used: per mutation kind and per inserted or deleted op, how often it was
+    /// proposed, survived the hurdles and improved on its parent; and the changes against the
+    /// seed that the top K share. Reads the store only.
+    Analyze {
+        campaign: String,
+        /// How many of the best count as the top.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// A candidate's ancestors back to its seed, with the mutation at each step.
     Lineage {
         candidate: i64,
@@ -238,6 +255,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Run a landscape study (a TOML file: programs with roles, model sizes with FLOPs budgets,
+    /// training settings, seeds): train each program at each size over the seeds, each run once
+    /// to the size's largest budget with the loss read at the smaller ones, and write the loss
+    /// table (mean ± sd), speedups against the baseline, the regime checks and one plot per size
+    /// beside the results file (study.md, study.csv, SIZE.svg). Resumable: runs already in the
+    /// results file (same program and settings) are not trained again.
+    Study {
+        /// The study file, e.g. experiments/landscape/study.toml.
+        file: PathBuf,
+        /// Only rebuild the tables and plots from the results file; train nothing.
+        #[arg(long)]
+        render: bool,
+        /// Training runs at once (overrides the file's `jobs`).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Train one program on the corpus under a budget: progress, final validation loss and
     /// bits per byte, tokens per second, peak memory.
     Train {
@@ -270,6 +305,7 @@ impl Command {
             Command::EngineInfo
                 | Command::Train { .. }
                 | Command::Compare { .. }
+                | Command::Study { .. }
                 | Command::Rerun { .. }
                 | Command::Export { .. }
                 | Command::Worker { .. }

@@ -8,10 +8,11 @@
 //!   trains or evaluates models. `primer` hands such commands to it, found next to its own
 //!   executable (or at `$PRIMER_ENGINE`).
 //!
-//! Modules: [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
+//! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
 //! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
-//! (the speedup arithmetic and the plot), [`doctor`], [`paths`]. The worker and the commands
+//! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
+//! [`doctor`], [`paths`]. The worker and the commands
 //! that train or export models (train, compare, rerun, export, bench train) live in the engine
 //! binary (`src/bin/primer-engine/`), the only code here that calls libtorch.
 //!
@@ -32,6 +33,7 @@ pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process
     }
 }
 
+pub mod analyze;
 pub mod campaign;
 pub mod check;
 pub mod compare;
@@ -40,6 +42,7 @@ pub mod doctor;
 pub mod inspect;
 pub mod paths;
 pub mod search;
+pub mod study;
 
 /// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).
 pub mod pins {

@@ -53,12 +53,16 @@ fn run() -> Result<ExitCode> {
             }
         }),
         Command::Show { candidate, db, format } => inspect_with(db, |s| async move { inspect::show(&s, candidate, format).await }),
+        Command::Analyze { campaign, top, db, format } => {
+            inspect_with(db, |s| async move { primer_cli::analyze::analyze(&s, &campaign, top, format).await })
+        }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
         }
         Command::EngineInfo
         | Command::Train { .. }
         | Command::Compare { .. }
+        | Command::Study { .. }
         | Command::Export { .. }
         | Command::Rerun { .. }
         | Command::Worker { .. }

@@ -85,9 +85,10 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
         .into_iter()
         .map(|f| Finished { candidate: f.candidate as u64, birth: f.birth as u64, fitness: f.fitness.unwrap_or(f64::INFINITY) })
         .collect();
-    // Only the living population can be parents: fetch their programs.
+    // Only the living population can be parents: fetch their programs (random search has none).
     let mut programs: HashMap<u64, Program> = HashMap::new();
-    for f in evolver.evolution.population(&history) {
+    let living = if evolver.strategy.is_evolution() { evolver.evolution.population(&history) } else { Vec::new() };
+    for f in living {
         let hash = store.candidate_program(f.candidate as i64).await?.context("a finished candidate's program")?;
         let json = store.program_json(&hash).await?.context("a stored program")?;
         programs.insert(f.candidate, text::from_json(&json, "<store>")?);
@@ -113,7 +114,12 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
             program: row.hash,
             parent,
             seed_index: None,
-            mutation: Some(serde_json::to_string(&proposal.child.mutation)?),
+            // One mutation under evolution (as before); the list under random search.
+            mutation: Some(if proposal.mutations.len() == 1 {
+                serde_json::to_string(&proposal.child.mutation)?
+            } else {
+                serde_json::to_string(&proposal.mutations)?
+            }),
             description: Some(proposal.child.description),
         })
         .await?;
@@ -168,6 +174,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         seeds: seed_programs.clone(),
         seed: spec.seed,
         max_parents: 10,
+        strategy: spec.strategy,
     };
     let start_counts = store.counts(campaign.id).await?;
     let resumed = start_counts.finished() > 0;

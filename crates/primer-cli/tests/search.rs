@@ -368,3 +368,52 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     let out = primer().args(["status", "--db", "sqlite:///nonexistent/x.db"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no store at"));
 }
+
+#[test]
+fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() {
+    let (_dir, config, db) = campaign("random", 16, 2, "30steps", "");
+    let text = std::fs::read_to_string(&config).unwrap().replace("tournament = 3\n", "tournament = 3\nstrategy = \"random\"\nmax_mutations = 4\n");
+    std::fs::write(&config, text).unwrap();
+    search(&config, &db);
+    let h = history(&db, "random");
+    all_accounted(&h, 16);
+    let programs = |hash: &str| {
+        rt().block_on(async {
+            let json = Store::open(&db).await.unwrap().program_json(hash).await.unwrap().unwrap();
+            primer_dsl::text::from_json(&json, "<store>").unwrap()
+        })
+    };
+    let seed = programs(&h[0].program);
+    let mut lengths = Vec::new();
+    for r in &h[1..] {
+        // Every candidate descends from the seed directly, by 1 to 4 mutations that replay.
+        assert_eq!(r.parent, Some(h[0].candidate), "{r:?}");
+        let muts = primer_cli::analyze::stored_mutations(r.mutation.as_deref().unwrap()).unwrap();
+        assert!((1..=4).contains(&muts.len()), "{r:?}");
+        lengths.push(muts.len());
+        let replayed = muts.iter().fold(seed.clone(), |p, m| primer_dsl::analysis::eliminate_dead_code(&m.apply(&p)));
+        assert_eq!(primer_dsl::analysis::canonical_hash(&replayed).hex(), r.program);
+    }
+    assert!(lengths.iter().any(|&n| n > 1), "never more than one mutation: {lengths:?}");
+
+    let out = primer().args(["analyze", "random", "--db", &db, "--format", "json", "--top", "3"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((a["campaign"].as_str(), a["strategy"].as_str(), a["candidates"].as_u64()), (Some("random"), Some("random"), Some(16)));
+    let motifs = a["motifs"].as_array().unwrap();
+    assert_eq!(motifs.len(), 7);
+    for m in motifs {
+        // Two hurdles, then the full budget: counts never grow along the way.
+        let passed: Vec<u64> = m["passed"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(passed.len(), 3);
+        assert!(passed.windows(2).all(|w| w[0] >= w[1]) && passed[0] <= m["candidates"].as_u64().unwrap(), "{m}");
+    }
+    // Every child counts once per kind it used; kinds used >= children.
+    let kinds: u64 = a["mutation_kinds"].as_array().unwrap().iter().map(|k| k["proposed"].as_u64().unwrap()).sum();
+    assert!(kinds >= 15, "{kinds}");
+    let table = primer().args(["analyze", "random", "--db", &db]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("campaign `random` (random): 16 candidates") && table.contains("squared_relu"), "{table}");
+    let missing = primer().args(["analyze", "nope", "--db", &db]).output().unwrap();
+    assert!(!missing.status.success());
+}

@@ -8,6 +8,8 @@
 //! - [`validate`]: structure and shape inference for a [`ModelConfig`], before any tensor.
 //! - [`analysis`]: the dataflow DAG, dead code, the canonical form and hash, params and FLOPs.
 //! - [`diff`]: what changed between two programs, in instructions.
+//! - [`motifs`]: Primer's changes (squared ReLU, dconv after Q/K/V, shared Q/K, norms), found
+//!   structurally.
 //! - [`space`]: search-space configs (`search-spaces/*.toml`).
 //! - [`budget`]: training budgets (steps, tokens, FLOPs, seconds) and their text form.
 //! - [`sample`]: random instructions and programs, as mutations and tests need them.
@@ -28,6 +30,7 @@ pub mod analysis;
 pub mod budget;
 pub mod diff;
 pub mod error;
+pub mod motifs;
 pub mod op;
 pub mod program;
 pub mod sample;

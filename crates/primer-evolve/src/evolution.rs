@@ -12,7 +12,7 @@
 //!   stream of its own. The same seed and the same history at each proposal give the same
 //!   children, bit for bit, whatever else happens in between.
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -97,12 +97,35 @@ impl RegularizedEvolution {
     }
 }
 
+/// How children are proposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "strategy")]
+pub enum Strategy {
+    /// Regularized evolution: a tournament winner of the population, mutated once.
+    #[default]
+    Evolution,
+    /// Random search with the same proposal distribution and no selection: a seed program
+    /// (in turn) after 1 to `max_mutations` random mutations (uniform), each accepted as
+    /// [`Mutator::child`] accepts one; the last must also be new to the campaign.
+    Random { max_mutations: u32 },
+}
+
+impl Strategy {
+    pub fn is_evolution(&self) -> bool {
+        *self == Strategy::Evolution
+    }
+}
+
 /// A proposed child and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proposal {
     pub birth: u64,
     pub parent: Parent,
+    /// The child; under random search its `mutation` is the last of `mutations` and its
+    /// description lists them all.
     pub child: Child,
+    /// Every mutation from the parent to the child, in order (one under evolution).
+    pub mutations: Vec<crate::mutation::Mutation>,
 }
 
 /// The whole proposal step: pick a parent by tournament, mutate it until the child is
@@ -115,6 +138,7 @@ pub struct Evolver {
     pub seeds: Vec<Program>,
     pub seed: u64,
     pub max_parents: u32,
+    pub strategy: Strategy,
 }
 
 impl Evolver {
@@ -128,6 +152,9 @@ impl Evolver {
         seen: &dyn Fn(&ProgramHash) -> bool,
     ) -> Result<Proposal, NoChild> {
         let mut rng = rng_for(self.seed, birth);
+        if let Strategy::Random { max_mutations } = self.strategy {
+            return self.random(&mut rng, birth, max_mutations, seen);
+        }
         let mut last = None;
         for _ in 0..self.max_parents.max(1) {
             let parent = self.evolution.select(&mut rng, history, self.seeds.len(), birth);
@@ -137,12 +164,62 @@ impl Evolver {
             };
             let hash = canonical_hash(&program);
             match self.mutator.child(&mut rng, &program, &hash, seen) {
-                Ok(child) => return Ok(Proposal { birth, parent, child }),
+                Ok(child) => {
+                    let mutations = vec![child.mutation.clone()];
+                    return Ok(Proposal { birth, parent, child, mutations });
+                }
                 Err(e) => last = Some(e),
             }
         }
         Err(last.expect("at least one try"))
     }
+
+    /// Random search: seed `birth mod seeds` after 1..=max_mutations mutations; tried again
+    /// (up to `max_parents` times) when no acceptable chain comes out.
+    fn random(&self, rng: &mut ChaCha8Rng, birth: u64, max_mutations: u32, seen: &dyn Fn(&ProgramHash) -> bool) -> Result<Proposal, NoChild> {
+        let index = (birth % self.seeds.len().max(1) as u64) as usize;
+        let mut last = None;
+        'chain: for _ in 0..self.max_parents.max(1) {
+            let steps = rng.random_range(1..=max_mutations.max(1));
+            let mut program = self.seeds[index].clone();
+            let mut mutations = Vec::new();
+            let mut words = Vec::new();
+            let mut rejected = crate::mutation::Rejections::default();
+            let mut child = None;
+            for step in 0..steps {
+                let hash = canonical_hash(&program);
+                // Only the final program must be new to the campaign.
+                let none = |_: &ProgramHash| false;
+                let check: &dyn Fn(&ProgramHash) -> bool = if step + 1 == steps { seen } else { &none };
+                match self.mutator.child(rng, &program, &hash, check) {
+                    Ok(c) => {
+                        add(&mut rejected, &c.rejected);
+                        mutations.push(c.mutation.clone());
+                        words.push(c.description.clone());
+                        program = c.program.clone();
+                        child = Some(c);
+                    }
+                    Err(e) => {
+                        last = Some(e);
+                        continue 'chain;
+                    }
+                }
+            }
+            let mut c = child.expect("at least one step");
+            c.rejected = rejected;
+            c.description = if words.len() == 1 { words.remove(0) } else { format!("{} random mutations of the seed: {}", words.len(), words.join("; ")) };
+            return Ok(Proposal { birth, parent: Parent::Seed(index), child: c, mutations });
+        }
+        Err(last.unwrap_or(NoChild { tries: 0, rejected: Default::default() }))
+    }
+}
+
+fn add(total: &mut crate::mutation::Rejections, r: &crate::mutation::Rejections) {
+    total.inapplicable += r.inapplicable;
+    total.outside_space += r.outside_space;
+    total.invalid += r.invalid;
+    total.unchanged += r.unchanged;
+    total.duplicate += r.duplicate;
 }
 
 #[cfg(test)]

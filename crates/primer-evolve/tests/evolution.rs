@@ -11,7 +11,7 @@ use common::*;
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{Program, ProgramHash};
 use primer_evolve::evolution::rng_for;
-use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution};
+use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution, Strategy};
 
 fn evolver(seed: u64) -> Evolver {
     Evolver {
@@ -20,6 +20,7 @@ fn evolver(seed: u64) -> Evolver {
         seeds: vec![program("transformer.prim")],
         seed,
         max_parents: 10,
+        strategy: Strategy::Evolution,
     }
 }
 
@@ -53,24 +54,23 @@ fn evolve(seed: u64, evaluations: u64, stop_at_optimum: bool) -> (f64, Option<u6
     (best, reached, log)
 }
 
-/// Random search with the same proposal distribution and no selection: each candidate is the
-/// seed after 1 to 8 random mutations (uniform), evaluated independently.
+/// Random search as campaigns run it (`strategy = "random"`): each candidate is the seed after
+/// 1 to 8 random mutations (uniform), new to the campaign, evaluated independently.
 fn random_search(seed: u64, evaluations: u64) -> f64 {
-    let m = primer_evolve::Mutator::new(small_space(), config(), 100);
-    let t = program("transformer.prim");
+    let e = Evolver { strategy: Strategy::Random { max_mutations: 8 }, ..evolver(seed) };
     let target = program("primer_ez.prim");
+    let mut seen: HashSet<ProgramHash> = HashSet::from([canonical_hash(&e.seeds[0])]);
     let mut best = f64::INFINITY;
-    for birth in 0..evaluations {
-        let mut rng = rng_for(seed ^ 0x5eed, birth);
-        let steps = rand::Rng::random_range(&mut rng, 1..=8);
-        let mut p = t.clone();
-        for _ in 0..steps {
-            let h = canonical_hash(&p);
-            if let Ok(child) = m.child(&mut rng, &p, &h, &|_| false) {
-                p = child.program;
-            }
-        }
-        best = best.min(synthetic_loss(&p, &target));
+    for birth in 1..evaluations {
+        let p = e.propose(birth, &[], &|_| unreachable!("random search reads no population"), &|h| seen.contains(h)).unwrap();
+        assert_eq!(p.parent, Parent::Seed(0));
+        assert!((1..=8).contains(&p.mutations.len()));
+        assert_eq!(p.mutations.last(), Some(&p.child.mutation));
+        // The mutations replay from the seed to the child.
+        let replayed = p.mutations.iter().fold(e.seeds[0].clone(), |q, m| primer_dsl::analysis::eliminate_dead_code(&m.apply(&q)));
+        assert_eq!(canonical_hash(&replayed), p.child.hash);
+        seen.insert(p.child.hash);
+        best = best.min(synthetic_loss(&p.child.program, &target));
     }
     best
 }

@@ -10,6 +10,7 @@ use primer_cli::cli::{Bench, Cli, Command};
 mod compare;
 mod export;
 mod rerun;
+mod study;
 mod train;
 mod worker;
 
@@ -47,6 +48,7 @@ fn run() -> Result<ExitCode> {
                 db: &db,
             })
         }
+        Command::Study { file, render, jobs, format } => study::study(&file, render, jobs, format),
         Command::Rerun { campaign, top, budget, seeds, threads, db, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, &budget, seeds, threads, format)

@@ -1,0 +1,190 @@
+//! `primer study STUDY.toml`: trains what the results file lacks (`jobs` runs at once, each on
+//! its own libtorch threads), appending one JSON line per finished run, then writes the tables
+//! and plots. `--render` only rebuilds them from the results.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+
+use primer_cli::cli::Format;
+use primer_cli::paths;
+use primer_cli::study::{Job, RunRecord, Study, read_results, tables, write_outputs};
+use primer_dsl::budget::Budget;
+use primer_torch::data::Corpus;
+use primer_torch::tch::{self, Device};
+use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
+
+pub fn study(file: &Path, render_only: bool, jobs: Option<usize>, format: Format) -> Result<ExitCode> {
+    let study = Study::load(file)?;
+    let existing = read_results(&study.results)?;
+    let current = study.current(&existing);
+    let todo: Vec<Job> = study
+        .jobs()
+        .into_iter()
+        .filter(|j| !current.contains_key(&(study.file.sizes[j.size].name.clone(), study.programs[j.program].0.name.clone(), j.seed)))
+        .collect();
+    let human = format == Format::Table;
+    if !render_only && !todo.is_empty() {
+        let jobs = jobs.unwrap_or(study.file.jobs).max(1);
+        if human {
+            eprintln!(
+                "study `{}`: {} runs stored, {} to train ({} at a time, {} thread(s) each); results in {}",
+                study.file.name,
+                current.len(),
+                todo.len(),
+                jobs,
+                study.file.training.threads,
+                study.results.display()
+            );
+        }
+        run(&study, &todo, jobs, human)?;
+    }
+    let records = study.current(&read_results(&study.results)?);
+    let t = tables(&study, &records);
+    let written = write_outputs(&study, &t)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&t)?),
+        Format::Csv => print!("{}", primer_cli::study::csv(&t)),
+        Format::Table => {
+            print!("{}", primer_cli::study::markdown(&study, &t));
+            println!();
+            for w in written {
+                println!("wrote {}", w.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(study: &Study, todo: &[Job], jobs: usize, human: bool) -> Result<()> {
+    tch::set_num_threads(study.file.training.threads as i32);
+    let corpus_path = study.corpus.clone().unwrap_or_else(paths::default_corpus);
+    // One corpus per sequence length.
+    let mut corpora = std::collections::BTreeMap::new();
+    for s in &study.file.sizes {
+        if let std::collections::btree_map::Entry::Vacant(e) = corpora.entry(s.seq_len) {
+            e.insert(Corpus::load(&corpus_path, s.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?);
+        }
+    }
+    let out = Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&study.results)
+            .with_context(|| format!("{}", study.results.display()))?,
+    );
+    let next = Mutex::new(0usize);
+    let total = todo.len();
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(total) {
+            scope.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("not poisoned");
+                        if *n >= total || failed.lock().expect("not poisoned").is_some() {
+                            return;
+                        }
+                        *n += 1;
+                        *n - 1
+                    };
+                    let job = &todo[i];
+                    let record = train_one(study, job, &corpora[&study.file.sizes[job.size].seq_len]);
+                    if human {
+                        let r = &record;
+                        let last = r.losses.last().copied().flatten();
+                        eprintln!(
+                            "[{}/{}] {} {} seed {}: {}, loss {}, {} steps, {:.0} s",
+                            i + 1,
+                            total,
+                            r.size,
+                            r.program,
+                            r.seed,
+                            r.outcome,
+                            last.map_or("–".into(), |l| format!("{l:.4}")),
+                            r.steps,
+                            r.seconds.last().copied().unwrap_or(0.0)
+                        );
+                    }
+                    let line = serde_json::to_string(&record).expect("records serialize") + "\n";
+                    let mut f = out.lock().expect("not poisoned");
+                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
+                        *failed.lock().expect("not poisoned") = Some(anyhow::anyhow!("{}: {e}", study.results.display()));
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failed.into_inner().expect("not poisoned") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
+    let size = &study.file.sizes[job.size];
+    let (sp, program) = &study.programs[job.program];
+    let budgets = &study.budgets[job.size];
+    let largest = *budgets.last().expect("checked: a size has budgets");
+    let fractions: Vec<f64> = budgets[..budgets.len() - 1].iter().map(|b| b / largest).collect();
+    let t = &study.file.training;
+    let settings = TrainConfig {
+        batch: size.batch,
+        lr: study.lr(job.size),
+        warmup: t.warmup,
+        eval_interval: t.eval_interval,
+        val_batches: t.val_batches,
+        seed: job.seed,
+        ..TrainConfig::default()
+    };
+    let train_job = TrainJob {
+        corpus,
+        config: size.config(),
+        settings: &settings,
+        budget: Budget::Flops(largest),
+        checkpoints: &fractions,
+        device: Device::Cpu,
+    };
+    let mut losses = Vec::new();
+    let mut seconds = Vec::new();
+    let last_seconds = std::cell::Cell::new(0.0);
+    let r = train_program(
+        program,
+        &train_job,
+        &mut |_, loss| {
+            losses.push(Some(loss));
+            seconds.push(last_seconds.get());
+            Decision::Continue
+        },
+        &mut |p| last_seconds.set(p.seconds),
+    );
+    while losses.len() < budgets.len() - 1 {
+        losses.push(None);
+        seconds.push(f64::NAN);
+    }
+    losses.push(r.fitness);
+    seconds.push(r.seconds);
+    let outcome = match &r.outcome {
+        primer_torch::train::Outcome::Finished => "finished".to_string(),
+        other => format!("{other:?}"),
+    };
+    RunRecord {
+        size: size.name.clone(),
+        program: sp.name.clone(),
+        seed: job.seed,
+        hash: job.hash.clone(),
+        settings: job.settings.clone(),
+        budgets: budgets.clone(),
+        losses,
+        outcome,
+        steps: r.steps,
+        seconds,
+        parameters: r.parameters,
+        flops_per_token: r.training_flops_per_token,
+        curve: r.curve.iter().filter_map(|c| Some((c.flops, c.val_loss?))).collect(),
+    }
+}

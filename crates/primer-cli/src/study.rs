@@ -1,0 +1,587 @@
+//! `primer study`: a landscape study, libtorch-free half. A study file (TOML) names programs with
+//! their roles, model sizes each with its budgets, training settings and a number of seeds; the
+//! engine trains every (size, program, seed) once to the size's largest budget, reading the
+//! loss at the smaller ones on the way (the schedule has no horizon), and appends one JSON line
+//! per run to the results file. This module reads study files and results and renders them:
+//! the loss table (mean ± sd), speedups against the baseline, and the regime checks the
+//! rediscovery issue asks for (the baseline beats every cheap ablation; the paper's changes beat
+//! the baseline by more than 3 seed-sd; a campaign fits in hours).
+//!
+//! Results are the only state: running the study again trains only what is missing, and
+//! `--render` rebuilds every table and plot from the results file alone.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use primer_dsl::budget::Budget;
+use primer_dsl::space::line_col;
+use primer_dsl::validate::validate;
+use primer_dsl::{ModelConfig, Program};
+
+use crate::compare::{mean_curve, mean_sd, speedup, svg};
+
+/// What a program is in a study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The reference every other program is measured against (exactly one).
+    Baseline,
+    /// One of the paper's changes, expected to beat the baseline.
+    Paper,
+    /// A cheap ablation, expected to lose to the baseline in a good regime.
+    Ablation,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudyProgram {
+    pub name: String,
+    /// Relative to the study file.
+    pub file: PathBuf,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudySize {
+    pub name: String,
+    pub d_model: usize,
+    pub seq_len: usize,
+    pub n_layers: usize,
+    pub batch: usize,
+    /// FLOPs budgets (`1e11flops`), increasing or not; the largest is trained to.
+    pub budgets: Vec<String>,
+    /// Overrides `training.lr` at this size.
+    #[serde(default)]
+    pub lr: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudyTraining {
+    pub lr: f64,
+    pub warmup: u64,
+    pub eval_interval: u64,
+    pub val_batches: usize,
+    /// libtorch threads per training run.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A study file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudyFile {
+    pub name: String,
+    /// Seeds 0..N per program and size.
+    pub seeds: u64,
+    /// Training runs at once (each with `training.threads` threads).
+    #[serde(default = "one")]
+    pub jobs: usize,
+    /// Where results go, relative to the study file (default: `results.jsonl` beside it).
+    #[serde(default)]
+    pub results: Option<PathBuf>,
+    /// A text file or folder of them, relative to the study file (default: the corpus set-up
+    /// fetched).
+    #[serde(default)]
+    pub corpus: Option<PathBuf>,
+    /// Hurdles assumed when a Transformer candidate's cost is turned into a campaign's hours
+    /// (equal-compute bands promise (H+1)/(2^(H+1)-1) of the full compute per candidate).
+    pub campaign_hurdles: usize,
+    /// Candidates of the campaign whose hours are estimated.
+    pub campaign_candidates: u64,
+    /// Workers of that campaign (one thread each).
+    pub campaign_workers: usize,
+    pub training: StudyTraining,
+    pub programs: Vec<StudyProgram>,
+    pub sizes: Vec<StudySize>,
+}
+
+/// A study, resolved: programs read and checked at every size, budgets parsed and sorted.
+pub struct Study {
+    pub file: StudyFile,
+    pub path: PathBuf,
+    pub results: PathBuf,
+    pub corpus: Option<PathBuf>,
+    pub programs: Vec<(StudyProgram, Program)>,
+    /// Per size: its budgets in FLOPs, ascending.
+    pub budgets: Vec<Vec<f64>>,
+}
+
+/// One training run of a study: a line of the results file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub size: String,
+    pub program: String,
+    pub seed: u64,
+    /// Canonical hash of the program (a changed file is trained again).
+    pub hash: String,
+    /// The settings this run was trained with, as JSON (a changed setting is trained again).
+    pub settings: String,
+    pub budgets: Vec<f64>,
+    /// Validation loss at each budget (None: the run failed before it).
+    pub losses: Vec<Option<f64>>,
+    pub outcome: String,
+    pub steps: u64,
+    /// Seconds of training steps to each budget.
+    pub seconds: Vec<f64>,
+    pub parameters: i64,
+    pub flops_per_token: u64,
+    /// (training FLOPs, validation loss) points.
+    pub curve: Vec<(f64, f64)>,
+}
+
+impl RunRecord {
+    pub fn key(&self) -> (String, String, u64) {
+        (self.size.clone(), self.program.clone(), self.seed)
+    }
+}
+
+/// One training run to do.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub size: usize,
+    pub program: usize,
+    pub seed: u64,
+    pub settings: String,
+    pub hash: String,
+}
+
+impl StudySize {
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, vocab: 256 }
+    }
+}
+
+impl Study {
+    /// Reads and checks a study file; errors say `file:line:col` and the field.
+    pub fn load(path: &Path) -> Result<Study> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let file: StudyFile = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            anyhow::anyhow!("{name}:{line}:{column}: {}", e.message())
+        })?;
+        let at = |key: &str| {
+            let (l, c) = primer_dsl::space::find_key(text, key);
+            format!("{name}:{l}:{c}")
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if file.seeds == 0 {
+            bail!("{}: `seeds` must be at least 1", at("seeds"));
+        }
+        if file.jobs == 0 || file.training.threads == 0 {
+            bail!("{}: `jobs` and `training.threads` must be at least 1", at("jobs"));
+        }
+        if !(file.training.lr > 0.0) || file.training.eval_interval == 0 || file.training.val_batches == 0 {
+            bail!("{}: `training.lr`, `eval_interval` and `val_batches` must be positive", at("training"));
+        }
+        let baselines = file.programs.iter().filter(|p| p.role == Role::Baseline).count();
+        if baselines != 1 {
+            bail!("{}: exactly one program needs role = \"baseline\", found {baselines}", at("programs"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &file.programs {
+            if !names.insert(&p.name) {
+                bail!("{}: program `{}` is named twice", at(&p.name), p.name);
+            }
+        }
+        if file.sizes.is_empty() {
+            bail!("{}: at least one [[sizes]] entry is needed", at("name"));
+        }
+        let mut budgets = Vec::new();
+        for s in &file.sizes {
+            if s.d_model == 0 || !s.d_model.is_multiple_of(8) || s.seq_len == 0 || s.n_layers == 0 || s.batch == 0 {
+                bail!("{}: size `{}`: d_model must be a positive multiple of 8, seq_len, n_layers and batch positive", at(&s.name), s.name);
+            }
+            let mut b = Vec::new();
+            for text in &s.budgets {
+                match text.parse::<Budget>() {
+                    Ok(Budget::Flops(f)) if f > 0.0 => b.push(f),
+                    Ok(_) => bail!("{}: size `{}`: budget `{text}`: a study's budgets are FLOPs, e.g. 1e12flops", at("budgets"), s.name),
+                    Err(e) => bail!("{}: size `{}`: {e}", at("budgets"), s.name),
+                }
+            }
+            if b.is_empty() {
+                bail!("{}: size `{}` has no budgets", at("budgets"), s.name);
+            }
+            b.sort_by(f64::total_cmp);
+            b.dedup();
+            budgets.push(b);
+        }
+        let mut programs = Vec::new();
+        for p in &file.programs {
+            let f = dir.join(&p.file);
+            let (program, _) = crate::check::load_program(&f)?;
+            for s in &file.sizes {
+                validate(&program, &s.config())
+                    .map_err(|e| anyhow::anyhow!("{}: invalid at size `{}` (d_model {}): {e}", f.display(), s.name, s.d_model))?;
+            }
+            programs.push((p.clone(), program));
+        }
+        // The baseline first: speedups are against it.
+        programs.sort_by_key(|(p, _)| p.role != Role::Baseline);
+        let results = dir.join(file.results.clone().unwrap_or_else(|| PathBuf::from("results.jsonl")));
+        let corpus = file.corpus.as_ref().map(|c| dir.join(c));
+        Ok(Study { file, path: path.to_path_buf(), results, corpus, programs, budgets })
+    }
+
+    /// The settings a run at size `si` is trained with, as JSON: part of each record, so a
+    /// changed setting is trained again rather than mixed with old runs.
+    pub fn settings(&self, si: usize) -> String {
+        let s = &self.file.sizes[si];
+        serde_json::json!({
+            "d_model": s.d_model, "seq_len": s.seq_len, "n_layers": s.n_layers, "batch": s.batch,
+            "lr": self.lr(si), "warmup": self.file.training.warmup, "eval_interval": self.file.training.eval_interval,
+            "val_batches": self.file.training.val_batches, "budgets": self.budgets[si],
+            "corpus": self.corpus.as_ref().map(|c| c.display().to_string()),
+        })
+        .to_string()
+    }
+
+    pub fn lr(&self, si: usize) -> f64 {
+        self.file.sizes[si].lr.unwrap_or(self.file.training.lr)
+    }
+
+    /// Every run of the study, sizes outermost (so the smallest size's table is complete
+    /// first), then seeds, then programs.
+    pub fn jobs(&self) -> Vec<Job> {
+        let mut out = Vec::new();
+        for si in 0..self.file.sizes.len() {
+            let settings = self.settings(si);
+            for seed in 0..self.file.seeds {
+                for (pi, (_, p)) in self.programs.iter().enumerate() {
+                    out.push(Job {
+                        size: si,
+                        program: pi,
+                        seed,
+                        settings: settings.clone(),
+                        hash: primer_dsl::analysis::canonical_hash(p).hex(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Records of this study's current runs (same program hash and settings); later lines win.
+    pub fn current(&self, records: &[RunRecord]) -> BTreeMap<(String, String, u64), RunRecord> {
+        let mut wanted = BTreeMap::new();
+        for j in self.jobs() {
+            wanted.insert((self.file.sizes[j.size].name.clone(), self.programs[j.program].0.name.clone(), j.seed), (j.settings, j.hash));
+        }
+        let mut out = BTreeMap::new();
+        for r in records {
+            if let Some((settings, hash)) = wanted.get(&r.key())
+                && *settings == r.settings
+                && *hash == r.hash
+            {
+                out.insert(r.key(), r.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Reads a results file (missing: none); a line that cannot be read names its line number.
+pub fn read_results(path: &Path) -> Result<Vec<RunRecord>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(r) => out.push(r),
+            // A last line cut short by a kill is ignored (that run is trained again).
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(e) => bail!("{}:{}: not a study result: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(out)
+}
+
+/// One program's row at one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub program: String,
+    pub role: Role,
+    pub parameters: i64,
+    pub flops_per_token: u64,
+    pub seeds: usize,
+    /// Per budget: mean and sd over seeds (None: no finished seed).
+    pub losses: Vec<Option<(f64, f64)>>,
+    /// Against the baseline, on mean curves to the largest budget.
+    pub speedup: Option<f64>,
+    /// Mean seconds of training to each budget.
+    pub seconds: Vec<f64>,
+}
+
+/// A size's verdicts at one budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub budget: f64,
+    /// Ablations the baseline does not beat (mean loss not lower).
+    pub ablations_not_beaten: Vec<String>,
+    /// Paper programs that do not beat the baseline by more than 3 sd (the larger of the two
+    /// seed-sds).
+    pub paper_not_ahead_by_3sd: Vec<String>,
+    /// Mean seconds a baseline candidate trains to this budget.
+    pub baseline_seconds: f64,
+    /// Hours of the campaign the study file describes at this budget, with ideal hurdles.
+    pub campaign_hours: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeTable {
+    pub size: StudySize,
+    pub budgets: Vec<f64>,
+    pub rows: Vec<Row>,
+    pub verdicts: Vec<Verdict>,
+    /// (name, mean curve) per program, for the plot.
+    #[serde(skip)]
+    pub curves: Vec<(String, Vec<(f64, f64)>)>,
+    /// Runs done of those planned.
+    pub done: usize,
+    pub planned: usize,
+}
+
+/// The fraction of full compute a candidate costs with H equal-compute halving hurdles at a 50%
+/// stop rate: (H+1)/(2^(H+1)-1).
+pub fn hurdle_fraction(h: usize) -> f64 {
+    (h as f64 + 1.0) / (2f64.powi(h as i32 + 1) - 1.0)
+}
+
+/// The tables of every size from the current records.
+pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord>) -> Vec<SizeTable> {
+    let mut out = Vec::new();
+    for (si, size) in study.file.sizes.iter().enumerate() {
+        let budgets = study.budgets[si].clone();
+        let mut rows = Vec::new();
+        let mut curves = Vec::new();
+        let mut done = 0;
+        for (sp, _) in &study.programs {
+            let runs: Vec<&RunRecord> = (0..study.file.seeds)
+                .filter_map(|seed| records.get(&(size.name.clone(), sp.name.clone(), seed)))
+                .collect();
+            done += runs.len();
+            let losses = (0..budgets.len())
+                .map(|k| {
+                    let v: Vec<f64> = runs.iter().filter_map(|r| r.losses.get(k).copied().flatten()).collect();
+                    (!v.is_empty()).then(|| mean_sd(&v))
+                })
+                .collect();
+            let seconds = (0..budgets.len())
+                .map(|k| {
+                    let v: Vec<f64> = runs.iter().filter_map(|r| r.seconds.get(k).copied()).filter(|x| x.is_finite()).collect();
+                    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+                })
+                .collect();
+            let finished: Vec<Vec<(f64, f64)>> = runs.iter().filter(|r| r.outcome == "finished").map(|r| r.curve.clone()).collect();
+            curves.push((sp.name.clone(), mean_curve(&finished)));
+            rows.push(Row {
+                program: sp.name.clone(),
+                role: sp.role,
+                parameters: runs.first().map_or(0, |r| r.parameters),
+                flops_per_token: runs.first().map_or(0, |r| r.flops_per_token),
+                seeds: runs.len(),
+                losses,
+                speedup: None,
+                seconds,
+            });
+        }
+        let base = curves[0].1.clone();
+        for (row, (_, c)) in rows.iter_mut().zip(&curves) {
+            if !base.is_empty() && !c.is_empty() {
+                row.speedup = speedup(&base, c);
+            }
+        }
+        let verdicts = (0..budgets.len())
+            .map(|k| {
+                let b = rows[0].losses[k];
+                let mut ablations_not_beaten = Vec::new();
+                let mut paper_not_ahead_by_3sd = Vec::new();
+                for r in &rows[1..] {
+                    match (r.role, b, r.losses[k]) {
+                        (Role::Ablation, Some((bm, _)), Some((m, _))) if bm < m => {}
+                        (Role::Ablation, Some(_), None) => {} // it failed: beaten
+                        (Role::Ablation, ..) => ablations_not_beaten.push(r.program.clone()),
+                        (Role::Paper, Some((bm, bs)), Some((m, s))) if bm - m > 3.0 * bs.max(s) => {}
+                        (Role::Paper, ..) => paper_not_ahead_by_3sd.push(r.program.clone()),
+                        (Role::Baseline, ..) => {}
+                    }
+                }
+                let baseline_seconds = rows[0].seconds[k];
+                let campaign_hours = study.file.campaign_candidates as f64 * baseline_seconds * hurdle_fraction(study.file.campaign_hurdles)
+                    / study.file.campaign_workers.max(1) as f64
+                    / 3600.0;
+                Verdict { budget: budgets[k], ablations_not_beaten, paper_not_ahead_by_3sd, baseline_seconds, campaign_hours }
+            })
+            .collect();
+        out.push(SizeTable {
+            size: size.clone(),
+            budgets,
+            rows,
+            verdicts,
+            curves,
+            done,
+            planned: study.file.seeds as usize * study.programs.len(),
+        });
+    }
+    out
+}
+
+fn flops(f: f64) -> String {
+    let e = f.log10().floor() as i32;
+    let m = f / 10f64.powi(e);
+    if (m - m.round()).abs() < 1e-9 { format!("{}e{e}", m.round()) } else { format!("{m:.1}e{e}") }
+}
+
+/// The study as Markdown: per size the loss table, speedups and verdicts.
+pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
+    let mut s = String::new();
+    let f = &study.file;
+    let _ = writeln!(
+        s,
+        "Study `{}`: validation loss in nats per byte, mean ± sd over {} seeds (0..{}); lr {}, warm-up {} steps; \
+         speedup = training FLOPs the baseline needs for its final loss over the FLOPs the program needs for it (mean curves).",
+        f.name,
+        f.seeds,
+        f.seeds - 1,
+        f.training.lr,
+        f.training.warmup
+    );
+    for t in tables {
+        let z = &t.size;
+        let _ = writeln!(
+            s,
+            "\n### {}: d_model {}, seq_len {}, {} layers, batch {}{} ({} of {} runs)\n",
+            z.name,
+            z.d_model,
+            z.seq_len,
+            z.n_layers,
+            z.batch,
+            z.lr.map_or(String::new(), |lr| format!(", lr {lr}")),
+            t.done,
+            t.planned
+        );
+        let heads: Vec<String> = t.budgets.iter().map(|b| format!("{} FLOPs", flops(*b))).collect();
+        let _ = writeln!(s, "| program | role | params | train FLOPs/token | {} | speedup |", heads.join(" | "));
+        let _ = writeln!(s, "|---|---|---:|---:|{}---:|", "---:|".repeat(t.budgets.len()));
+        for r in &t.rows {
+            let cells: Vec<String> = r.losses.iter().map(|l| l.map_or("–".into(), |(m, sd)| format!("{m:.3} ± {sd:.3}"))).collect();
+            let sp = match (r.speedup, r.seeds) {
+                (_, 0) => "–".into(),
+                (Some(x), _) => format!("{x:.2}x"),
+                (None, _) => "never".into(),
+            };
+            let role = match r.role {
+                Role::Baseline => "baseline",
+                Role::Paper => "paper",
+                Role::Ablation => "ablation",
+            };
+            let _ = writeln!(s, "| {} | {role} | {} | {} | {} | {sp} |", r.program, r.parameters, r.flops_per_token, cells.join(" | "));
+        }
+        let _ = writeln!(s, "\n| budget | baseline beats every ablation | paper changes ahead by > 3 sd | s per baseline candidate | hours for {} candidates ({} workers, {} hurdles) |", f.campaign_candidates, f.campaign_workers, f.campaign_hurdles);
+        let _ = writeln!(s, "|---|---|---|---:|---:|");
+        for v in &t.verdicts {
+            let yes_no = |missing: &[String]| if missing.is_empty() { "yes".to_string() } else { format!("no ({})", missing.join(", ")) };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.1} | {:.1} |",
+                flops(v.budget),
+                yes_no(&v.ablations_not_beaten),
+                yes_no(&v.paper_not_ahead_by_3sd),
+                v.baseline_seconds,
+                v.campaign_hours
+            );
+        }
+        let _ = writeln!(s, "\n![{}]({})", t.size.name, svg_name(&t.size.name));
+    }
+    s
+}
+
+pub fn svg_name(size: &str) -> String {
+    format!("{size}.svg")
+}
+
+/// The study as CSV: one line per size, program and budget.
+pub fn csv(tables: &[SizeTable]) -> String {
+    let mut s = String::from("size,d_model,seq_len,n_layers,batch,program,role,parameters,flops_per_token,budget_flops,seeds,loss_mean,loss_sd,seconds,speedup\n");
+    for t in tables {
+        for r in &t.rows {
+            for (k, b) in t.budgets.iter().enumerate() {
+                let (m, sd) = r.losses[k].map_or((String::new(), String::new()), |(m, sd)| (m.to_string(), sd.to_string()));
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{:?},{},{},{b},{},{m},{sd},{},{}",
+                    t.size.name,
+                    t.size.d_model,
+                    t.size.seq_len,
+                    t.size.n_layers,
+                    t.size.batch,
+                    r.program,
+                    r.role,
+                    r.parameters,
+                    r.flops_per_token,
+                    r.seeds,
+                    r.seconds[k],
+                    r.speedup.map_or(String::new(), |x| x.to_string())
+                );
+            }
+        }
+    }
+    s
+}
+
+/// Writes `study.md`, `study.csv` and one SVG per size beside the results file; returns the
+/// paths written.
+pub fn write_outputs(study: &Study, tables: &[SizeTable]) -> Result<Vec<PathBuf>> {
+    let dir = study.results.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut written = Vec::new();
+    let md = dir.join("study.md");
+    std::fs::write(&md, markdown(study, tables)).with_context(|| format!("{}", md.display()))?;
+    written.push(md);
+    let c = dir.join("study.csv");
+    std::fs::write(&c, csv(tables)).with_context(|| format!("{}", c.display()))?;
+    written.push(c);
+    for t in tables {
+        let p = dir.join(svg_name(&t.size.name));
+        let title = format!("{}: d_model {}, seq_len {}, {} layers", t.size.name, t.size.d_model, t.size.seq_len, t.size.n_layers);
+        let curves: Vec<(String, Vec<(f64, f64)>)> = t.curves.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
+        std::fs::write(&p, svg(&title, "training FLOPs (log scale)", &curves)).with_context(|| format!("{}", p.display()))?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hurdles_promise_what_the_bands_say() {
+        assert_eq!(hurdle_fraction(0), 1.0);
+        assert!((1.0 / hurdle_fraction(2) - 7.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn flops_print_short() {
+        assert_eq!(flops(1e12), "1e12");
+        assert_eq!(flops(2.5e11), "2.5e11");
+    }
+}
