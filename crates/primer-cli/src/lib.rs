@@ -12,7 +12,7 @@
 //! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
 //! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
-//! [`doctor`], [`paths`]. The worker and the commands
+//! [`doctor`], [`demo`] (the demo's closing words), [`paths`]. The worker and the commands
 //! that train or export models (train, compare, rerun, export, bench train) live in the engine
 //! binary (`src/bin/primer-engine/`), the only code here that calls libtorch.
 //!
@@ -38,6 +38,7 @@ pub mod campaign;
 pub mod check;
 pub mod compare;
 pub mod cli;
+pub mod demo;
 pub mod doctor;
 pub mod inspect;
 pub mod paths;

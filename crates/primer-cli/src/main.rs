@@ -81,8 +81,18 @@ fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>) -> Res
     let config = paths::workspace_root().join("experiments/demo.toml");
     let db = db.unwrap_or_else(|| format!("sqlite://{}", paths::workspace_root().join("demo.db").display()));
     println!("\n== primer search {} --db {db}", config.display());
-    let o = search::Overrides { name, workers, ..Default::default() };
-    tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
+    let o = search::Overrides { name: name.clone(), workers, ..Default::default() };
+    let rt = tokio::runtime::Runtime::new()?;
+    let code = rt.block_on(search::search(&config, &db, &o))?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    // What happened, in words: the analysis, and the winner against the paper's programs.
+    rt.block_on(async {
+        let store = primer_store::Store::open(&db).await?;
+        primer_cli::demo::close(&store, &db, name.as_deref().unwrap_or("demo")).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs an inspection command against the store (which must exist: inspection never creates one).

@@ -58,6 +58,10 @@ pub struct StudySize {
     /// Overrides `training.lr` at this size.
     #[serde(default)]
     pub lr: Option<f64>,
+    /// Overrides `training.warmup` at this size (a size may be listed twice under two names to
+    /// measure a schedule).
+    #[serde(default)]
+    pub warmup: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -241,7 +245,7 @@ impl Study {
         let s = &self.file.sizes[si];
         serde_json::json!({
             "d_model": s.d_model, "seq_len": s.seq_len, "n_layers": s.n_layers, "batch": s.batch,
-            "lr": self.lr(si), "warmup": self.file.training.warmup, "eval_interval": self.file.training.eval_interval,
+            "lr": self.lr(si), "warmup": self.warmup(si), "eval_interval": self.file.training.eval_interval,
             "val_batches": self.file.training.val_batches, "budgets": self.budgets[si],
             "corpus": self.corpus.as_ref().map(|c| c.display().to_string()),
         })
@@ -250,6 +254,10 @@ impl Study {
 
     pub fn lr(&self, si: usize) -> f64 {
         self.file.sizes[si].lr.unwrap_or(self.file.training.lr)
+    }
+
+    pub fn warmup(&self, si: usize) -> u64 {
+        self.file.sizes[si].warmup.unwrap_or(self.file.training.warmup)
     }
 
     /// Every run of the study, sizes outermost (so the smallest size's table is complete
@@ -420,7 +428,8 @@ pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord
                         (Role::Ablation, Some((bm, _)), Some((m, _))) if bm < m => {}
                         (Role::Ablation, Some(_), None) => {} // it failed: beaten
                         (Role::Ablation, ..) => ablations_not_beaten.push(r.program.clone()),
-                        (Role::Paper, Some((bm, bs)), Some((m, s))) if bm - m > 3.0 * bs.max(s) => {}
+                        // One seed has no spread: nothing is "ahead by 3 sd" yet.
+                        (Role::Paper, Some((bm, bs)), Some((m, s))) if r.seeds > 1 && rows[0].seeds > 1 && bm - m > 3.0 * bs.max(s) => {}
                         (Role::Paper, ..) => paper_not_ahead_by_3sd.push(r.program.clone()),
                         (Role::Baseline, ..) => {}
                     }
@@ -448,7 +457,8 @@ pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord
 fn flops(f: f64) -> String {
     let e = f.log10().floor() as i32;
     let m = f / 10f64.powi(e);
-    if (m - m.round()).abs() < 1e-9 { format!("{}e{e}", m.round()) } else { format!("{m:.1}e{e}") }
+    let digits = format!("{m:.3}");
+    format!("{}e{e}", digits.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The study as Markdown: per size the loss table, speedups and verdicts.
@@ -475,7 +485,7 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
             z.seq_len,
             z.n_layers,
             z.batch,
-            z.lr.map_or(String::new(), |lr| format!(", lr {lr}")),
+            z.lr.map_or(String::new(), |lr| format!(", lr {lr}")) + &z.warmup.map_or(String::new(), |w| format!(", warm-up {w}")),
             t.done,
             t.planned
         );
@@ -583,5 +593,6 @@ mod tests {
     fn flops_print_short() {
         assert_eq!(flops(1e12), "1e12");
         assert_eq!(flops(2.5e11), "2.5e11");
+        assert_eq!(flops(6.25e10), "6.25e10");
     }
 }

@@ -530,11 +530,21 @@ fn primitive(
             let w = &params[0];
             let width = op.kernel_width().expect("dconv") as i64;
             let a = materialize(&a, w.size()[0] / a.size()[3])?;
-            let s = a.size();
-            let x = a.f_permute([0, 1, 3, 2])?.f_reshape([-1, s[1] * s[3], s[2]])?;
-            let x = x.f_constant_pad_nd([width - 1, 0])?;
-            let y = x.f_conv1d(w, None::<&Tensor>, [1], [0], [1], s[1] * s[3])?;
-            Ok((y.f_reshape([-1, s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?, false))
+            let s = a.size(); // [B, n, T, C]
+            // A causal depthwise convolution as `width` shifted multiply-adds: y[t] = sum_j
+            // w[j] * x[t - (width-1) + j]. On CPU at these sizes libtorch's grouped conv1d (one
+            // group per channel) is several times slower than the whole rest of a layer.
+            let taps = w.f_view([s[1], s[3], width])?.f_permute([2, 0, 1])?; // [width, n, C]
+            let x = a.f_constant_pad_nd([0, 0, width - 1, 0])?;
+            let mut y: Option<Tensor> = None;
+            for j in 0..width {
+                let term = x.f_narrow(2, j, s[2])?.f_mul(&taps.f_get(j)?.f_view([1, s[1], 1, s[3]])?)?;
+                y = Some(match y {
+                    None => term,
+                    Some(acc) => acc.f_add(&term)?,
+                });
+            }
+            Ok((y.expect("a width of at least 1"), false))
         }
         Op::Call(_) => unreachable!("calls are steps of their own"),
     }

@@ -135,7 +135,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
     let settings = TrainConfig {
         batch: size.batch,
         lr: study.lr(job.size),
-        warmup: t.warmup,
+        warmup: study.warmup(job.size),
         eval_interval: t.eval_interval,
         val_batches: t.val_batches,
         seed: job.seed,
