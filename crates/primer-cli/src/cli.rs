@@ -142,6 +142,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Search progress of campaigns side by side (e.g. evolution against random search): each
+    /// one's best loss so far against its cumulative training compute, and per strategy the mean
+    /// ± sd over its campaigns at ten equal steps of the compute every campaign reached.
+    Progress {
+        /// Campaigns (names or ids).
+        #[arg(required = true)]
+        campaigns: Vec<String>,
+        /// Also write an SVG plot of every campaign's curve.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// A candidate's ancestors back to its seed, with the mutation at each step.
     Lineage {
         candidate: i64,

@@ -56,6 +56,9 @@ fn run() -> Result<ExitCode> {
         Command::Analyze { campaign, top, db, format } => {
             inspect_with(db, |s| async move { primer_cli::analyze::analyze(&s, &campaign, top, format).await })
         }
+        Command::Progress { campaigns, svg, db, format } => {
+            inspect_with(db, |s| async move { primer_cli::analyze::progress(&s, &campaigns, svg.as_deref(), format).await })
+        }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
         }

