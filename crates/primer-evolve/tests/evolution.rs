@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use common::*;
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{Program, ProgramHash};
-use primer_evolve::evolution::rng_for;
 use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution, Strategy};
 
 fn evolver(seed: u64) -> Evolver {
