@@ -147,10 +147,14 @@ fn op_uses(m: &Mutation, parent: &Program) -> Vec<String> {
     }
 }
 
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or("(none)".into(), T::to_string)
+}
+
 fn change_key(c: &Change) -> String {
     match c {
-        Change::Constant { name, old, new } => format!("bank {name}: {old:?} -> {new:?}"),
-        Change::Dim { name, old, new } => format!("bank {name}: {old:?} -> {new:?}"),
+        Change::Constant { name, old, new } => format!("bank const {name}: {} -> {}", opt(old), opt(new)),
+        Change::Dim { name, old, new } => format!("bank dim {name}: {} -> {}", opt(old), opt(new)),
         Change::SubprogramAdded { subprogram } => format!("+ def {subprogram}"),
         Change::SubprogramRemoved { subprogram } => format!("- def {subprogram}"),
         Change::Inserted { subprogram, text, .. } => format!("+ {subprogram}: {text}"),
@@ -358,7 +362,7 @@ pub fn table(a: &Analysis) -> String {
     let l = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.4}"));
     let _ = writeln!(s, "seed loss {}, best loss {} (candidate {})", l(a.seed_loss), l(a.best_loss), a.best_candidate.map_or("–".into(), |c| c.to_string()));
     let _ = writeln!(s, "\nPrimer's changes (passed: hurdle 1..{} then full budget; share: of the living population at 25/50/75/100% of births):", a.hurdles);
-    let _ = writeln!(s, "{:<13} {:>6} {:>6} {:>6} {:>10} {:<16} {:<19} {:>9}  meaning", "motif", "first", "cands", "intro", "passed", "", "share", "best rank");
+    let _ = writeln!(s, "{:<13} {:>6} {:>6} {:>6} {:>12} {:<19} {:>11}  meaning", "motif", "first", "cands", "intro", "passed", "share", "best rank");
     for m in &a.motifs {
         let passed: Vec<String> = m.passed.iter().map(|p| p.to_string()).collect();
         let share: Vec<String> = [2, 4, 7, 9].iter().map(|&i| pct(m.population_share[i])).collect();
@@ -369,7 +373,7 @@ pub fn table(a: &Analysis) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<13} {:>6} {:>6} {:>6} {:>27} {:<19} {:>9}  {}{}",
+            "{:<13} {:>6} {:>6} {:>6} {:>12} {:<19} {:>11}  {}{}",
             m.motif,
             m.first_birth.map_or("never".into(), |b| b.to_string()),
             m.candidates,

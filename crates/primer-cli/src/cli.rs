@@ -43,6 +43,12 @@ pub enum Command {
         /// Local workers (default: 2).
         #[arg(long)]
         workers: Option<usize>,
+        /// Candidates (default: the demo file's 64).
+        #[arg(long)]
+        candidates: Option<u64>,
+        /// Per-candidate budget (default: the demo file's 5e11flops), e.g. 2e10flops for a quick look.
+        #[arg(long)]
+        budget: Option<String>,
     },
     /// Check a program: validity, a shape trace per instruction, parameters and FLOPs.
     ///

@@ -56,9 +56,19 @@ fn compare(db: &str, spec: &CampaignSpec, best: i64, svg: &std::path::Path) -> R
     Ok(parsed.rows)
 }
 
-/// The closing words of the demo; `best_has_attention` says whether the best program still
-/// computes attention (a T_MAT_MUL in its live code).
-pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], best_has_attention: bool, tokens_per_param: f64) -> String {
+/// The closing words of the demo: the three programs' losses and speedups, and what they mean.
+/// What the summary says about the programs besides their losses.
+pub struct Facts {
+    /// The best program still computes attention (a T_MAT_MUL in its live code).
+    pub best_has_attention: bool,
+    /// Bytes of training text per Transformer parameter at the campaign's budget.
+    pub tokens_per_param: f64,
+    pub best_flops_per_token: f64,
+    pub transformer_flops_per_token: f64,
+}
+
+pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], facts: &Facts) -> String {
+    let Facts { best_has_attention, tokens_per_param, best_flops_per_token, transformer_flops_per_token } = *facts;
     use std::fmt::Write as _;
     let mut s = String::new();
     let best_id = a.best_candidate.unwrap_or(-1);
@@ -86,13 +96,24 @@ pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], best_has_
         let _ = write!(s, ", and it has no attention left");
     }
     let _ = writeln!(s, ".");
-    let _ = writeln!(
-        s,
-        "Why: at this budget the Transformer sees about {tokens_per_param:.0} bytes of text per parameter, far from trained \
-         (the paper judged candidates where the Transformer is close to converged). With a fixed compute budget, a program \
-         that costs less per byte trains on more bytes, so cheaper programs win here; that is the right answer for this budget, \
-         not a bug."
-    );
+    let cheaper = best_flops_per_token < transformer_flops_per_token;
+    if cheaper && loss(best) < loss(&rows[0]) {
+        let _ = writeln!(
+            s,
+            "Why: the best program costs {:.0}% of the Transformer's training FLOPs per byte, and at this budget the \
+             Transformer sees about {tokens_per_param:.1} bytes of text per parameter, far from trained (the paper judged \
+             candidates where the Transformer is close to converged). With a fixed compute budget a program that costs less \
+             per byte trains on more bytes, so cheaper programs win here; that is the right answer for this budget, not a bug.",
+            100.0 * best_flops_per_token / transformer_flops_per_token
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "At this budget the Transformer sees about {tokens_per_param:.1} bytes of text per parameter (the paper judged \
+             candidates where the Transformer is close to converged); the best program costs {:.0}% of its training FLOPs per byte.",
+            100.0 * best_flops_per_token / transformer_flops_per_token
+        );
+    }
     let motif = |name: &str| a.motifs.iter().find(|m| m.motif == name);
     for (name, words) in [("squared_relu", "Squared ReLU"), ("dconv_any", "A depthwise convolution after Q, K or V")] {
         if let Some(m) = motif(name) {
@@ -142,14 +163,19 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     let p = primer_dsl::text::from_json(&json, "<store>")?;
     let live = primer_dsl::analysis::eliminate_dead_code(&p);
     let has_attention = live.subprograms.iter().any(|s| s.instructions.iter().any(|i| i.op == primer_dsl::op::Op::TMatMul));
-    let flops_per_token = spec.cost(&primer_dsl::text::parse_file(&paths::workspace_root().join("search-spaces/programs/transformer.prim"))?)
-        .map_or(f64::NAN, |c| c.training_flops_per_token as f64);
+    let transformer = primer_dsl::text::parse_file(&paths::workspace_root().join("search-spaces/programs/transformer.prim"))?;
+    let per_token = |p: &primer_dsl::Program| spec.cost(p).map_or(f64::NAN, |c| c.training_flops_per_token as f64);
     let budget = match spec.training.budget.parse::<primer_dsl::budget::Budget>() {
         Ok(primer_dsl::budget::Budget::Flops(f)) => f,
         _ => f64::NAN,
     };
-    let tokens_per_param = budget / flops_per_token / rows[0].parameters as f64;
+    let facts = Facts {
+        best_has_attention: has_attention,
+        tokens_per_param: budget / per_token(&transformer) / rows[0].parameters as f64,
+        best_flops_per_token: per_token(&p),
+        transformer_flops_per_token: per_token(&transformer),
+    };
     println!();
-    print!("{}", summary(&spec, &a, &rows, has_attention, tokens_per_param));
+    print!("{}", summary(&spec, &a, &rows, &facts));
     Ok(())
 }

@@ -23,7 +23,7 @@ fn run() -> Result<ExitCode> {
             let ok = doctor::report(&doctor::run_checks(), format);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Demo { db, name, workers } => demo(db, name, workers),
+        Command::Demo { db, name, workers, candidates, budget } => demo(db, name, workers, candidates, budget),
         Command::Check { file, model, format } => {
             let ok = check::check(&file, model.config(), format)?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -76,7 +76,7 @@ fn run() -> Result<ExitCode> {
 }
 
 /// The main job: the installation, then the demo campaign.
-fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>) -> Result<ExitCode> {
+fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>, candidates: Option<u64>, budget: Option<String>) -> Result<ExitCode> {
     println!("== primer doctor");
     if !doctor::report(&doctor::run_checks(), Format::Table) {
         return Ok(ExitCode::FAILURE);
@@ -84,7 +84,7 @@ fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>) -> Res
     let config = paths::workspace_root().join("experiments/demo.toml");
     let db = db.unwrap_or_else(|| format!("sqlite://{}", paths::workspace_root().join("demo.db").display()));
     println!("\n== primer search {} --db {db}", config.display());
-    let o = search::Overrides { name: name.clone(), workers, ..Default::default() };
+    let o = search::Overrides { name: name.clone(), workers, candidates, budget, ..Default::default() };
     let rt = tokio::runtime::Runtime::new()?;
     let code = rt.block_on(search::search(&config, &db, &o))?;
     if code != ExitCode::SUCCESS {
