@@ -1,0 +1,131 @@
+//! `primer study` end to end on a tiny study: runs stored as JSON lines, tables and plots
+//! written, a second run trains nothing, a changed setting trains again, bad files are refused
+//! with where.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn study(file: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_primer")).arg("study").arg(file).args(extra).output().unwrap()
+}
+
+fn write_study(dir: &Path, budgets: &str) -> PathBuf {
+    let r = root();
+    let text = format!(
+        r#"name = "tiny"
+seeds = 2
+jobs = 2
+campaign_candidates = 100
+campaign_workers = 2
+campaign_hurdles = 2
+
+[training]
+lr = 0.002
+warmup = 5
+eval_interval = 5
+val_batches = 2
+
+[[programs]]
+name = "conv"
+file = "{conv}"
+role = "ablation"
+
+[[programs]]
+name = "transformer"
+file = "{t}"
+role = "baseline"
+
+[[programs]]
+name = "sqrelu"
+file = "{sq}"
+role = "paper"
+
+[[sizes]]
+name = "d16"
+d_model = 16
+seq_len = 16
+n_layers = 1
+batch = 4
+budgets = [{budgets}]
+"#,
+        conv = r.join("experiments/landscape/programs/conv_no_attention.prim").display(),
+        t = r.join("search-spaces/programs/transformer.prim").display(),
+        sq = r.join("experiments/landscape/programs/squared_relu.prim").display(),
+    );
+    let f = dir.join("study.toml");
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+#[test]
+fn a_tiny_study_trains_once_renders_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("primer-study-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = write_study(&dir, r#""2e8flops", "1e8flops""#);
+    let out = study(&f, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // 3 programs x 2 seeds, one JSON line each, with a loss at each of the 2 budgets.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6);
+    for l in &lines {
+        assert_eq!(l["budgets"].as_array().unwrap().len(), 2);
+        let losses: Vec<f64> = l["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(losses.iter().all(|x| x.is_finite() && *x > 0.0), "{l}");
+        assert!(!l["curve"].as_array().unwrap().is_empty());
+    }
+    // The baseline leads the table whatever the file's order; its speedup is 1.00x.
+    let md = std::fs::read_to_string(dir.join("study.md")).unwrap();
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| program") && !l.starts_with("| budget")).collect();
+    assert!(rows[0].starts_with("| transformer | baseline |") && rows[0].ends_with("| 1.00x |"), "{md}");
+    assert!(md.contains("(6 of 6 runs)") && md.contains("1e8 FLOPs") && md.contains("2e8 FLOPs") && md.contains(" ± "), "{md}");
+    assert!(dir.join("d16.svg").exists() && dir.join("study.csv").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("study.csv")).unwrap().lines().count(), 1 + 3 * 2);
+    // Same settings: nothing trained again, the same table.
+    let again = study(&f, &[]);
+    assert!(String::from_utf8_lossy(&again.stderr).is_empty(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("results.jsonl")).unwrap().lines().count(), 6);
+    assert_eq!(std::fs::read_to_string(dir.join("study.md")).unwrap(), md);
+    // --render trains nothing even when runs are missing.
+    let f2 = write_study(&dir, r#""1e8flops", "3e8flops""#);
+    let rendered = study(&f2, &["--render"]);
+    assert!(rendered.status.success());
+    assert!(std::fs::read_to_string(dir.join("study.md")).unwrap().contains("(0 of 6 runs)"));
+    assert_eq!(std::fs::read_to_string(dir.join("results.jsonl")).unwrap().lines().count(), 6);
+    // Changed budgets: every run is trained again (old lines stay, the new ones win).
+    let out = study(&f2, &[]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(dir.join("results.jsonl")).unwrap().lines().count(), 12);
+    assert!(std::fs::read_to_string(dir.join("study.md")).unwrap().contains("(6 of 6 runs)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_study_files_say_where() {
+    let dir = std::env::temp_dir().join(format!("primer-study-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = write_study(&dir, r#""2e8flops""#);
+    let text = std::fs::read_to_string(&f).unwrap();
+    for (from, to, expected) in [
+        ("seeds = 2", "seeds = 2\ncolour = 1", "study.toml:3:1: unknown field `colour`"),
+        ("role = \"baseline\"", "role = \"paper\"", "exactly one program needs role = \"baseline\", found 0"),
+        ("budgets = [\"2e8flops\"]", "budgets = [\"200steps\"]", "a study's budgets are FLOPs"),
+        ("d_model = 16", "d_model = 12", "d_model must be a positive multiple of 8"),
+        ("seeds = 2", "seeds = 0", "`seeds` must be at least 1"),
+    ] {
+        std::fs::write(&f, text.replacen(from, to, 1)).unwrap();
+        let out = study(&f, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{from} -> {to}: {err}");
+        assert!(err.contains("study.toml:"), "{err}");
+    }
+    assert!(!dir.join("results.jsonl").exists(), "nothing trained");
+    let _ = std::fs::remove_dir_all(&dir);
+}
