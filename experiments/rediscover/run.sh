@@ -36,7 +36,7 @@ programs="$root/search-spaces/programs"
 for corpus in shakespeare moby-dick; do
   # The campaign's model and training settings (experiments/rediscover-primer.toml).
   "$primer" compare "$programs/transformer.prim" "$programs/primer_ez.prim" $top \
-    --budgets 1.25e11flops,2.5e11flops,5e11flops --seeds 3 --db "$db" \
-    --d-model 32 --seq-len 64 --n-layers 2 --batch 16 --lr 0.002 --warmup 50 --eval-interval 50 --threads 2 \
+    --budgets 1.25e11flops,2.5e11flops --seeds 3 --db "$db" \
+    --d-model 32 --seq-len 64 --n-layers 2 --batch 16 --lr 0.002 --warmup 500 --eval-interval 50 --threads 2 \
     --corpus "$root/.cache/corpus/$corpus.txt" --svg "$here/compare-$corpus.svg" | tee "$here/compare-$corpus.txt"
 done
