@@ -164,8 +164,11 @@ fn change_key(c: &Change) -> String {
 }
 
 /// Hurdles a result passed: a candidate stopped at checkpoint k reached k+1 checkpoints and
-/// passed k of them.
-fn passed(r: &HistoryRow) -> Option<i64> {
+/// passed k of them. A reused result counts as its source's.
+fn passed(r: &HistoryRow, by_id: &HashMap<i64, &HistoryRow>) -> Option<i64> {
+    if let (Some("reused"), Some(src)) = (r.outcome.as_deref(), r.reused_from) {
+        return by_id.get(&src).and_then(|s| passed(s, &HashMap::new()));
+    }
     let h = r.hurdles?;
     Some(if r.outcome.as_deref() == Some("stopped") { h - 1 } else { h })
 }
@@ -219,7 +222,7 @@ pub fn analyze_history(
         // Entries 0..h: passed hurdle i+1; entry h: trained to the full budget.
         let mut passed_counts = vec![0usize; h + 1];
         for r in &with {
-            let p = passed(r).or_else(|| r.reused_from.and_then(|src| by_id.get(&src)).and_then(|src| passed(src))).unwrap_or(0);
+            let p = passed(r, &by_id).unwrap_or(0);
             for (i, c) in passed_counts.iter_mut().enumerate().take(h) {
                 *c += usize::from(p as usize > i);
             }
@@ -320,8 +323,8 @@ pub fn analyze_history(
     })
 }
 
-/// The seed a candidate descends from.
-fn seed_of<'a>(r: &'a HistoryRow, by_id: &HashMap<i64, &'a HistoryRow>) -> Option<&'a HistoryRow> {
+/// The seed a candidate descends from (its chain of parents back to a seed row).
+pub fn seed_of<'a>(r: &'a HistoryRow, by_id: &HashMap<i64, &'a HistoryRow>) -> Option<&'a HistoryRow> {
     let mut cur = r;
     for _ in 0..by_id.len() + 1 {
         if cur.seed_index.is_some() {
@@ -518,6 +521,12 @@ mod tests {
         let text = table(&a);
         assert!(text.contains("squared_relu") && text.contains("1 (top 2)"), "{text}");
         assert_eq!(csv(&a).lines().count(), 1 + 7 + 3 + 3);
+        // A reused result counts as its source's: candidate 5 reuses 2's loss, so it passed both
+        // hurdles and trained to the end as 2 did.
+        let mut rows = rows;
+        rows.push(HistoryRow { reused_from: Some(2), hurdles: Some(0), ..row(5, Some(4), &s, Some(&insert), "reused", 1.9, 0) });
+        let a = analyze_history("x", &spec, &rows, &programs, 2).unwrap();
+        assert_eq!(a.motifs[0].passed, [2, 2, 2]);
     }
 
     #[test]

@@ -198,13 +198,18 @@ fn locate(text: &str, field: &str) -> (usize, usize) {
     find_key(text, field.rsplit('.').next().unwrap_or(field))
 }
 
+/// Parses a TOML file into `T`; errors say `file:line:column: message` (campaign and study files).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        anyhow::anyhow!("{file}:{line}:{column}: {}", e.message())
+    })
+}
+
 impl CampaignFile {
     /// Parses a campaign file; errors say `file:line:column: message`.
     pub fn parse(text: &str, file: &str) -> Result<CampaignFile> {
-        toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            anyhow::anyhow!("{file}:{line}:{column}: {}", e.message())
-        })
+        parse_toml(text, file)
     }
 }
 

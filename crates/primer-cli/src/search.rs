@@ -322,11 +322,8 @@ async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: 
         let p = text::from_json(&json, "<store>")?;
         // The seed it descends from.
         let by_id: HashMap<i64, &primer_store::HistoryRow> = history.iter().map(|r| (r.candidate, r)).collect();
-        let mut at = best;
-        while let Some(parent) = at.parent.and_then(|id| by_id.get(&id)) {
-            at = parent;
-        }
-        let seed = at.seed_index.and_then(|i| seeds.get(i as usize)).unwrap_or(&seeds[0]);
+        let at = crate::analyze::seed_of(best, &by_id);
+        let seed = at.and_then(|r| r.seed_index).and_then(|i| seeds.get(i as usize)).unwrap_or(&seeds[0]);
         let d = primer_dsl::diff::diff(seed, &p);
         println!("\nbest: candidate {} (program {}), against its seed:", best.candidate, &best.program[..12]);
         if d.is_empty() { println!("  (the seed itself)") } else { print!("{d}") }

@@ -18,7 +18,6 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use primer_dsl::budget::Budget;
-use primer_dsl::space::line_col;
 use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program};
 
@@ -171,10 +170,7 @@ impl Study {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let file: StudyFile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-            anyhow::anyhow!("{name}:{line}:{column}: {}", e.message())
-        })?;
+        let file: StudyFile = crate::campaign::parse_toml(text, &name)?;
         let at = |key: &str| {
             let (l, c) = primer_dsl::space::find_key(text, key);
             format!("{name}:{l}:{c}")
