@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Evolutionary search over programs of primitives that define a Transformer decoder layer.
 #[derive(Debug, Parser)]
-#[command(name = "primer", version, about, propagate_version = true)]
+#[command(name = "primer", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -174,6 +174,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// The commands that train or evaluate models (run by `primer-engine`).
+    #[command(flatten)]
+    Engine(EngineCommand),
+}
+
+/// The commands that need libtorch: `primer` hands them to `primer-engine`, which runs them.
+/// Declared once, here; `primer` sees them through [`Command::Engine`] and
+/// [`Bench::Engine`].
+#[derive(Debug, Subcommand)]
+pub enum EngineCommand {
     /// Retrain a campaign's top K candidates at a new budget over N seeds (as the paper
     /// retrained its top 100 at the full budget); stored beside the originals, shown by
     /// `top --budget B`. Resumable: what is stored is not trained again.
@@ -318,23 +328,6 @@ pub enum Command {
     EngineInfo,
 }
 
-impl Command {
-    /// Commands that need libtorch run in `primer-engine`.
-    pub fn needs_engine(&self) -> bool {
-        matches!(
-            self,
-            Command::EngineInfo
-                | Command::Train { .. }
-                | Command::Compare { .. }
-                | Command::Study { .. }
-                | Command::Rerun { .. }
-                | Command::Export { .. }
-                | Command::Worker { .. }
-                | Command::Bench { what: Bench::Train { .. } }
-        )
-    }
-}
-
 /// What `primer export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum ExportFormat {
@@ -423,6 +416,14 @@ pub enum Bench {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
+    /// Benchmarks that need libtorch (run by `primer-engine`).
+    #[command(flatten)]
+    Engine(EngineBench),
+}
+
+/// The benchmarks that train (run by `primer-engine`).
+#[derive(Debug, Subcommand)]
+pub enum EngineBench {
     /// Training throughput of the compiled transformer.prim against the hand-written reference
     /// Transformer, in one run, same weights and batches: tokens per second, their ratio, and
     /// peak memory.
@@ -435,4 +436,5 @@ pub enum Bench {
         #[command(flatten)]
         model: ModelArgs,
     },
+
 }

@@ -1,24 +1,24 @@
 //! primer-cli: the `primer` command.
 //!
-//! Two executables come from this package:
-//! - `primer`, the command people run. It does not link libtorch, so the controller, the
-//!   inspection commands and `primer doctor` work (and say what is wrong) even where libtorch
-//!   is missing or broken.
-//! - `primer-engine`, which links libtorch (through `primer-torch`) and runs everything that
-//!   trains or evaluates models. `primer` hands such commands to it, found next to its own
-//!   executable (or at `$PRIMER_ENGINE`).
+//! Two executables make up the command:
+//! - `primer` (this package), the command people run. Its manifest has no libtorch, so the
+//!   controller, the inspection commands and `primer doctor` work (and say what is wrong) even
+//!   where libtorch is missing or broken.
+//! - `primer-engine` (crates/primer-engine), which links libtorch (through `primer-torch`) and
+//!   runs everything that trains or evaluates models ([`cli::EngineCommand`]). `primer` hands
+//!   such commands to it, found next to its own executable (or at `$PRIMER_ENGINE`).
 //!
 //! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
 //! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
 //! [`doctor`], [`demo`] (the demo's closing words), [`paths`]. The worker and the commands
-//! that train or export models (train, compare, rerun, export, bench train) live in the engine
-//! binary (`src/bin/primer-engine/`), the only code here that calls libtorch.
+//! that train or export models (train, compare, study, rerun, export, bench train) live in
+//! crates/primer-engine, which uses this library for everything that is not libtorch.
 //!
 //! ```text
 //! cargo xtask setup                  # libtorch + corpus
-//! cargo build --release -p primer-cli
+//! cargo build --release -p primer-cli -p primer-engine
 //! target/release/primer doctor       # versions, threads, CUDA, corpus, store
 //! ```
 

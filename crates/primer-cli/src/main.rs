@@ -15,10 +15,8 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
-    if cli.command.needs_engine() {
-        return exec_engine();
-    }
     match cli.command {
+        Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } => exec_engine(),
         Command::Doctor { format } => {
             let ok = doctor::report(&doctor::run_checks(), format);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -61,16 +59,6 @@ fn run() -> Result<ExitCode> {
         }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
-        }
-        Command::EngineInfo
-        | Command::Train { .. }
-        | Command::Compare { .. }
-        | Command::Study { .. }
-        | Command::Export { .. }
-        | Command::Rerun { .. }
-        | Command::Worker { .. }
-        | Command::Bench { what: Bench::Train { .. } } => {
-            unreachable!("engine commands are handed over above")
         }
     }
 }
@@ -120,7 +108,7 @@ fn exec_engine() -> Result<ExitCode> {
     let exe = paths::engine_exe();
     anyhow::ensure!(
         exe.exists(),
-        "{} is missing: build it with `cd {} && cargo build --release -p primer-cli`",
+        "{} is missing: build it with `cd {} && cargo build --release -p primer-cli -p primer-engine`",
         exe.display(),
         paths::workspace_root().display()
     );

@@ -7,6 +7,14 @@ fn primer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_primer"))
 }
 
+/// The engine, built next to `primer` by `cargo build`/`cargo test` of the workspace (it is
+/// another package: crates/primer-engine).
+fn engine() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_primer")).with_file_name("primer-engine");
+    assert!(exe.exists(), "{} is missing: build the workspace (`cargo test --workspace` does)", exe.display());
+    exe
+}
+
 fn text(out: &Output) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -20,7 +28,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn doctor_passes_after_setup() {
-    let out = primer().arg("doctor").env("PRIMER_ENGINE", env!("CARGO_BIN_EXE_primer-engine")).output().unwrap();
+    let out = primer().arg("doctor").env("PRIMER_ENGINE", engine()).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "doctor failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("libtorch          2.13.0"), "{stdout}");
@@ -32,7 +40,7 @@ fn doctor_passes_after_setup() {
 fn doctor_json_reports_every_check() {
     let out = primer()
         .args(["doctor", "--format", "json"])
-        .env("PRIMER_ENGINE", env!("CARGO_BIN_EXE_primer-engine"))
+        .env("PRIMER_ENGINE", engine())
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -47,7 +55,7 @@ fn doctor_json_reports_every_check() {
 fn doctor_fails_with_the_fix_when_the_corpus_is_missing() {
     let out = primer()
         .arg("doctor")
-        .env("PRIMER_ENGINE", env!("CARGO_BIN_EXE_primer-engine"))
+        .env("PRIMER_ENGINE", engine())
         .env("PRIMER_CORPUS", "/nonexistent/corpus.txt")
         .output()
         .unwrap();
@@ -62,7 +70,7 @@ fn doctor_fails_with_the_fix_when_the_libtorch_folder_is_missing() {
     let empty = temp_dir("libtorch");
     let out = primer()
         .arg("doctor")
-        .env("PRIMER_ENGINE", env!("CARGO_BIN_EXE_primer-engine"))
+        .env("PRIMER_ENGINE", engine())
         .env("PRIMER_LIBTORCH", &empty)
         .output()
         .unwrap();
@@ -76,8 +84,12 @@ fn doctor_fails_with_the_fix_when_the_libtorch_folder_is_missing() {
 /// exist (same length, patched in place), so libtorch_cpu.so cannot be found at start.
 #[test]
 fn doctor_fails_with_the_fix_when_the_engine_cannot_load_libtorch() {
-    let runpath = env!("PRIMER_LIBTORCH_LIB");
-    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_primer-engine")).unwrap();
+    // The engine's RUNPATH is the folder its libtorch_cpu.so is loaded from.
+    let info = Command::new(engine()).arg("engine-info").output().unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let loaded = PathBuf::from(info["loaded_from"].as_str().expect("the engine loads libtorch"));
+    let runpath = loaded.parent().unwrap().display().to_string();
+    let mut bytes = std::fs::read(engine()).unwrap();
     let needle = runpath.as_bytes();
     let at = bytes.windows(needle.len()).position(|w| w == needle).expect("RUNPATH string in the engine");
     let replacement: Vec<u8> = std::iter::once(b'/').chain(std::iter::repeat_n(b'x', needle.len() - 1)).collect();

@@ -374,7 +374,7 @@ fn cargo(root: &Path) -> Command {
 
 fn build_primer(root: &Path) -> Result<()> {
     step("building primer (release)");
-    run(cargo(root).args(["build", "--release", "-p", "primer-cli", "--bins"]))
+    run(cargo(root).args(["build", "--release", "-p", "primer-cli", "-p", "primer-engine", "--bins"]))
 }
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use primer_cli::cli::{Bench, Cli, Command};
+use primer_cli::cli::{Bench, Cli, Command, EngineBench, EngineCommand};
 
 mod compare;
 mod export;
@@ -20,21 +20,27 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
-    match cli.command {
-        Command::EngineInfo => {
+    let command = match cli.command {
+        Command::Engine(command) => command,
+        Command::Bench { what: Bench::Engine(EngineBench::Train { steps, training, model }) } => {
+            return train::bench(steps, &training, &model);
+        }
+        other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
+    };
+    match command {
+        EngineCommand::EngineInfo => {
             let info = primer_torch::runtime::LibtorchInfo::probe();
             println!("{}", serde_json::to_string(&info)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Train { file, budget, corpus, training, model, format } => {
+        EngineCommand::Train { file, budget, corpus, training, model, format } => {
             train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
         }
-        Command::Bench { what: Bench::Train { steps, training, model } } => train::bench(steps, &training, &model),
-        Command::Compare { programs, budgets, seeds, svg, db, corpus, training, model, format } => {
+        EngineCommand::Compare { programs, budgets, seeds, svg, db, corpus, training, model, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             compare::compare(&programs, &budgets, seeds, &svg, &db, corpus.as_deref(), &training, &model, format)
         }
-        Command::Export { candidate, out, format, force, budget, corpus, training, model, db } => {
+        EngineCommand::Export { candidate, out, format, force, budget, corpus, training, model, db } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             export::export(&export::Args {
                 candidate: &candidate,
@@ -48,14 +54,13 @@ fn run() -> Result<ExitCode> {
                 db: &db,
             })
         }
-        Command::Study { file, render, jobs, format } => study::study(&file, render, jobs, format),
-        Command::Rerun { campaign, top, budget, seeds, threads, db, format } => {
+        EngineCommand::Study { file, render, jobs, format } => study::study(&file, render, jobs, format),
+        EngineCommand::Rerun { campaign, top, budget, seeds, threads, db, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, &budget, seeds, threads, format)
         }
-        Command::Worker { db, campaign, id } => {
+        EngineCommand::Worker { db, campaign, id } => {
             worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)
         }
-        other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
     }
 }
