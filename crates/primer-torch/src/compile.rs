@@ -27,6 +27,7 @@ use primer_dsl::op::ShapeRule;
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Field, ModelConfig, Op, Program, Shape, ValidationError};
 
+use crate::lower::{Lowering, Structural, lowering};
 use crate::patterns::{self, Pattern};
 
 /// A program that cannot become a model.
@@ -449,41 +450,22 @@ fn primitive(
         Ok((f(&x, &y)?, sq))
     };
     let unary = |t: Result<Tensor, TchError>| t.map(|t| (t, a_sq));
-    match op {
-        Op::Add => binary(&|x, y| x.f_add(y)),
-        Op::Difference => binary(&|x, y| x.f_sub(y)),
-        Op::Multiply => binary(&|x, y| x.f_mul(y)),
-        Op::Divide => binary(&|x, y| x.f_div(y)),
-        Op::Max => binary(&|x, y| x.f_maximum(y)),
-        Op::Min => binary(&|x, y| x.f_minimum(y)),
-        Op::Constant => Ok((a.f_narrow(3, 0, 1)?.f_full_like(constant)?, false)),
-        Op::Abs => unary(a.f_abs()),
-        Op::AbsRoot => unary(a.f_abs()?.f_sqrt()),
-        Op::Square => unary(a.f_square()),
-        Op::Exp => unary(a.f_exp()),
-        Op::Log => unary(a.f_abs()?.f_log()),
-        Op::Recip => unary(a.f_reciprocal()),
-        Op::Sign => unary(a.f_sign()),
-        Op::Sin => unary(a.f_sin()),
-        Op::Cos => unary(a.f_cos()),
-        Op::Tanh => unary(a.f_tanh()),
-        Op::Sigmoid => unary(a.f_sigmoid()),
-        Op::CMul => unary(a.f_mul_scalar(constant)),
-        Op::Scale | Op::Shift => {
+    let kind = match lowering(op) {
+        Lowering::Unary { tch, .. } => return unary(tch(&a, constant)),
+        Lowering::Binary { tch, .. } => return binary(&tch),
+        Lowering::Reduce { tch, .. } => return Ok((tch(&a)?, false)),
+        Lowering::Structural(kind) => kind,
+    };
+    match kind {
+        Structural::Constant => Ok((a.f_narrow(3, 0, 1)?.f_full_like(constant)?, false)),
+        Structural::Scale | Structural::Shift => {
             let g = &params[0];
             let s = g.size();
             let g = g.f_view([1, s[0], 1, s[1]])?;
-            unary(if op == Op::Scale { a.f_mul(&g) } else { a.f_add(&g) })
+            unary(if kind == Structural::Scale { a.f_mul(&g) } else { a.f_add(&g) })
         }
-        Op::Mask => unary(a.f_masked_fill(future, -1e9)),
-        Op::CumSum => unary(a.f_cumsum(2, None::<Kind>)),
-        Op::CumProd => unary(a.f_cumprod(2, None::<Kind>)),
-        Op::RedMean => Ok((a.f_mean_dim(-1, true, None::<Kind>)?, false)),
-        Op::RedSum => Ok((a.f_sum_dim_intlist(-1, true, None::<Kind>)?, false)),
-        Op::RedMax => Ok((a.f_amax(-1, true)?, false)),
-        Op::RedMin => Ok((a.f_amin(-1, true)?, false)),
-        Op::RedProd => Ok((a.f_prod_dim_int(-1, true, None::<Kind>)?, false)),
-        Op::MatMul => {
+        Structural::Mask => unary(a.f_masked_fill(future, -1e9)),
+        Structural::MatMul => {
             let (b, b_sq) = second();
             // The square operand is the weights; only s <= t is summed.
             let (w, x, out_sq) = match (a_sq, b_sq) {
@@ -494,12 +476,12 @@ fn primitive(
             };
             Ok((w.f_tril(0)?.f_matmul(&x)?, out_sq))
         }
-        Op::TMatMul => {
+        Structural::TMatMul => {
             let (b, _) = second();
             let (x, y) = broadcast(&a, &b)?;
             Ok((x.f_matmul(&y.f_transpose(-1, -2)?)?.f_tril(0)?, true))
         }
-        Op::Dense => {
+        Structural::Dense => {
             let (w, b) = (&params[0], &params[1]);
             let (n, c_in, c_out) = (w.size()[0], w.size()[1], w.size()[2]);
             let y = if a.size()[1] == 1 && n > 1 {
@@ -514,7 +496,7 @@ fn primitive(
             };
             Ok((y.f_add(&b.f_view([1, n, 1, c_out])?)?, false))
         }
-        Op::Conv3 | Op::Conv7 | Op::Conv15 | Op::Conv31 => {
+        Structural::Conv => {
             let (w, b) = (&params[0], &params[1]);
             let width = op.kernel_width().expect("conv") as i64;
             let n = b.size()[0];
@@ -526,7 +508,7 @@ fn primitive(
             let c_out = b.size()[1];
             Ok((y.f_reshape([-1, n, c_out, s[2]])?.f_permute([0, 1, 3, 2])?, false))
         }
-        Op::DConv3 | Op::DConv7 | Op::DConv15 | Op::DConv31 => {
+        Structural::Depthwise => {
             let w = &params[0];
             let width = op.kernel_width().expect("dconv") as i64;
             let a = materialize(&a, w.size()[0] / a.size()[3])?;
@@ -546,6 +528,115 @@ fn primitive(
             }
             Ok((y.expect("a width of at least 1"), false))
         }
-        Op::Call(_) => unreachable!("calls are steps of their own"),
+        Structural::Call(_) => unreachable!("calls are steps of their own"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `[1, 1, T=2, C]` value from rows.
+    fn value(rows: &[&[f64]]) -> Tensor {
+        let c = rows[0].len() as i64;
+        let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().map(|&v| v as f32)).collect();
+        Tensor::from_slice(&flat).view([1, 1, rows.len() as i64, c])
+    }
+
+    /// What one op is given and must return, written out by hand.
+    struct Case {
+        a: Vec<Vec<f64>>,
+        a_square: bool,
+        b: Vec<Vec<f64>>,
+        constant: f64,
+        params: Vec<Tensor>,
+        want: Vec<Vec<f64>>,
+    }
+
+    fn rows(r: &[&[f64]]) -> Vec<Vec<f64>> {
+        r.iter().map(|x| x.to_vec()).collect()
+    }
+
+    /// Every primitive on a literal input: x = [[1, -2], [0.5, 4]] (T = 2 positions, 2
+    /// channels), y = [[3, 1], [-1, 2]], the constant 0.7. The match has no catch-all: a new op
+    /// needs its case here.
+    fn case(op: Op) -> Case {
+        let x: &[&[f64]] = &[&[1.0, -2.0], &[0.5, 4.0]];
+        let y: &[&[f64]] = &[&[3.0, 1.0], &[-1.0, 2.0]];
+        let un = |want: &[&[f64]]| Case { a: rows(x), a_square: false, b: rows(y), constant: 0.7, params: vec![], want: rows(want) };
+        let t = |v: &[f32], shape: &[i64]| Tensor::from_slice(v).view(shape);
+        // Convolution weights: [1, 2, 3] on channel 0 and [0, 1, -1] on channel 1 (oldest tap
+        // first), or all ones for the wider kernels (only the two newest taps reach T = 2).
+        let taps = |w: i64| -> Vec<f32> { if w == 3 { vec![1.0, 2.0, 3.0, 0.0, 1.0, -1.0] } else { vec![1.0; 2 * w as usize] } };
+        // CONVw: [c_out = 1, c_in = 2, w] and a bias 0.5; DCONVw: [channels = 2, 1, w].
+        let conv = |w: i64, want: &[&[f64]]| Case { params: vec![t(&taps(w), &[1, 2, w]), t(&[0.5], &[1, 1])], ..un(want) };
+        let dconv = |w: i64, want: &[&[f64]]| Case { params: vec![t(&taps(w), &[2, 1, w])], ..un(want) };
+        let e = std::f64::consts::E;
+        match op {
+            Op::Add => un(&[&[4.0, -1.0], &[-0.5, 6.0]]),
+            Op::Difference => un(&[&[-2.0, -3.0], &[1.5, 2.0]]),
+            Op::Multiply => un(&[&[3.0, -2.0], &[-0.5, 8.0]]),
+            Op::Divide => un(&[&[1.0 / 3.0, -2.0], &[-0.5, 2.0]]),
+            Op::Max => un(&[&[3.0, 1.0], &[0.5, 4.0]]),
+            Op::Min => un(&[&[1.0, -2.0], &[-1.0, 2.0]]),
+            Op::Constant => un(&[&[0.7], &[0.7]]),
+            Op::Abs => un(&[&[1.0, 2.0], &[0.5, 4.0]]),
+            Op::AbsRoot => un(&[&[1.0, 2f64.sqrt()], &[0.5f64.sqrt(), 2.0]]),
+            Op::Square => un(&[&[1.0, 4.0], &[0.25, 16.0]]),
+            Op::Exp => un(&[&[e, 1.0 / (e * e)], &[e.sqrt(), e.powi(4)]]),
+            Op::Log => un(&[&[0.0, 2f64.ln()], &[-(2f64.ln()), 4f64.ln()]]),
+            Op::Recip => un(&[&[1.0, -0.5], &[2.0, 0.25]]),
+            Op::Sign => un(&[&[1.0, -1.0], &[1.0, 1.0]]),
+            Op::Sin => un(&[&[0.841_470_98, -0.909_297_43], &[0.479_425_54, -0.756_802_5]]),
+            Op::Cos => un(&[&[0.540_302_31, -0.416_146_84], &[0.877_582_56, -0.653_643_62]]),
+            Op::Tanh => un(&[&[0.761_594_16, -0.964_027_58], &[0.462_117_16, 0.999_329_3]]),
+            Op::Sigmoid => un(&[&[0.731_058_58, 0.119_202_92], &[0.622_459_33, 0.982_013_79]]),
+            Op::CMul => un(&[&[0.7, -1.4], &[0.35, 2.8]]),
+            Op::Scale => Case { params: vec![t(&[2.0, 3.0], &[1, 2])], ..un(&[&[2.0, -6.0], &[1.0, 12.0]]) },
+            Op::Shift => Case { params: vec![t(&[2.0, 3.0], &[1, 2])], ..un(&[&[3.0, 1.0], &[2.5, 7.0]]) },
+            // A square [[1, 2], [3, 4]]: the entry s > t is masked.
+            Op::Mask => Case { a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]), a_square: true, ..un(&[&[1.0, -1e9], &[3.0, 4.0]]) },
+            Op::CumSum => un(&[&[1.0, -2.0], &[1.5, 2.0]]),
+            Op::CumProd => un(&[&[1.0, -2.0], &[0.5, -8.0]]),
+            Op::RedMean => un(&[&[-0.5], &[2.25]]),
+            Op::RedSum => un(&[&[-1.0], &[4.5]]),
+            Op::RedMax => un(&[&[1.0], &[4.0]]),
+            Op::RedMin => un(&[&[-2.0], &[0.5]]),
+            Op::RedProd => un(&[&[-2.0], &[2.0]]),
+            // Weights [[1, 2], [3, 4]] (a square, only s <= t used) times x.
+            Op::MatMul => Case { a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]), a_square: true, b: rows(x), ..un(&[&[1.0, -2.0], &[5.0, 10.0]]) },
+            // x · yᵀ, the strict upper triangle zero.
+            Op::TMatMul => un(&[&[1.0, 0.0], &[5.5, 7.5]]),
+            // x · [1, 2]ᵀ + 0.5.
+            Op::Dense => Case { params: vec![t(&[1.0, 2.0], &[1, 2, 1]), t(&[0.5], &[1, 1])], ..un(&[&[-2.5], &[9.0]]) },
+            Op::Conv3 => conv(3, &[&[5.5], &[-2.0]]),
+            Op::Conv7 => conv(7, &[&[-0.5], &[4.0]]),
+            Op::Conv15 => conv(15, &[&[-0.5], &[4.0]]),
+            Op::Conv31 => conv(31, &[&[-0.5], &[4.0]]),
+            Op::DConv3 => dconv(3, &[&[3.0, 2.0], &[3.5, -6.0]]),
+            Op::DConv7 => dconv(7, &[&[1.0, -2.0], &[1.5, 2.0]]),
+            Op::DConv15 => dconv(15, &[&[1.0, -2.0], &[1.5, 2.0]]),
+            Op::DConv31 => dconv(31, &[&[1.0, -2.0], &[1.5, 2.0]]),
+            Op::Call(_) => unreachable!("not a primitive"),
+        }
+    }
+
+    #[test]
+    fn every_primitive_computes_its_value_on_a_literal_input() {
+        let future = Tensor::ones([2, 2], (Kind::Bool, Device::Cpu)).triu(1);
+        let mut wrong = Vec::new();
+        for &op in Op::PRIMITIVES {
+            let c = case(op);
+            let a: Vec<&[f64]> = c.a.iter().map(Vec::as_slice).collect();
+            let b: Vec<&[f64]> = c.b.iter().map(Vec::as_slice).collect();
+            let (a, b) = (value(&a), value(&b));
+            let (got, _) = primitive(op, a, c.a_square, || (b.shallow_clone(), false), c.constant, &c.params, &future).unwrap();
+            let want: Vec<&[f64]> = c.want.iter().map(Vec::as_slice).collect();
+            let want = value(&want);
+            if got.size() != want.size() || f64::try_from((&got - &want).abs().max()).unwrap() > 1e-5 {
+                wrong.push(format!("{op}: got {got} want {want}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

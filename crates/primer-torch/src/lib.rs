@@ -35,6 +35,7 @@ pub mod compile;
 pub mod data;
 pub mod export;
 pub mod fingerprint;
+pub mod lower;
 pub mod patterns;
 pub mod reference;
 pub mod runtime;

@@ -1,0 +1,42 @@
+
+The evolved decoder layer is the program's `main` (class `@MAIN@` below); around it sits the
+fixed stem: a byte embedding plus learned positions, N_LAYERS copies of the layer with their
+own weights, a final layer norm and an output projection. @PARAMS@ parameters.
+
+Inside the layer every value is a tensor [batch, copies, time, channels], or
+[batch, copies, time, time] for a "square" of attention-like scores. `CALL[k]` runs k copies of
+a subprogram side by side, each with its own weights, on the copies axis, and concatenates
+their outputs on channels (a multi-head attention is `CALL[8] attention_head`). Each line of a
+`forward` is one instruction of the program, written in the comment beside it as primer prints
+it. Causal softmax attention and layer norm run as PyTorch's fused kernels, with the
+primitives they stand for in the comments.
+
+Use:
+    from model import Model
+    model = Model.from_safetensors("weights.safetensors")
+    logits = model(tokens)  # tokens: int64 [batch, time], bytes 0..255, time <= SEQ_LEN
+
+    python model.py [weights.safetensors] [check.safetensors]
+        loads the weights and checks the logits against the ones primer computed (check file).
+
+Only torch is needed (the safetensors reader is below).
+"""
+
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+D_MODEL = @D@
+SEQ_LEN = @T@
+N_LAYERS = @L@
+VOCAB = @VOCAB@
+
+# The program, as primer prints it.
+PROGRAM = r"""
+@PROGRAM@"""
+
