@@ -12,6 +12,7 @@
 //!   under its names, a check file, and a traced TorchScript module.
 //! - [`patterns`]: the attention and layer-norm patterns that run fused.
 //! - [`fingerprint`]: the functional fingerprint of an untrained model.
+//! - [`lower`]: the lowering table, each op's libtorch call and PyTorch expression on one line.
 //! - [`reference`]: hand-written Transformer and Primer-EZ for parity tests and benchmarks.
 //! - [`runtime`]: which libtorch the process loaded, for `primer doctor`.
 //!
