@@ -116,7 +116,10 @@ fn exported_pytorch_matches_the_compiled_model() {
         ("awkward_names".into(), awkward_names()),
     ];
     let named = programs.len();
-    let full = Mutator::new(SearchSpace::load(&root().join("search-spaces/primer.toml")).unwrap(), config, 100);
+    // The paper's space, opened to every primitive the DSL has (one exported program per op).
+    let mut every_op = SearchSpace::load(&root().join("search-spaces/primer.toml")).unwrap();
+    every_op.ops = Op::PRIMITIVES.to_vec();
+    let full = Mutator::new(every_op, config, 100);
     let t = program("transformer.prim");
     for &op in Op::PRIMITIVES {
         programs.push((format!("op_{}", op.name()), with_op(&t, &full, op).unwrap()));
