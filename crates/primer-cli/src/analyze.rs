@@ -129,9 +129,12 @@ pub fn stored_mutations(json: &str) -> Result<Vec<Mutation>> {
 /// What one mutation inserted and deleted, as `insert OP` / `delete OP`, given the program it
 /// was applied to.
 fn op_uses(m: &Mutation, parent: &Program) -> Vec<String> {
-    let op_at = |s: usize, i: usize| parent.subprograms.get(s).and_then(|sp| sp.instructions.get(i)).map(|ins| ins.op.name());
+    let op_at =
+        |s: usize, i: usize| parent.subprograms.get(s).and_then(|sp| sp.instructions.get(i)).map(|ins| ins.op.name());
     match m {
-        Mutation::DeleteInstruction { subprogram, position } => op_at(*subprogram, *position).map(|o| format!("delete {o}")).into_iter().collect(),
+        Mutation::DeleteInstruction { subprogram, position } => {
+            op_at(*subprogram, *position).map(|o| format!("delete {o}")).into_iter().collect()
+        }
         Mutation::InsertInstruction { instruction, .. } => vec![format!("insert {}", instruction.op.name())],
         Mutation::DeleteInsert { subprogram, delete, instruction, .. } => {
             let mut v: Vec<String> = op_at(*subprogram, *delete).map(|o| format!("delete {o}")).into_iter().collect();
@@ -232,7 +235,8 @@ pub fn analyze_history(
             .iter()
             .map(|pop| if pop.is_empty() { 0.0 } else { pop.iter().filter(|r| m(r)).count() as f64 / pop.len() as f64 })
             .collect();
-        let best = with.iter().filter_map(|r| rank_of.get(&r.candidate).map(|&rank| (rank, *r))).min_by_key(|(rank, _)| *rank);
+        let best =
+            with.iter().filter_map(|r| rank_of.get(&r.candidate).map(|&rank| (rank, *r))).min_by_key(|(rank, _)| *rank);
         reports.push(MotifReport {
             motif: name.into(),
             meaning: meaning.into(),
@@ -289,7 +293,9 @@ pub fn analyze_history(
     let mut shared: BTreeMap<String, usize> = BTreeMap::new();
     for r in ranked.iter().take(k) {
         let seed = seed_of(r, &by_id);
-        let (Some(s), Some(p)) = (seed.and_then(|s| programs.get(&s.program)), programs.get(&r.program)) else { continue };
+        let (Some(s), Some(p)) = (seed.and_then(|s| programs.get(&s.program)), programs.get(&r.program)) else {
+            continue;
+        };
         let mut keys: Vec<String> = diff(s, p).changes.iter().map(change_key).collect();
         keys.sort();
         keys.dedup();
@@ -297,7 +303,8 @@ pub fn analyze_history(
             *shared.entry(key).or_default() += 1;
         }
     }
-    let mut top_k_shared: Vec<SharedChange> = shared.into_iter().map(|(change, count)| SharedChange { change, count }).collect();
+    let mut top_k_shared: Vec<SharedChange> =
+        shared.into_iter().map(|(change, count)| SharedChange { change, count }).collect();
     top_k_shared.sort_by(|a, b| b.count.cmp(&a.count).then(a.change.cmp(&b.change)));
 
     let evaluated = rows.iter().filter(|r| r.outcome.is_some()).count();
@@ -306,7 +313,10 @@ pub fn analyze_history(
         strategy: if spec.strategy.is_evolution() { "evolution".into() } else { "random".into() },
         candidates: rows.len(),
         evaluated,
-        failed: rows.iter().filter(|r| matches!(r.outcome.as_deref(), Some("failed" | "invalid" | "diverged" | "out_of_memory"))).count(),
+        failed: rows
+            .iter()
+            .filter(|r| matches!(r.outcome.as_deref(), Some("failed" | "invalid" | "diverged" | "out_of_memory")))
+            .count(),
         stopped_at_hurdles: rows.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count(),
         reused: rows.iter().filter(|r| r.outcome.as_deref() == Some("reused")).count(),
         training_flops: rows.iter().filter_map(|r| r.flops).sum(),
@@ -338,12 +348,16 @@ pub fn seed_of<'a>(r: &'a HistoryRow, by_id: &HashMap<i64, &'a HistoryRow>) -> O
 /// Reads a campaign's history and programs from the store and analyzes it.
 pub async fn load(store: &Store, campaign: &str, k: usize) -> Result<Analysis> {
     let c = find_campaign(store, campaign).await?;
-    let spec: CampaignSpec = serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
+    let spec: CampaignSpec =
+        serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
     let rows = store.history(c.id).await?;
     let mut programs = HashMap::new();
     for r in &rows {
         if !programs.contains_key(&r.program) {
-            let json = store.program_json(&r.program).await?.with_context(|| format!("program {} of candidate {}", r.program, r.candidate))?;
+            let json = store
+                .program_json(&r.program)
+                .await?
+                .with_context(|| format!("program {} of candidate {}", r.program, r.candidate))?;
             programs.insert(r.program.clone(), text::from_json(&json, "<store>")?);
         }
     }
@@ -360,12 +374,34 @@ pub fn table(a: &Analysis) -> String {
     let _ = writeln!(
         s,
         "campaign `{}` ({}): {} candidates, {} evaluated ({} stopped at hurdles, {} reused, {} failed); {:.3e} training FLOPs, {:.0} s of training",
-        a.campaign, a.strategy, a.candidates, a.evaluated, a.stopped_at_hurdles, a.reused, a.failed, a.training_flops, a.training_seconds
+        a.campaign,
+        a.strategy,
+        a.candidates,
+        a.evaluated,
+        a.stopped_at_hurdles,
+        a.reused,
+        a.failed,
+        a.training_flops,
+        a.training_seconds
     );
     let l = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.4}"));
-    let _ = writeln!(s, "seed loss {}, best loss {} (candidate {})", l(a.seed_loss), l(a.best_loss), a.best_candidate.map_or("–".into(), |c| c.to_string()));
-    let _ = writeln!(s, "\nPrimer's changes (passed: hurdle 1..{} then full budget; share: of the living population at 25/50/75/100% of births):", a.hurdles);
-    let _ = writeln!(s, "{:<13} {:>6} {:>6} {:>6} {:>12} {:<19} {:>11}  meaning", "motif", "first", "cands", "intro", "passed", "share", "best rank");
+    let _ = writeln!(
+        s,
+        "seed loss {}, best loss {} (candidate {})",
+        l(a.seed_loss),
+        l(a.best_loss),
+        a.best_candidate.map_or("–".into(), |c| c.to_string())
+    );
+    let _ = writeln!(
+        s,
+        "\nPrimer's changes (passed: hurdle 1..{} then full budget; share: of the living population at 25/50/75/100% of births):",
+        a.hurdles
+    );
+    let _ = writeln!(
+        s,
+        "{:<13} {:>6} {:>6} {:>6} {:>12} {:<19} {:>11}  meaning",
+        "motif", "first", "cands", "intro", "passed", "share", "best rank"
+    );
     for m in &a.motifs {
         let passed: Vec<String> = m.passed.iter().map(|p| p.to_string()).collect();
         let share: Vec<String> = [2, 4, 7, 9].iter().map(|&i| pct(m.population_share[i])).collect();
@@ -411,7 +447,9 @@ pub fn table(a: &Analysis) -> String {
 
 /// CSV: one line per motif, mutation kind and op.
 pub fn csv(a: &Analysis) -> String {
-    let mut s = String::from("section,name,first_birth,candidates,introduced,passed,share_final,best_rank,proposed,survived,improved\n");
+    let mut s = String::from(
+        "section,name,first_birth,candidates,introduced,passed,share_final,best_rank,proposed,survived,improved\n",
+    );
     for m in &a.motifs {
         let passed: Vec<String> = m.passed.iter().map(|p| p.to_string()).collect();
         let _ = writeln!(
@@ -457,7 +495,15 @@ mod tests {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
     }
 
-    fn row(candidate: i64, parent: Option<i64>, p: &Program, m: Option<&Mutation>, outcome: &str, fitness: f64, hurdles: i64) -> HistoryRow {
+    fn row(
+        candidate: i64,
+        parent: Option<i64>,
+        p: &Program,
+        m: Option<&Mutation>,
+        outcome: &str,
+        fitness: f64,
+        hurdles: i64,
+    ) -> HistoryRow {
         HistoryRow {
             candidate,
             birth: candidate - 1,
@@ -483,7 +529,13 @@ mod tests {
     #[test]
     fn a_small_history_is_counted_exactly() {
         let root = root();
-        let spec = crate::campaign::resolve(&root.join("experiments/demo.toml"), &Default::default(), &root.join("Cargo.toml")).unwrap().spec;
+        let spec = crate::campaign::resolve(
+            &root.join("experiments/demo.toml"),
+            &Default::default(),
+            &root.join("Cargo.toml"),
+        )
+        .unwrap()
+        .spec;
         assert_eq!(spec.hurdles.hurdles, 2);
         let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
         // main: x, then n1 heads attn h n2 up z relu(value 8) down out.
@@ -500,9 +552,13 @@ mod tests {
             row(3, Some(2), &s2, Some(&bank), "stopped", 2.5, 1),
             row(4, Some(1), &m, Some(&min), "finished", 2.1, 2),
         ];
-        let programs: HashMap<String, Program> = [&t, &s, &s2, &m].into_iter().map(|p| (canonical_hash(p).hex(), p.clone())).collect();
+        let programs: HashMap<String, Program> =
+            [&t, &s, &s2, &m].into_iter().map(|p| (canonical_hash(p).hex(), p.clone())).collect();
         let a = analyze_history("x", &spec, &rows, &programs, 2).unwrap();
-        assert_eq!((a.candidates, a.evaluated, a.stopped_at_hurdles, a.best_candidate, a.seed_loss), (4, 4, 1, Some(2), Some(2.0)));
+        assert_eq!(
+            (a.candidates, a.evaluated, a.stopped_at_hurdles, a.best_candidate, a.seed_loss),
+            (4, 4, 1, Some(2), Some(2.0))
+        );
         let sr = &a.motifs[0];
         assert_eq!(sr.motif, "squared_relu");
         assert_eq!((sr.in_seed, sr.first_birth, sr.candidates, sr.introduced), (false, Some(1), 2, 1));
@@ -512,9 +568,16 @@ mod tests {
         // In the final population (P = 20 holds all four): 2 of 4.
         assert_eq!(sr.population_share[9], 0.5);
         assert!(a.motifs[1..6].iter().all(|m| m.candidates == 0 && m.first_birth.is_none() && !m.in_top_k));
-        let uses = |v: &[UseRow]| v.iter().map(|u| (u.what.clone(), u.proposed, u.survived, u.improved)).collect::<Vec<_>>();
-        assert_eq!(uses(&a.mutation_kinds), [("bank".into(), 1, 0, 0), ("insert".into(), 1, 1, 1), ("mutate_field".into(), 1, 1, 0)]);
-        assert_eq!(uses(&a.ops), [("delete MAX".into(), 1, 1, 0), ("insert MIN".into(), 1, 1, 0), ("insert SQUARE".into(), 1, 1, 1)]);
+        let uses =
+            |v: &[UseRow]| v.iter().map(|u| (u.what.clone(), u.proposed, u.survived, u.improved)).collect::<Vec<_>>();
+        assert_eq!(
+            uses(&a.mutation_kinds),
+            [("bank".into(), 1, 0, 0), ("insert".into(), 1, 1, 1), ("mutate_field".into(), 1, 1, 0)]
+        );
+        assert_eq!(
+            uses(&a.ops),
+            [("delete MAX".into(), 1, 1, 0), ("insert MIN".into(), 1, 1, 0), ("insert SQUARE".into(), 1, 1, 1)]
+        );
         // The top 2 are candidates 2 and 1 (the seed): one change against the seed, in one.
         assert_eq!(a.top_k_shared.len(), 1);
         assert_eq!((a.top_k_shared[0].change.as_str(), a.top_k_shared[0].count), ("+ main: SQUARE(relu)", 1));
@@ -524,7 +587,11 @@ mod tests {
         // A reused result counts as its source's: candidate 5 reuses 2's loss, so it passed both
         // hurdles and trained to the end as 2 did.
         let mut rows = rows;
-        rows.push(HistoryRow { reused_from: Some(2), hurdles: Some(0), ..row(5, Some(4), &s, Some(&insert), "reused", 1.9, 0) });
+        rows.push(HistoryRow {
+            reused_from: Some(2),
+            hurdles: Some(0),
+            ..row(5, Some(4), &s, Some(&insert), "reused", 1.9, 0)
+        });
         let a = analyze_history("x", &spec, &rows, &programs, 2).unwrap();
         assert_eq!(a.motifs[0].passed, [2, 2, 2]);
     }
@@ -532,9 +599,19 @@ mod tests {
     #[test]
     fn progress_is_the_best_so_far_against_cumulative_compute() {
         let root = root();
-        let spec = crate::campaign::resolve(&root.join("experiments/demo.toml"), &Default::default(), &root.join("Cargo.toml")).unwrap().spec;
+        let spec = crate::campaign::resolve(
+            &root.join("experiments/demo.toml"),
+            &Default::default(),
+            &root.join("Cargo.toml"),
+        )
+        .unwrap()
+        .spec;
         let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
-        let mut rows = vec![row(1, None, &t, None, "finished", 2.0, 2), row(2, Some(1), &t, None, "stopped", 2.5, 1), row(3, Some(1), &t, None, "finished", 1.5, 2)];
+        let mut rows = vec![
+            row(1, None, &t, None, "finished", 2.0, 2),
+            row(2, Some(1), &t, None, "stopped", 2.5, 1),
+            row(3, Some(1), &t, None, "finished", 1.5, 2),
+        ];
         rows[1].flops = Some(0.25e9);
         rows.push(HistoryRow { outcome: None, fitness: None, flops: None, ..row(4, Some(1), &t, None, "x", 0.0, 0) });
         let p = progress_of("x", &spec, &rows);
@@ -548,7 +625,7 @@ mod tests {
     #[test]
     fn stored_mutations_are_one_or_a_list() {
         let m = Mutation::DeleteInstruction { subprogram: 0, position: 1 };
-        assert_eq!(stored_mutations(&serde_json::to_string(&m).unwrap()).unwrap(), [m.clone()]);
+        assert_eq!(stored_mutations(&serde_json::to_string(&m).unwrap()).unwrap(), std::slice::from_ref(&m));
         assert_eq!(stored_mutations(&serde_json::to_string(&[m.clone(), m.clone()]).unwrap()).unwrap(), [m.clone(), m]);
         assert!(stored_mutations("{}").is_err());
     }
@@ -588,6 +665,10 @@ pub fn progress_of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow]) -> Prog
     }
 }
 
+/// Mean and sd of the best loss over a strategy's campaigns at one compute step (None where
+/// no campaign reached it).
+type MeanSd = Option<(f64, f64)>;
+
 /// The best loss a curve had reached by `compute` (None: nothing evaluated by then).
 pub fn best_at(points: &[(f64, f64)], compute: f64) -> Option<f64> {
     points.iter().take_while(|p| p.0 <= compute).last().map(|p| p.1)
@@ -595,11 +676,17 @@ pub fn best_at(points: &[(f64, f64)], compute: f64) -> Option<f64> {
 
 /// `primer progress CAMPAIGN...`: best-so-far against compute for each campaign, and mean ±
 /// sd per strategy at ten equal steps of the compute all of them reached.
-pub async fn progress(store: &Store, campaigns: &[String], svg_path: Option<&std::path::Path>, format: Format) -> Result<()> {
+pub async fn progress(
+    store: &Store,
+    campaigns: &[String],
+    svg_path: Option<&std::path::Path>,
+    format: Format,
+) -> Result<()> {
     let mut all = Vec::new();
     for name in campaigns {
         let c = find_campaign(store, name).await?;
-        let spec: CampaignSpec = serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
+        let spec: CampaignSpec =
+            serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
         all.push(progress_of(&c.name, &spec, &store.history(c.id).await?));
     }
     let common = all.iter().map(|p| p.points.last().map_or(0.0, |l| l.0)).fold(f64::INFINITY, f64::min);
@@ -608,13 +695,14 @@ pub async fn progress(store: &Store, campaigns: &[String], svg_path: Option<&std
     strategies.sort();
     strategies.dedup();
     // Per strategy and step: mean and sd over its campaigns.
-    let table: Vec<(String, Vec<Option<(f64, f64)>>)> = strategies
+    let table: Vec<(String, Vec<MeanSd>)> = strategies
         .iter()
         .map(|s| {
             let cells = steps
                 .iter()
                 .map(|&c| {
-                    let v: Vec<f64> = all.iter().filter(|p| &p.strategy == s).filter_map(|p| best_at(&p.points, c)).collect();
+                    let v: Vec<f64> =
+                        all.iter().filter(|p| &p.strategy == s).filter_map(|p| best_at(&p.points, c)).collect();
                     (!v.is_empty()).then(|| crate::compare::mean_sd(&v))
                 })
                 .collect();
@@ -622,26 +710,57 @@ pub async fn progress(store: &Store, campaigns: &[String], svg_path: Option<&std
         })
         .collect();
     if let Some(path) = svg_path {
-        let curves: Vec<(String, Vec<(f64, f64)>)> =
-            all.iter().map(|p| (format!("{} ({}, seed {})", p.campaign, p.strategy, p.seed), p.points.clone())).collect();
-        std::fs::write(path, crate::compare::svg("best loss so far against training compute", "cumulative training FLOPs (log scale)", &curves))
-            .with_context(|| format!("{}", path.display()))?;
+        let curves: Vec<(String, Vec<(f64, f64)>)> = all
+            .iter()
+            .map(|p| (format!("{} ({}, seed {})", p.campaign, p.strategy, p.seed), p.points.clone()))
+            .collect();
+        std::fs::write(
+            path,
+            crate::compare::svg(
+                "best loss so far against training compute",
+                "cumulative training FLOPs (log scale)",
+                &curves,
+            ),
+        )
+        .with_context(|| format!("{}", path.display()))?;
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "campaigns": all, "compute": steps, "by_strategy": table }))?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "campaigns": all, "compute": steps, "by_strategy": table })
+            )?
+        ),
         Format::Csv => {
             println!("campaign,strategy,seed,compute_flops,best_loss");
             for p in &all {
                 for &c in &steps {
-                    println!("{},{},{},{c},{}", p.campaign, p.strategy, p.seed, best_at(&p.points, c).map_or(String::new(), |b| b.to_string()));
+                    println!(
+                        "{},{},{},{c},{}",
+                        p.campaign,
+                        p.strategy,
+                        p.seed,
+                        best_at(&p.points, c).map_or(String::new(), |b| b.to_string())
+                    );
                 }
             }
         }
         Format::Table => {
-            println!("best loss so far (mean ± sd over campaigns) at equal training compute; {} campaign(s):", all.len());
+            println!(
+                "best loss so far (mean ± sd over campaigns) at equal training compute; {} campaign(s):",
+                all.len()
+            );
             for p in &all {
                 let last = p.points.last().copied().unwrap_or((0.0, f64::NAN));
-                println!("  {} ({}, seed {}): {} evaluated, {:.3e} FLOPs, best {:.4}", p.campaign, p.strategy, p.seed, p.points.len(), last.0, last.1);
+                println!(
+                    "  {} ({}, seed {}): {} evaluated, {:.3e} FLOPs, best {:.4}",
+                    p.campaign,
+                    p.strategy,
+                    p.seed,
+                    p.points.len(),
+                    last.0,
+                    last.1
+                );
             }
             print!("{:>12}", "FLOPs");
             for (s, _) in &table {

@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use primer_dsl::analysis::{Cost, canonical_hash};
-use primer_dsl::validate::validate;
 use primer_dsl::space::{find_key, line_col};
+use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program, SearchSpace};
 use primer_evolve::{HalvingHurdles, RegularizedEvolution, Strategy};
 
@@ -276,14 +276,17 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     }
     let space_path = dir.join(&f.search_space);
     let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let model = ModelConfig { d_model: f.model.d_model, seq_len: f.model.seq_len, n_layers: f.model.n_layers, vocab: 256 };
+    let model =
+        ModelConfig { d_model: f.model.d_model, seq_len: f.model.seq_len, n_layers: f.model.n_layers, vocab: 256 };
     let mut seeds = Vec::new();
     let mut seed_programs = Vec::new();
     for s in &f.seeds {
         let p = dir.join(s);
         let program = primer_dsl::text::parse_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
         validate(&program, &model).map_err(|e| anyhow::anyhow!("{}: invalid at this model size: {e}", p.display()))?;
-        space.admits(&program).map_err(|e| anyhow::anyhow!("{}: outside the search space {}: {e}", p.display(), space_path.display()))?;
+        space
+            .admits(&program)
+            .map_err(|e| anyhow::anyhow!("{}: outside the search space {}: {e}", p.display(), space_path.display()))?;
         seeds.push(SeedSpec { file: absolute(&p).display().to_string(), hash: canonical_hash(&program).hex() });
         seed_programs.push(program);
     }
@@ -303,7 +306,10 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         seeds,
         model,
         training,
-        evolution: RegularizedEvolution { population_size: f.evolution.population, tournament_size: f.evolution.tournament },
+        evolution: RegularizedEvolution {
+            population_size: f.evolution.population,
+            tournament_size: f.evolution.tournament,
+        },
         strategy: match f.evolution.strategy {
             StrategyName::Evolution => Strategy::Evolution,
             StrategyName::Random => Strategy::Random { max_mutations: f.evolution.max_mutations },

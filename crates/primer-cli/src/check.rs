@@ -94,10 +94,9 @@ pub fn check(file: &Path, config: ModelConfig, format: Format) -> Result<bool> {
         Err(e) => {
             let reason = e.to_string();
             match format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::json!({ "file": map.file, "valid": false, "error": reason })
-                ),
+                Format::Json => {
+                    println!("{}", serde_json::json!({ "file": map.file, "valid": false, "error": reason }))
+                }
                 _ => println!("{}invalid: {reason}", source_of(&p, &map, &e.location)),
             }
             return Ok(false);
@@ -144,7 +143,11 @@ pub fn check(file: &Path, config: ModelConfig, format: Format) -> Result<bool> {
                     current = (r.subprogram.clone(), r.copies);
                     let copies = if r.copies > 1 { format!(" ({} copies)", r.copies) } else { String::new() };
                     let _ = writeln!(out, "\n{}{copies}", r.subprogram);
-                    let _ = writeln!(out, "  {:>3} {:width$} {:>9} {:>10} {:>14}", "#", "instruction", "shape", "params", "fwd FLOPs/tok");
+                    let _ = writeln!(
+                        out,
+                        "  {:>3} {:width$} {:>9} {:>10} {:>14}",
+                        "#", "instruction", "shape", "params", "fwd FLOPs/tok"
+                    );
                 }
                 let text = format!("{} = {}", r.name, r.instruction);
                 let shape = r.shape.clone().unwrap_or_else(|| "dead".into());
@@ -201,13 +204,23 @@ pub fn diff_files(old: &Path, new: &Path, format: Format) -> Result<()> {
             println!("kind,subprogram,index,name,old,new");
             for ch in &d.changes {
                 let v = serde_json::to_value(ch)?;
-                let s = |k: &str| v.get(k).map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string())).unwrap_or_default();
+                let s = |k: &str| {
+                    v.get(k).map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string())).unwrap_or_default()
+                };
                 let (o, n) = match ch {
                     diff::Change::Inserted { text, .. } => (String::new(), text.clone()),
                     diff::Change::Deleted { text, .. } => (text.clone(), String::new()),
                     _ => (s("old"), s("new")),
                 };
-                println!("{},{},{},{},{},{}", s("kind"), csv(&s("subprogram")), s("index"), csv(&s("name")), csv(&o), csv(&n));
+                println!(
+                    "{},{},{},{},{},{}",
+                    s("kind"),
+                    csv(&s("subprogram")),
+                    s("index"),
+                    csv(&s("name")),
+                    csv(&o),
+                    csv(&n)
+                );
             }
         }
         Format::Table => {

@@ -436,5 +436,4 @@ pub enum EngineBench {
         #[command(flatten)]
         model: ModelArgs,
     },
-
 }

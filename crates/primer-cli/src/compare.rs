@@ -45,8 +45,10 @@ pub fn speedup(baseline: &[(f64, f64)], curve: &[(f64, f64)]) -> Option<f64> {
 /// An SVG line plot of loss against compute (log scale), one line per named curve.
 pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> String {
     let (w, h, left, right, top, bottom) = (720.0, 440.0, 70.0, 180.0, 40.0, 50.0);
-    let points: Vec<(f64, f64)> = curves.iter().flat_map(|(_, c)| c.iter().copied()).filter(|p| p.0 > 0.0 && p.1.is_finite()).collect();
-    let (mut x0, mut x1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0.log10()), b.max(p.0.log10())));
+    let points: Vec<(f64, f64)> =
+        curves.iter().flat_map(|(_, c)| c.iter().copied()).filter(|p| p.0 > 0.0 && p.1.is_finite()).collect();
+    let (mut x0, mut x1) =
+        points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0.log10()), b.max(p.0.log10())));
     let (mut y0, mut y1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     if points.is_empty() {
         (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
@@ -61,9 +63,17 @@ pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> 
     let py = |y: f64| top + (y1 - y) / (y1 - y0) * (h - top - bottom);
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="22" font-size="14">{}</text>"#, escape(title));
-    let _ = writeln!(s, r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, h - bottom, w - right, h - bottom);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="22" font-size="14">{}</text>"#,
+        escape(title)
+    );
+    let _ =
+        writeln!(s, r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, h - bottom, w - right, h - bottom);
     let _ = writeln!(s, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#, h - bottom);
     for d in (x0.floor() as i32)..=(x1.ceil() as i32) {
         let x = 10f64.powi(d);
@@ -76,14 +86,34 @@ pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> 
         let y = y0 + (y1 - y0) * k as f64 / 4.0;
         let _ = writeln!(s, r#"<text x="{}" y="{:.1}" text-anchor="end">{y:.3}</text>"#, left - 6.0, py(y) + 4.0);
     }
-    let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, (left + w - right) / 2.0, h - 12.0, escape(x_label));
-    let _ = writeln!(s, r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">validation loss (nats per byte)</text>"#, (top + h - bottom) / 2.0, (top + h - bottom) / 2.0);
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+        (left + w - right) / 2.0,
+        h - 12.0,
+        escape(x_label)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">validation loss (nats per byte)</text>"#,
+        (top + h - bottom) / 2.0,
+        (top + h - bottom) / 2.0
+    );
     for (i, (name, c)) in curves.iter().enumerate() {
         let color = colors[i % colors.len()];
-        let pts: Vec<String> = c.iter().filter(|p| p.0 > 0.0 && p.1.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
+        let pts: Vec<String> = c
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.1.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
         let _ = writeln!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, pts.join(" "));
         let ly = top + 16.0 * i as f64 + 8.0;
-        let _ = writeln!(s, r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/>"#, w - right + 10.0, w - right + 30.0);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/>"#,
+            w - right + 10.0,
+            w - right + 30.0
+        );
         let _ = writeln!(s, r#"<text x="{}" y="{:.1}">{}</text>"#, w - right + 35.0, ly + 4.0, escape(name));
     }
     s.push_str("</svg>\n");
@@ -127,7 +157,11 @@ mod tests {
 
     #[test]
     fn the_plot_has_a_line_and_a_legend_entry_per_program() {
-        let s = svg("t", "FLOPs", &[("a<b".into(), vec![(1e9, 3.0), (1e10, 2.0)]), ("c".into(), vec![(1e9, 3.5), (1e10, 2.5)])]);
+        let s = svg(
+            "t",
+            "FLOPs",
+            &[("a<b".into(), vec![(1e9, 3.0), (1e10, 2.0)]), ("c".into(), vec![(1e9, 3.5), (1e10, 2.5)])],
+        );
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
         assert_eq!(s.matches("<polyline").count(), 2);
         assert!(s.contains("a&lt;b") && s.contains(">1e9<") && s.contains(">1e10<"));

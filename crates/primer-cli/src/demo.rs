@@ -42,7 +42,14 @@ fn compare(db: &str, spec: &CampaignSpec, best: i64, svg: &std::path::Path) -> R
         .arg(format!("candidate:{best}"))
         .args(["--budgets", &t.budget, "--seeds", &SEEDS.to_string(), "--db", db, "--format", "json"])
         .args(["--d-model", &spec.model.d_model.to_string(), "--seq-len", &spec.model.seq_len.to_string()])
-        .args(["--n-layers", &spec.model.n_layers.to_string(), "--batch", &t.batch.to_string(), "--lr", &t.lr.to_string()])
+        .args([
+            "--n-layers",
+            &spec.model.n_layers.to_string(),
+            "--batch",
+            &t.batch.to_string(),
+            "--lr",
+            &t.lr.to_string(),
+        ])
         .args(["--warmup", &t.warmup.to_string(), "--eval-interval", &t.eval_interval.to_string(), "--threads", "2"])
         .arg("--svg")
         .arg(svg)
@@ -78,7 +85,11 @@ pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], facts: &F
          validation loss in nats per byte (lower is better), and how much less compute each needs to reach the Transformer's loss:",
         spec.training.budget, spec.model.d_model, spec.model.n_layers, spec.model.seq_len
     );
-    let names = ["the Transformer (the seed)", "Primer-EZ (the paper's changes)", &format!("the search's best (candidate {best_id})")];
+    let names = [
+        "the Transformer (the seed)",
+        "Primer-EZ (the paper's changes)",
+        &format!("the search's best (candidate {best_id})"),
+    ];
     for (name, r) in names.iter().zip(rows) {
         let (m, sd) = r.losses.last().copied().unwrap_or((f64::NAN, f64::NAN));
         let sp = r.speedup.map_or("never reaches it".to_string(), |x| format!("{x:.1}x"));
@@ -162,8 +173,10 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     let json = store.program_json(&hash).await?.context("the best program")?;
     let p = primer_dsl::text::from_json(&json, "<store>")?;
     let live = primer_dsl::analysis::eliminate_dead_code(&p);
-    let has_attention = live.subprograms.iter().any(|s| s.instructions.iter().any(|i| i.op == primer_dsl::op::Op::TMatMul));
-    let transformer = primer_dsl::text::parse_file(&paths::workspace_root().join("search-spaces/programs/transformer.prim"))?;
+    let has_attention =
+        live.subprograms.iter().any(|s| s.instructions.iter().any(|i| i.op == primer_dsl::op::Op::TMatMul));
+    let transformer =
+        primer_dsl::text::parse_file(&paths::workspace_root().join("search-spaces/programs/transformer.prim"))?;
     let per_token = |p: &primer_dsl::Program| spec.cost(p).map_or(f64::NAN, |c| c.training_flops_per_token as f64);
     let budget = match spec.training.budget.parse::<primer_dsl::budget::Budget>() {
         Ok(primer_dsl::budget::Budget::Flops(f)) => f,

@@ -46,11 +46,7 @@ fn libtorch_folder() -> Vec<Check> {
     let dir = paths::libtorch_dir();
     let lib = dir.join("lib/libtorch_cpu.so");
     if !lib.exists() {
-        return vec![Check::fail(
-            "libtorch folder",
-            format!("{} is missing", lib.display()),
-            paths::setup_hint(),
-        )];
+        return vec![Check::fail("libtorch folder", format!("{} is missing", lib.display()), paths::setup_hint())];
     }
     let variant = std::fs::read_to_string(dir.join(pins::VARIANT_FILE)).unwrap_or_else(|_| "unknown".into());
     let version = std::fs::read_to_string(dir.join("version.py"))

@@ -23,7 +23,11 @@ pub async fn find_campaign(store: &Store, which: &str) -> Result<Campaign> {
         return Ok(c);
     }
     let names: Vec<String> = store.campaigns().await?.into_iter().map(|c| format!("{} ({})", c.name, c.id)).collect();
-    bail!("no campaign `{which}` in {} (campaigns: {})", store.url, if names.is_empty() { "none".into() } else { names.join(", ") })
+    bail!(
+        "no campaign `{which}` in {} (campaigns: {})",
+        store.url,
+        if names.is_empty() { "none".into() } else { names.join(", ") }
+    )
 }
 
 /// A candidate named on the command line: `70`, `#70` or `candidate:70` (a number is a file
@@ -46,9 +50,14 @@ pub struct CandidateProgram {
 
 /// Candidate `id` of the store, with its program and campaign.
 pub async fn candidate_program(store: &Store, id: i64) -> Result<CandidateProgram> {
-    let (campaign_id, row) = store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
-    let campaign = store.campaign_by_id(campaign_id).await?.with_context(|| format!("candidate {id}: no campaign {campaign_id}"))?;
-    let spec = serde_json::from_str(&campaign.config).with_context(|| format!("campaign `{}`: its stored config", campaign.name))?;
+    let (campaign_id, row) =
+        store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
+    let campaign = store
+        .campaign_by_id(campaign_id)
+        .await?
+        .with_context(|| format!("candidate {id}: no campaign {campaign_id}"))?;
+    let spec = serde_json::from_str(&campaign.config)
+        .with_context(|| format!("campaign `{}`: its stored config", campaign.name))?;
     let program = program(store, &row.program).await?;
     Ok(CandidateProgram { program, campaign, spec, row })
 }
@@ -134,7 +143,10 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             if rows.is_empty() {
                 println!("no campaigns in {}", store.url);
             }
-            println!("{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}", "id", "name", "progress", "done", "failed", "running", "pending", "state", "best", "candidate");
+            println!(
+                "{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
+                "id", "name", "progress", "done", "failed", "running", "pending", "state", "best", "candidate"
+            );
             for r in &rows {
                 println!(
                     "{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
@@ -190,8 +202,17 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
             }
         }
         Format::Table => {
-            println!("campaign `{}` (id {}): the {} best of {} candidates", c.name, c.id, rows.len(), store.counts(c.id).await?.total());
-            println!("{:<5} {:>9} {:>6} {:>9} {:>8} {:>10} {:>6} {:>7}  mutation", "rank", "candidate", "birth", "val loss", "bits/B", "outcome", "steps", "parent");
+            println!(
+                "campaign `{}` (id {}): the {} best of {} candidates",
+                c.name,
+                c.id,
+                rows.len(),
+                store.counts(c.id).await?.total()
+            );
+            println!(
+                "{:<5} {:>9} {:>6} {:>9} {:>8} {:>10} {:>6} {:>7}  mutation",
+                "rank", "candidate", "birth", "val loss", "bits/B", "outcome", "steps", "parent"
+            );
             for (i, r) in rows.iter().enumerate() {
                 let f = r.fitness.unwrap_or(f64::NAN);
                 println!(
@@ -282,9 +303,27 @@ pub async fn show(store: &Store, id: i64, format: Format) -> Result<()> {
 fn show_table(s: &Shown) -> String {
     let r = &s.candidate;
     let mut out = String::new();
-    let _ = writeln!(out, "candidate {} of campaign {} (birth {}, program {})", r.candidate, s.campaign, r.birth, &r.program[..12.min(r.program.len())]);
-    let _ = writeln!(out, "status       {} ({} attempt(s), worker {})", r.status, r.attempts, r.worker.as_deref().unwrap_or("-"));
-    let _ = writeln!(out, "outcome      {}{}", r.outcome.as_deref().unwrap_or("-"), r.reason.as_ref().map_or(String::new(), |x| format!(": {x}")));
+    let _ = writeln!(
+        out,
+        "candidate {} of campaign {} (birth {}, program {})",
+        r.candidate,
+        s.campaign,
+        r.birth,
+        &r.program[..12.min(r.program.len())]
+    );
+    let _ = writeln!(
+        out,
+        "status       {} ({} attempt(s), worker {})",
+        r.status,
+        r.attempts,
+        r.worker.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(
+        out,
+        "outcome      {}{}",
+        r.outcome.as_deref().unwrap_or("-"),
+        r.reason.as_ref().map_or(String::new(), |x| format!(": {x}"))
+    );
     if let Some(f) = r.fitness {
         let _ = writeln!(out, "val loss     {f:.4} nats per byte ({:.4} bits per byte)", f / std::f64::consts::LN_2);
     }
@@ -297,7 +336,12 @@ fn show_table(s: &Shown) -> String {
         opt(r.hurdles)
     );
     if let (Some(p), Some(f)) = (s.parameters, s.flops_per_token) {
-        let _ = writeln!(out, "size         {} parameters, {} training FLOPs per token", crate::check::group(p as u64), crate::check::group(f as u64));
+        let _ = writeln!(
+            out,
+            "size         {} parameters, {} training FLOPs per token",
+            crate::check::group(p as u64),
+            crate::check::group(f as u64)
+        );
     }
     for (k, l) in &s.checkpoints {
         let _ = writeln!(out, "hurdle {}     loss {l:.4}", k + 1);
@@ -312,16 +356,36 @@ fn show_table(s: &Shown) -> String {
         _ => {}
     }
     if !s.curve.is_empty() {
-        let _ = writeln!(out, "\nlearning curve:\n{:>7} {:>10} {:>10} {:>8} {:>8}", "step", "tokens", "FLOPs", "train", "val");
+        let _ = writeln!(
+            out,
+            "\nlearning curve:\n{:>7} {:>10} {:>10} {:>8} {:>8}",
+            "step", "tokens", "FLOPs", "train", "val"
+        );
         for c in &s.curve {
-            let _ = writeln!(out, "{:>7} {:>10} {:>10.3e} {:>8.4} {:>8}", c.step, c.tokens, c.flops, c.train_loss, loss(c.val_loss));
+            let _ = writeln!(
+                out,
+                "{:>7} {:>10} {:>10.3e} {:>8.4} {:>8}",
+                c.step,
+                c.tokens,
+                c.flops,
+                c.train_loss,
+                loss(c.val_loss)
+            );
         }
     }
     let _ = writeln!(out, "\nprogram:\n{}", s.program_text);
     if let Some(d) = &s.diff_against_parent {
-        let _ = writeln!(out, "against its parent:\n{}", if d.is_empty() { "  (no change)\n".into() } else { d.to_string() });
+        let _ = writeln!(
+            out,
+            "against its parent:\n{}",
+            if d.is_empty() { "  (no change)\n".into() } else { d.to_string() }
+        );
     }
-    let _ = write!(out, "against its seed:\n{}", if s.diff_against_seed.is_empty() { "  (the seed itself)\n".into() } else { s.diff_against_seed.to_string() });
+    let _ = write!(
+        out,
+        "against its seed:\n{}",
+        if s.diff_against_seed.is_empty() { "  (the seed itself)\n".into() } else { s.diff_against_seed.to_string() }
+    );
     out
 }
 
@@ -367,7 +431,14 @@ pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Resul
         Format::Table => {
             println!("{:>3} {:>9} {:>6} {:>9}  mutation", "gen", "candidate", "birth", "val loss");
             for (g, r) in oldest_first.iter().enumerate() {
-                println!("{:>3} {:>9} {:>6} {:>9}  {}", g, r.candidate, r.birth, loss(r.fitness), r.description.as_deref().unwrap_or(""));
+                println!(
+                    "{:>3} {:>9} {:>6} {:>9}  {}",
+                    g,
+                    r.candidate,
+                    r.birth,
+                    loss(r.fitness),
+                    r.description.as_deref().unwrap_or("")
+                );
             }
         }
     }
@@ -415,7 +486,12 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: &str, k: i64, form
         .into_iter()
         .map(|(cand, v)| {
             let ok: Vec<f64> = v.iter().flatten().copied().filter(|x| x.is_finite()).collect();
-            let (mean, sd) = if ok.is_empty() { (None, None) } else { let (m, s) = crate::compare::mean_sd(&ok); (Some(m), Some(s)) };
+            let (mean, sd) = if ok.is_empty() {
+                (None, None)
+            } else {
+                let (m, s) = crate::compare::mean_sd(&ok);
+                (Some(m), Some(s))
+            };
             let h = history.get(&cand);
             RerunRow {
                 candidate: cand,
@@ -429,7 +505,9 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: &str, k: i64, form
             }
         })
         .collect();
-    rows.sort_by(|a, b| a.mean.unwrap_or(f64::INFINITY).total_cmp(&b.mean.unwrap_or(f64::INFINITY)).then(a.birth.cmp(&b.birth)));
+    rows.sort_by(|a, b| {
+        a.mean.unwrap_or(f64::INFINITY).total_cmp(&b.mean.unwrap_or(f64::INFINITY)).then(a.birth.cmp(&b.birth))
+    });
     rows.truncate(k.max(0) as usize);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -454,7 +532,10 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: &str, k: i64, form
         }
         Format::Table => {
             println!("campaign `{}` (id {}): retrained at {budget}", c.name, c.id);
-            println!("{:<5} {:>9} {:>6} {:>17} {:>6} {:>9}  mutation", "rank", "candidate", "birth", "loss (mean ± sd)", "seeds", "original");
+            println!(
+                "{:<5} {:>9} {:>6} {:>17} {:>6} {:>9}  mutation",
+                "rank", "candidate", "birth", "loss (mean ± sd)", "seeds", "original"
+            );
             for (i, r) in rows.iter().enumerate() {
                 let l = match (r.mean, r.sd) {
                     (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),

@@ -36,8 +36,8 @@ pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process
 pub mod analyze;
 pub mod campaign;
 pub mod check;
-pub mod compare;
 pub mod cli;
+pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod inspect;

@@ -50,12 +50,17 @@ fn run() -> Result<ExitCode> {
                 None => inspect::top(&s, &campaign, k, format).await,
             }
         }),
-        Command::Show { candidate, db, format } => inspect_with(db, |s| async move { inspect::show(&s, candidate, format).await }),
+        Command::Show { candidate, db, format } => {
+            inspect_with(db, |s| async move { inspect::show(&s, candidate, format).await })
+        }
         Command::Analyze { campaign, top, db, format } => {
             inspect_with(db, |s| async move { primer_cli::analyze::analyze(&s, &campaign, top, format).await })
         }
         Command::Progress { campaigns, svg, db, format } => {
-            inspect_with(db, |s| async move { primer_cli::analyze::progress(&s, &campaigns, svg.as_deref(), format).await })
+            inspect_with(
+                db,
+                |s| async move { primer_cli::analyze::progress(&s, &campaigns, svg.as_deref(), format).await },
+            )
         }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
@@ -64,7 +69,13 @@ fn run() -> Result<ExitCode> {
 }
 
 /// The main job: the installation, then the demo campaign.
-fn demo(db: Option<String>, name: Option<String>, workers: Option<usize>, candidates: Option<u64>, budget: Option<String>) -> Result<ExitCode> {
+fn demo(
+    db: Option<String>,
+    name: Option<String>,
+    workers: Option<usize>,
+    candidates: Option<u64>,
+    budget: Option<String>,
+) -> Result<ExitCode> {
     println!("== primer doctor");
     if !doctor::report(&doctor::run_checks(), Format::Table) {
         return Ok(ExitCode::FAILURE);

@@ -37,12 +37,16 @@ pub fn program_row(spec: &CampaignSpec, p: &Program) -> NewProgram {
 
 /// Opens the campaign the config names: creates it (with its seed candidates) or checks that
 /// the stored one has the same resolved config (workers and candidates may change).
-pub async fn open_campaign(store: &Store, config: &Path, o: &Overrides) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
+pub async fn open_campaign(
+    store: &Store,
+    config: &Path,
+    o: &Overrides,
+) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
     let resolved = resolve(config, o, &paths::default_corpus())?;
     let spec = resolved.spec;
     if let Some(c) = store.campaign(&spec.name).await? {
-        let stored: CampaignSpec =
-            serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config cannot be read", c.name))?;
+        let stored: CampaignSpec = serde_json::from_str(&c.config)
+            .with_context(|| format!("campaign `{}`: its stored config cannot be read", c.name))?;
         let diff = spec.differences(&stored);
         if !diff.is_empty() {
             bail!(
@@ -83,7 +87,11 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
         .finished(campaign)
         .await?
         .into_iter()
-        .map(|f| Finished { candidate: f.candidate as u64, birth: f.birth as u64, fitness: f.fitness.unwrap_or(f64::INFINITY) })
+        .map(|f| Finished {
+            candidate: f.candidate as u64,
+            birth: f.birth as u64,
+            fitness: f.fitness.unwrap_or(f64::INFINITY),
+        })
         .collect();
     // Only the living population can be parents: fetch their programs (random search has none).
     let mut programs: HashMap<u64, Program> = HashMap::new();
@@ -94,18 +102,21 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
         programs.insert(f.candidate, text::from_json(&json, "<store>")?);
     }
     let seen: HashSet<String> = store.program_hashes(campaign).await?.into_iter().collect();
-    let proposal = match evolver.propose(birth as u64, &history, &|c| programs[&c].clone(), &|h| seen.contains(&h.hex())) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("birth {birth}: {e}; the search stops here");
-            return Ok(false);
-        }
-    };
+    let proposal =
+        match evolver.propose(birth as u64, &history, &|c| programs[&c].clone(), &|h| seen.contains(&h.hex())) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("birth {birth}: {e}; the search stops here");
+                return Ok(false);
+            }
+        };
     let row = program_row(spec, &proposal.child.program);
     store.put_program(&row).await?;
     let parent = match proposal.parent {
         Parent::Candidate(c) => Some(c as i64),
-        Parent::Seed(i) => store.history(campaign).await?.iter().find(|r| r.seed_index == Some(i as i64)).map(|r| r.candidate),
+        Parent::Seed(i) => {
+            store.history(campaign).await?.iter().find(|r| r.seed_index == Some(i as i64)).map(|r| r.candidate)
+        }
     };
     let added = store
         .add_candidate(&NewCandidate {
@@ -134,7 +145,11 @@ struct Worker {
 
 fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path) -> Result<Worker> {
     let exe = paths::engine_exe();
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).with_context(|| format!("{}", log.display()))?;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("{}", log.display()))?;
     let child = Command::new(&exe)
         .args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id])
         .stdin(Stdio::null())
@@ -200,8 +215,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(target as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} candidates  {elapsed_precise} (eta {eta})\n{msg}")
-                .expect("a valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} candidates  {elapsed_precise} (eta {eta})\n{msg}",
+            )
+            .expect("a valid template"),
         );
         b
     });
@@ -212,7 +229,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         // Leases that ran out (a worker on another machine, or hung).
         let (rq, failed) = store.requeue(campaign.id, None, spec.execution.max_attempts).await?;
         if rq + failed > 0 {
-            eprintln!("{rq} candidate(s) with expired leases back to pending, {failed} failed after {} attempts", spec.execution.max_attempts);
+            eprintln!(
+                "{rq} candidate(s) with expired leases back to pending, {failed} failed after {} attempts",
+                spec.execution.max_attempts
+            );
         }
         // Workers that exited: their candidates go back, and a new worker takes their place.
         let mut i = 0;
@@ -260,12 +280,23 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             let running = store.running(campaign.id).await?;
             let elapsed = started.elapsed().as_secs_f64();
             let done_now = counts.finished() - start_counts.finished();
-            let eta = if done_now > 0 { elapsed / done_now as f64 * (goal - counts.finished()).max(0) as f64 } else { f64::NAN };
+            let eta = if done_now > 0 {
+                elapsed / done_now as f64 * (goal - counts.finished()).max(0) as f64
+            } else {
+                f64::NAN
+            };
             if let Some(b) = &bar {
                 b.set_position(counts.finished() as u64);
                 let lines: Vec<String> = running
                     .iter()
-                    .map(|r| format!("  {}: candidate {} ({})", r.worker.as_deref().unwrap_or("?"), r.candidate, short(r.description.as_deref().unwrap_or(""), 70)))
+                    .map(|r| {
+                        format!(
+                            "  {}: candidate {} ({})",
+                            r.worker.as_deref().unwrap_or("?"),
+                            r.candidate,
+                            short(r.description.as_deref().unwrap_or(""), 70)
+                        )
+                    })
                     .collect();
                 b.set_message(format!("{best}\n{}", lines.join("\n")));
             } else {

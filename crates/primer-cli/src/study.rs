@@ -182,7 +182,11 @@ impl Study {
         if file.jobs == 0 || file.training.threads == 0 {
             bail!("{}: `jobs` and `training.threads` must be at least 1", at("jobs"));
         }
-        if !(file.training.lr > 0.0) || file.training.eval_interval == 0 || file.training.val_batches == 0 {
+        if !file.training.lr.is_finite()
+            || file.training.lr <= 0.0
+            || file.training.eval_interval == 0
+            || file.training.val_batches == 0
+        {
             bail!("{}: `training.lr`, `eval_interval` and `val_batches` must be positive", at("training"));
         }
         let baselines = file.programs.iter().filter(|p| p.role == Role::Baseline).count();
@@ -201,13 +205,21 @@ impl Study {
         let mut budgets = Vec::new();
         for s in &file.sizes {
             if s.d_model == 0 || !s.d_model.is_multiple_of(8) || s.seq_len == 0 || s.n_layers == 0 || s.batch == 0 {
-                bail!("{}: size `{}`: d_model must be a positive multiple of 8, seq_len, n_layers and batch positive", at(&s.name), s.name);
+                bail!(
+                    "{}: size `{}`: d_model must be a positive multiple of 8, seq_len, n_layers and batch positive",
+                    at(&s.name),
+                    s.name
+                );
             }
             let mut b = Vec::new();
             for text in &s.budgets {
                 match text.parse::<Budget>() {
                     Ok(Budget::Flops(f)) if f > 0.0 => b.push(f),
-                    Ok(_) => bail!("{}: size `{}`: budget `{text}`: a study's budgets are FLOPs, e.g. 1e12flops", at("budgets"), s.name),
+                    Ok(_) => bail!(
+                        "{}: size `{}`: budget `{text}`: a study's budgets are FLOPs, e.g. 1e12flops",
+                        at("budgets"),
+                        s.name
+                    ),
                     Err(e) => bail!("{}: size `{}`: {e}", at("budgets"), s.name),
                 }
             }
@@ -223,8 +235,9 @@ impl Study {
             let f = dir.join(&p.file);
             let (program, _) = crate::check::load_program(&f)?;
             for s in &file.sizes {
-                validate(&program, &s.config())
-                    .map_err(|e| anyhow::anyhow!("{}: invalid at size `{}` (d_model {}): {e}", f.display(), s.name, s.d_model))?;
+                validate(&program, &s.config()).map_err(|e| {
+                    anyhow::anyhow!("{}: invalid at size `{}` (d_model {}): {e}", f.display(), s.name, s.d_model)
+                })?;
             }
             programs.push((p.clone(), program));
         }
@@ -281,7 +294,10 @@ impl Study {
     pub fn current(&self, records: &[RunRecord]) -> BTreeMap<(String, String, u64), RunRecord> {
         let mut wanted = BTreeMap::new();
         for j in self.jobs() {
-            wanted.insert((self.file.sizes[j.size].name.clone(), self.programs[j.program].0.name.clone(), j.seed), (j.settings, j.hash));
+            wanted.insert(
+                (self.file.sizes[j.size].name.clone(), self.programs[j.program].0.name.clone(), j.seed),
+                (j.settings, j.hash),
+            );
         }
         let mut out = BTreeMap::new();
         for r in records {
@@ -392,9 +408,15 @@ pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord
             // The fastest seed: the runs share the machine with whatever else ran, and the
             // least disturbed one is the best estimate of the cost itself.
             let seconds = (0..budgets.len())
-                .map(|k| runs.iter().filter_map(|r| r.seconds.get(k).copied()).filter(|x| x.is_finite()).fold(f64::NAN, f64::min))
+                .map(|k| {
+                    runs.iter()
+                        .filter_map(|r| r.seconds.get(k).copied())
+                        .filter(|x| x.is_finite())
+                        .fold(f64::NAN, f64::min)
+                })
                 .collect();
-            let finished: Vec<Vec<(f64, f64)>> = runs.iter().filter(|r| r.outcome == "finished").map(|r| r.curve.clone()).collect();
+            let finished: Vec<Vec<(f64, f64)>> =
+                runs.iter().filter(|r| r.outcome == "finished").map(|r| r.curve.clone()).collect();
             curves.push((sp.name.clone(), mean_curve(&finished)));
             rows.push(Row {
                 program: sp.name.clone(),
@@ -424,16 +446,25 @@ pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord
                         (Role::Ablation, Some(_), None) => {} // it failed: beaten
                         (Role::Ablation, ..) => ablations_not_beaten.push(r.program.clone()),
                         // One seed has no spread: nothing is "ahead by 3 sd" yet.
-                        (Role::Paper, Some((bm, bs)), Some((m, s))) if r.seeds > 1 && rows[0].seeds > 1 && bm - m > 3.0 * bs.max(s) => {}
+                        (Role::Paper, Some((bm, bs)), Some((m, s)))
+                            if r.seeds > 1 && rows[0].seeds > 1 && bm - m > 3.0 * bs.max(s) => {}
                         (Role::Paper, ..) => paper_not_ahead_by_3sd.push(r.program.clone()),
                         (Role::Baseline, ..) => {}
                     }
                 }
                 let baseline_seconds = rows[0].seconds[k];
-                let campaign_hours = study.file.campaign_candidates as f64 * baseline_seconds * hurdle_fraction(study.file.campaign_hurdles)
+                let campaign_hours = study.file.campaign_candidates as f64
+                    * baseline_seconds
+                    * hurdle_fraction(study.file.campaign_hurdles)
                     / study.file.campaign_workers.max(1) as f64
                     / 3600.0;
-                Verdict { budget: budgets[k], ablations_not_beaten, paper_not_ahead_by_3sd, baseline_seconds, campaign_hours }
+                Verdict {
+                    budget: budgets[k],
+                    ablations_not_beaten,
+                    paper_not_ahead_by_3sd,
+                    baseline_seconds,
+                    campaign_hours,
+                }
             })
             .collect();
         out.push(SizeTable {
@@ -480,7 +511,8 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
             z.seq_len,
             z.n_layers,
             z.batch,
-            z.lr.map_or(String::new(), |lr| format!(", lr {lr}")) + &z.warmup.map_or(String::new(), |w| format!(", warm-up {w}")),
+            z.lr.map_or(String::new(), |lr| format!(", lr {lr}"))
+                + &z.warmup.map_or(String::new(), |w| format!(", warm-up {w}")),
             t.done,
             t.planned
         );
@@ -488,7 +520,8 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
         let _ = writeln!(s, "| program | role | params | train FLOPs/token | {} | speedup |", heads.join(" | "));
         let _ = writeln!(s, "|---|---|---:|---:|{}---:|", "---:|".repeat(t.budgets.len()));
         for r in &t.rows {
-            let cells: Vec<String> = r.losses.iter().map(|l| l.map_or("–".into(), |(m, sd)| format!("{m:.3} ± {sd:.3}"))).collect();
+            let cells: Vec<String> =
+                r.losses.iter().map(|l| l.map_or("–".into(), |(m, sd)| format!("{m:.3} ± {sd:.3}"))).collect();
             let sp = match (r.speedup, r.seeds) {
                 (_, 0) => "–".into(),
                 (Some(x), _) => format!("{x:.2}x"),
@@ -499,12 +532,25 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
                 Role::Paper => "paper",
                 Role::Ablation => "ablation",
             };
-            let _ = writeln!(s, "| {} | {role} | {} | {} | {} | {sp} |", r.program, r.parameters, r.flops_per_token, cells.join(" | "));
+            let _ = writeln!(
+                s,
+                "| {} | {role} | {} | {} | {} | {sp} |",
+                r.program,
+                r.parameters,
+                r.flops_per_token,
+                cells.join(" | ")
+            );
         }
-        let _ = writeln!(s, "\n| budget | baseline beats every ablation | paper changes ahead by > 3 sd | s per baseline candidate (fastest seed) | hours for {} candidates ({} workers, {} ideal hurdles) |", f.campaign_candidates, f.campaign_workers, f.campaign_hurdles);
+        let _ = writeln!(
+            s,
+            "\n| budget | baseline beats every ablation | paper changes ahead by > 3 sd | s per baseline candidate (fastest seed) | hours for {} candidates ({} workers, {} ideal hurdles) |",
+            f.campaign_candidates, f.campaign_workers, f.campaign_hurdles
+        );
         let _ = writeln!(s, "|---|---|---|---:|---:|");
         for v in &t.verdicts {
-            let yes_no = |missing: &[String]| if missing.is_empty() { "yes".to_string() } else { format!("no ({})", missing.join(", ")) };
+            let yes_no = |missing: &[String]| {
+                if missing.is_empty() { "yes".to_string() } else { format!("no ({})", missing.join(", ")) }
+            };
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {:.1} | {:.1} |",
@@ -526,11 +572,14 @@ pub fn svg_name(size: &str) -> String {
 
 /// The study as CSV: one line per size, program and budget.
 pub fn csv(tables: &[SizeTable]) -> String {
-    let mut s = String::from("size,d_model,seq_len,n_layers,batch,program,role,parameters,flops_per_token,budget_flops,seeds,loss_mean,loss_sd,seconds,speedup\n");
+    let mut s = String::from(
+        "size,d_model,seq_len,n_layers,batch,program,role,parameters,flops_per_token,budget_flops,seeds,loss_mean,loss_sd,seconds,speedup\n",
+    );
     for t in tables {
         for r in &t.rows {
             for (k, b) in t.budgets.iter().enumerate() {
-                let (m, sd) = r.losses[k].map_or((String::new(), String::new()), |(m, sd)| (m.to_string(), sd.to_string()));
+                let (m, sd) =
+                    r.losses[k].map_or((String::new(), String::new()), |(m, sd)| (m.to_string(), sd.to_string()));
                 let _ = writeln!(
                     s,
                     "{},{},{},{},{},{},{:?},{},{},{b},{},{m},{sd},{},{}",
@@ -566,9 +615,13 @@ pub fn write_outputs(study: &Study, tables: &[SizeTable]) -> Result<Vec<PathBuf>
     written.push(c);
     for t in tables {
         let p = dir.join(svg_name(&t.size.name));
-        let title = format!("{}: d_model {}, seq_len {}, {} layers", t.size.name, t.size.d_model, t.size.seq_len, t.size.n_layers);
+        let title = format!(
+            "{}: d_model {}, seq_len {}, {} layers",
+            t.size.name, t.size.d_model, t.size.seq_len, t.size.n_layers
+        );
         let curves: Vec<(String, Vec<(f64, f64)>)> = t.curves.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
-        std::fs::write(&p, svg(&title, "training FLOPs (log scale)", &curves)).with_context(|| format!("{}", p.display()))?;
+        std::fs::write(&p, svg(&title, "training FLOPs (log scale)", &curves))
+            .with_context(|| format!("{}", p.display()))?;
         written.push(p);
     }
     Ok(written)

@@ -40,19 +40,25 @@ fn check_json_has_the_trace_and_costs() {
     assert_eq!(v["valid"], true);
     assert_eq!(v["cost"]["layer_params"], 12 * 64 * 64 + 13 * 64 + 9 * 64);
     let trace = v["trace"].as_array().unwrap();
-    let dconv: Vec<&serde_json::Value> = trace.iter().filter(|r| r["instruction"].as_str().unwrap().starts_with("DCONV3")).collect();
+    let dconv: Vec<&serde_json::Value> =
+        trace.iter().filter(|r| r["instruction"].as_str().unwrap().starts_with("DCONV3")).collect();
     assert_eq!(dconv.len(), 3);
     assert!(dconv.iter().all(|r| r["shape"] == "[T,8]" && r["params"] == 24 && r["copies"] == 8));
 }
 
 #[test]
 fn check_rejects_an_invalid_program_with_file_line_and_reason() {
-    let file = temp_file("invalid.prim", "bank {\n dim d = 8\n}\ndef main(x) {\n  s = T_MAT_MUL(x, x)\n  y = DENSE(s, d)\n}\n");
+    let file = temp_file(
+        "invalid.prim",
+        "bank {\n dim d = 8\n}\ndef main(x) {\n  s = T_MAT_MUL(x, x)\n  y = DENSE(s, d)\n}\n",
+    );
     let out = primer(&["check", &file]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!("{file}:6:3: invalid: `main` instruction 1 (`y`): DENSE needs a sequence, got a square [T,T]")),
+        stdout.contains(&format!(
+            "{file}:6:3: invalid: `main` instruction 1 (`y`): DENSE needs a sequence, got a square [T,T]"
+        )),
         "{stdout}"
     );
 }
@@ -91,10 +97,8 @@ fn bench(args: &[&str]) -> (String, f64) {
     let out = primer(args);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}");
-    let figure: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("=> ")?.split_whitespace().next()?.parse().ok())
-        .expect("a figure");
+    let figure: f64 =
+        stdout.lines().find_map(|l| l.strip_prefix("=> ")?.split_whitespace().next()?.parse().ok()).expect("a figure");
     (stdout, figure)
 }
 
@@ -114,11 +118,26 @@ fn bench_evolve_prints_children_per_second() {
 #[test]
 fn train_reports_loss_bits_per_byte_throughput_and_memory() {
     let file = program("primer_ez.prim");
-    let args = ["train", &file, "--budget", "6steps", "--d-model", "32", "--seq-len", "32", "--batch", "4", "--eval-interval", "3"];
+    let args = [
+        "train",
+        &file,
+        "--budget",
+        "6steps",
+        "--d-model",
+        "32",
+        "--seq-len",
+        "32",
+        "--batch",
+        "4",
+        "--eval-interval",
+        "3",
+    ];
     let out = primer(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    for want in ["outcome            finished", "validation loss", "bits per byte", "tokens/s", "peak memory", "step      3"] {
+    for want in
+        ["outcome            finished", "validation loss", "bits per byte", "tokens/s", "peak memory", "step      3"]
+    {
         assert!(stdout.contains(want), "no `{want}` in:\n{stdout}");
     }
     let mut json = args.to_vec();
@@ -150,9 +169,27 @@ fn train_rejects_a_bad_budget_and_reports_invalid_programs() {
 fn compare_prints_losses_speedups_and_writes_a_plot() {
     let svg = std::env::temp_dir().join(format!("primer-compare-{}.svg", std::process::id()));
     let args = [
-        "compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "4e8flops,1.2e9flops", "--seeds", "2",
-        "--d-model", "16", "--seq-len", "16", "--n-layers", "1", "--batch", "4", "--eval-interval", "5", "--warmup", "5",
-        "--svg", svg.to_str().unwrap(),
+        "compare",
+        &program("transformer.prim"),
+        &program("primer_ez.prim"),
+        "--budgets",
+        "4e8flops,1.2e9flops",
+        "--seeds",
+        "2",
+        "--d-model",
+        "16",
+        "--seq-len",
+        "16",
+        "--n-layers",
+        "1",
+        "--batch",
+        "4",
+        "--eval-interval",
+        "5",
+        "--warmup",
+        "5",
+        "--svg",
+        svg.to_str().unwrap(),
     ];
     let out = primer(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -173,6 +210,7 @@ fn compare_prints_losses_speedups_and_writes_a_plot() {
         }
     }
     // Mixed budget kinds are refused.
-    let out = primer(&["compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "1e9flops,10steps"]);
+    let out =
+        primer(&["compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "1e9flops,10steps"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("all budgets must be of one kind"));
 }

@@ -38,15 +38,13 @@ fn doctor_passes_after_setup() {
 
 #[test]
 fn doctor_json_reports_every_check() {
-    let out = primer()
-        .args(["doctor", "--format", "json"])
-        .env("PRIMER_ENGINE", engine())
-        .output()
-        .unwrap();
+    let out = primer().args(["doctor", "--format", "json"]).env("PRIMER_ENGINE", engine()).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     let items: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["item"].as_str().unwrap()).collect();
-    for item in ["primer", "libtorch folder", "libtorch", "libtorch threads", "cuda", "cpu threads", "corpus", "default store"] {
+    for item in
+        ["primer", "libtorch folder", "libtorch", "libtorch threads", "cuda", "cpu threads", "corpus", "default store"]
+    {
         assert!(items.contains(&item), "missing {item} in {items:?}");
     }
 }
@@ -68,12 +66,7 @@ fn doctor_fails_with_the_fix_when_the_corpus_is_missing() {
 #[test]
 fn doctor_fails_with_the_fix_when_the_libtorch_folder_is_missing() {
     let empty = temp_dir("libtorch");
-    let out = primer()
-        .arg("doctor")
-        .env("PRIMER_ENGINE", engine())
-        .env("PRIMER_LIBTORCH", &empty)
-        .output()
-        .unwrap();
+    let out = primer().arg("doctor").env("PRIMER_ENGINE", engine()).env("PRIMER_LIBTORCH", &empty).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("FAIL libtorch folder"), "{stdout}");

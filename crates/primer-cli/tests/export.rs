@@ -26,7 +26,12 @@ fn primer(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = primer(args);
-    assert!(out.status.success(), "primer {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "primer {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
@@ -107,10 +112,15 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
         let out = dir.join(format!("c{}", r.candidate));
         let said = ok(&["export", &r.candidate.to_string(), "--db", &db, "--out", out.to_str().unwrap()]);
         assert!(said.contains("trained now, and stored for later exports"), "{said}");
-        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap();
         // The same settings and seed as its worker (one thread): the same validation loss.
         let (again, searched) = (manifest["weights_val_loss"].as_f64().unwrap(), r.fitness.unwrap());
-        assert!((again - searched).abs() < 1e-6, "candidate {}: export trained to {again}, the search measured {searched}", r.candidate);
+        assert!(
+            (again - searched).abs() < 1e-6,
+            "candidate {}: export trained to {again}, the search measured {searched}",
+            r.candidate
+        );
         // program.prim is the stored program.
         let text = std::fs::read_to_string(out.join("program.prim")).unwrap();
         let p = primer_dsl::text::parse(&text, "program.prim").unwrap();
@@ -123,11 +133,16 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
 
     // Python's torch: model.py + weights give the Rust logits; the TorchScript module too.
     let probe = Command::new(python()).args(["-c", "import torch, safetensors"]).output();
-    assert!(probe.is_ok_and(|o| o.status.success()), "{} lacks torch: run `cargo xtask setup --python`", python().display());
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "{} lacks torch: run `cargo xtask setup --python`",
+        python().display()
+    );
     let script = root().join("crates/primer-torch/tests/check_export.py");
     let out = Command::new(python()).arg(script).args(&dirs).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), dirs.len());
     for (r, l) in chosen.iter().zip(&lines) {
         assert!(l.get("error").is_none(), "candidate {}: {l}", r.candidate);
@@ -142,10 +157,17 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     // model.py checks itself against check.safetensors.
     let selfcheck = Command::new(python()).arg(dirs[1].join("model.py")).output().unwrap();
     let said = String::from_utf8_lossy(&selfcheck.stdout);
-    assert!(selfcheck.status.success() && said.contains("(ok, tolerance 1e-4)"), "{said}{}", String::from_utf8_lossy(&selfcheck.stderr));
+    assert!(
+        selfcheck.status.success() && said.contains("(ok, tolerance 1e-4)"),
+        "{said}{}",
+        String::from_utf8_lossy(&selfcheck.stderr)
+    );
     // Primer-EZ's model.py reads like the paper: depthwise convolutions and a squared ReLU.
     let ez = std::fs::read_to_string(dirs[1].join("model.py")).unwrap();
-    assert!(ez.contains("self.q = DepthwiseConv(8, 4, 3)  # q = DCONV3(q_proj)") && ez.contains("sq = relu.square()"), "{ez}");
+    assert!(
+        ez.contains("self.q = DepthwiseConv(8, 4, 3)  # q = DCONV3(q_proj)") && ez.contains("sq = relu.square()"),
+        "{ez}"
+    );
 
     // Existing files are kept without --force, and nothing is written.
     let first = &dirs[0];
@@ -153,7 +175,8 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     let err = fails(&["export", &transformer.candidate.to_string(), "--db", &db, "--out", first.to_str().unwrap()]);
     assert!(err.contains("already exist") && err.contains("--force"), "{err}");
     // With --force the stored weights are used: the same bytes, no training.
-    let said = ok(&["export", &transformer.candidate.to_string(), "--db", &db, "--out", first.to_str().unwrap(), "--force"]);
+    let said =
+        ok(&["export", &transformer.candidate.to_string(), "--db", &db, "--out", first.to_str().unwrap(), "--force"]);
     assert!(said.contains("read from the store") && !said.contains("training at"), "{said}");
     assert_eq!(std::fs::read(first.join("weights.safetensors")).unwrap(), before);
 
@@ -172,15 +195,47 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     assert!(err.contains("onnx"), "{err}");
     // A program file without weights needs no budget.
     let file_out = dir.join("file");
-    ok(&["export", t.to_str().unwrap(), "--out", file_out.to_str().unwrap(), "--format", "prim,json,pytorch", "--d-model", "32"]);
+    ok(&[
+        "export",
+        t.to_str().unwrap(),
+        "--out",
+        file_out.to_str().unwrap(),
+        "--format",
+        "prim,json,pytorch",
+        "--d-model",
+        "32",
+    ]);
     assert!(file_out.join("model.py").exists() && !file_out.join("weights.safetensors").exists());
 
     // compare names programs by candidate id.
     let (a, b) = (transformer.candidate.to_string(), primer_ez.candidate.to_string());
     let svg = dir.join("c.svg");
     let out = ok(&[
-        "compare", &a, &b, "--db", &db, "--budgets", "2e8flops,4e8flops", "--seeds", "1", "--d-model", "32", "--seq-len", "16",
-        "--n-layers", "1", "--batch", "4", "--warmup", "5", "--eval-interval", "5", "--svg", svg.to_str().unwrap(), "--format", "json",
+        "compare",
+        &a,
+        &b,
+        "--db",
+        &db,
+        "--budgets",
+        "2e8flops,4e8flops",
+        "--seeds",
+        "1",
+        "--d-model",
+        "32",
+        "--seq-len",
+        "16",
+        "--n-layers",
+        "1",
+        "--batch",
+        "4",
+        "--warmup",
+        "5",
+        "--eval-interval",
+        "5",
+        "--svg",
+        svg.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
     let start = out.find('{').unwrap();
     let v: serde_json::Value = serde_json::from_str(&out[start..out.rfind('}').unwrap() + 1]).unwrap();

@@ -176,10 +176,12 @@ fn wait_for(db: &str, name: &str, what: &str, f: impl Fn(&[HistoryRow]) -> bool)
 
 #[test]
 fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
-    let (_dir, config, db) = campaign("sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
+    let (_dir, config, db) =
+        campaign("sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
     let mut controller = start(&config, &db);
     // A candidate in training, with some curve already written.
-    let h = wait_for(&db, "sigkill", "a running candidate", |h| h.iter().any(|r| r.status == "running" && r.birth >= 1));
+    let h =
+        wait_for(&db, "sigkill", "a running candidate", |h| h.iter().any(|r| r.status == "running" && r.birth >= 1));
     let victim = h.iter().find(|r| r.status == "running" && r.birth >= 1).unwrap().clone();
     let worker = victim.worker.clone().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -246,7 +248,10 @@ fn bad_campaign_files_name_the_field_and_where() {
     let cases = [
         (text.replace("batch = 4", "batch = 4\nbatchh = 5"), "campaign.toml:16:1: unknown field `batchh`"),
         (text.replace("tournament = 3", "tournament = 0"), "`evolution.tournament`: must be positive"),
-        (text.replace("budget = \"10steps\"", "budget = \"10parsecs\""), "`training.budget`: `10parsecs`: unknown unit"),
+        (
+            text.replace("budget = \"10steps\"", "budget = \"10parsecs\""),
+            "`training.budget`: `10parsecs`: unknown unit",
+        ),
         (text.replace("d_model = 16", "d_model = 12"), "`model.d_model`: 12 is not a multiple of 8"),
     ];
     for (bad, want) in cases {
@@ -301,7 +306,11 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     let losses: Vec<f64> = t.as_array().unwrap().iter().map(|r| r["fitness"].as_f64().unwrap()).collect();
     assert_eq!(losses.len(), 4);
     assert!(losses.windows(2).all(|w| w[0] <= w[1]), "{losses:?}");
-    let best = h.iter().filter(|r| r.fitness.is_some()).min_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap())).unwrap();
+    let best = h
+        .iter()
+        .filter(|r| r.fitness.is_some())
+        .min_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()))
+        .unwrap();
     assert_eq!(t[0]["candidate"].as_i64(), Some(best.candidate));
     assert_eq!(json(&["top", &c["campaign"].to_string(), "-k", "4", "--db", db]), t);
     let table = run_ok(&["top", "inspect", "-k", "4", "--db", db]);
@@ -309,7 +318,11 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     assert_eq!(run_ok(&["top", "inspect", "-k", "4", "--db", db, "--format", "csv"]).lines().count(), 5);
 
     // show: a trained child with a parent.
-    let child = h.iter().rev().find(|r| r.parent.is_some() && r.outcome.as_deref() == Some("finished")).expect("a finished child");
+    let child = h
+        .iter()
+        .rev()
+        .find(|r| r.parent.is_some() && r.outcome.as_deref() == Some("finished"))
+        .expect("a finished child");
     let s = json(&["show", &child.candidate.to_string(), "--db", db]);
     assert_eq!(s["candidate"]["candidate"].as_i64(), Some(child.candidate));
     let text = s["program_text"].as_str().unwrap();
@@ -352,7 +365,10 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     assert_eq!(rerun, want, "the top 3 by original loss were retrained");
     // Shown by top --budget (in any spelling of the budget); a second rerun trains nothing.
     assert_eq!(json(&["top", "inspect", "--budget", "5e1steps", "--db", db]), r);
-    let again = primer().args(["rerun", "inspect", "--top", "3", "--budget", "50steps", "--seeds", "2", "--db", db]).output().unwrap();
+    let again = primer()
+        .args(["rerun", "inspect", "--top", "3", "--budget", "50steps", "--seeds", "2", "--db", db])
+        .output()
+        .unwrap();
     assert!(again.status.success() && !String::from_utf8_lossy(&again.stderr).contains("seed 0:"), "trained again");
     let table = run_ok(&["top", "inspect", "--budget", "50steps", "--db", db]);
     assert!(table.contains("retrained at 50steps") && table.contains("±"), "{table}");
@@ -372,7 +388,9 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
 #[test]
 fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() {
     let (_dir, config, db) = campaign("random", 16, 2, "30steps", "");
-    let text = std::fs::read_to_string(&config).unwrap().replace("tournament = 3\n", "tournament = 3\nstrategy = \"random\"\nmax_mutations = 4\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("tournament = 3\n", "tournament = 3\nstrategy = \"random\"\nmax_mutations = 4\n");
     std::fs::write(&config, text).unwrap();
     search(&config, &db);
     let h = history(&db, "random");
@@ -399,7 +417,10 @@ fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() 
     let out = primer().args(["analyze", "random", "--db", &db, "--format", "json", "--top", "3"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((a["campaign"].as_str(), a["strategy"].as_str(), a["candidates"].as_u64()), (Some("random"), Some("random"), Some(16)));
+    assert_eq!(
+        (a["campaign"].as_str(), a["strategy"].as_str(), a["candidates"].as_u64()),
+        (Some("random"), Some("random"), Some(16))
+    );
     let motifs = a["motifs"].as_array().unwrap();
     assert_eq!(motifs.len(), 7);
     for m in motifs {

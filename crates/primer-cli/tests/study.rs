@@ -71,8 +71,11 @@ fn a_tiny_study_trains_once_renders_and_resumes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     // 3 programs x 2 seeds, one JSON line each, with a loss at each of the 2 budgets.
-    let lines: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.join("results.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 6);
     for l in &lines {
         assert_eq!(l["budgets"].as_array().unwrap().len(), 2);
@@ -82,9 +85,15 @@ fn a_tiny_study_trains_once_renders_and_resumes() {
     }
     // The baseline leads the table whatever the file's order; its speedup is 1.00x.
     let md = std::fs::read_to_string(dir.join("study.md")).unwrap();
-    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| program") && !l.starts_with("| budget")).collect();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| program") && !l.starts_with("| budget"))
+        .collect();
     assert!(rows[0].starts_with("| transformer | baseline |") && rows[0].ends_with("| 1.00x |"), "{md}");
-    assert!(md.contains("(6 of 6 runs)") && md.contains("1e8 FLOPs") && md.contains("2e8 FLOPs") && md.contains(" ± "), "{md}");
+    assert!(
+        md.contains("(6 of 6 runs)") && md.contains("1e8 FLOPs") && md.contains("2e8 FLOPs") && md.contains(" ± "),
+        "{md}"
+    );
     assert!(dir.join("d16.svg").exists() && dir.join("study.csv").exists());
     assert_eq!(std::fs::read_to_string(dir.join("study.csv")).unwrap().lines().count(), 1 + 3 * 2);
     // Same settings: nothing trained again, the same table.

@@ -82,7 +82,15 @@ pub fn eliminate_dead_code(p: &Program) -> Program {
     let live = liveness(p);
     let sub_map: Vec<Option<usize>> = {
         let mut next = 0;
-        live.subprograms.iter().map(|&l| l.then(|| { next += 1; next - 1 })).collect()
+        live.subprograms
+            .iter()
+            .map(|&l| {
+                l.then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect()
     };
     let subprograms = p
         .subprograms
@@ -331,7 +339,11 @@ pub fn canonical_form(p: &Program) -> Program {
     Program { bank: ValueBank { constants, dims }, subprograms }
 }
 
-fn position_or_push<T: PartialEq + Copy>(bank: &mut Vec<BankEntry<T>>, value: T, name: impl Fn(usize) -> String) -> usize {
+fn position_or_push<T: PartialEq + Copy>(
+    bank: &mut Vec<BankEntry<T>>,
+    value: T,
+    name: impl Fn(usize) -> String,
+) -> usize {
     if let Some(i) = bank.iter().position(|e| e.value == value) {
         return i;
     }

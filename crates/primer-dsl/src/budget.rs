@@ -25,9 +25,9 @@ impl FromStr for Budget {
         let s = s.trim();
         let split = s.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(s.len());
         let (number, unit) = s.split_at(split);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{s}`: expected a number then a unit (steps, tokens, flops, s), e.g. 500steps, 2e12flops, 60s"))?;
+        let value: f64 = number.parse().map_err(|_| {
+            format!("`{s}`: expected a number then a unit (steps, tokens, flops, s), e.g. 500steps, 2e12flops, 60s")
+        })?;
         if !(value.is_finite() && value > 0.0) {
             return Err(format!("`{s}`: the budget must be positive"));
         }
@@ -72,5 +72,4 @@ mod tests {
             assert_eq!(b.to_string().parse(), Ok(b));
         }
     }
-
 }

@@ -21,14 +21,36 @@ use crate::text::instruction_text;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
-    Constant { name: String, old: Option<f64>, new: Option<f64> },
-    Dim { name: String, old: Option<u32>, new: Option<u32> },
-    SubprogramAdded { subprogram: String },
-    SubprogramRemoved { subprogram: String },
+    Constant {
+        name: String,
+        old: Option<f64>,
+        new: Option<f64>,
+    },
+    Dim {
+        name: String,
+        old: Option<u32>,
+        new: Option<u32>,
+    },
+    SubprogramAdded {
+        subprogram: String,
+    },
+    SubprogramRemoved {
+        subprogram: String,
+    },
     /// `index` is the instruction's position in the new program's subprogram.
-    Inserted { subprogram: String, index: usize, name: String, text: String },
+    Inserted {
+        subprogram: String,
+        index: usize,
+        name: String,
+        text: String,
+    },
     /// `index` is the instruction's position in the old program's subprogram.
-    Deleted { subprogram: String, index: usize, name: String, text: String },
+    Deleted {
+        subprogram: String,
+        index: usize,
+        name: String,
+        text: String,
+    },
     Changed {
         subprogram: String,
         index: usize,
@@ -72,7 +94,9 @@ impl fmt::Display for Diff {
         }
         for ch in &self.changes {
             match ch {
-                Change::Constant { name, old, new } => writeln!(f, "~ bank const {name}: {} -> {}", opt(old), opt(new))?,
+                Change::Constant { name, old, new } => {
+                    writeln!(f, "~ bank const {name}: {} -> {}", opt(old), opt(new))?
+                }
                 Change::Dim { name, old, new } => writeln!(f, "~ bank dim {name}: {} -> {}", opt(old), opt(new))?,
                 Change::SubprogramAdded { subprogram } => writeln!(f, "+ def {subprogram}")?,
                 Change::SubprogramRemoved { subprogram } => writeln!(f, "- def {subprogram}")?,
@@ -178,13 +202,14 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
         }
     }
     pairs.extend(new_unpaired.into_iter().map(|ni| (None, Some(ni))));
-    let partner: Vec<Option<usize>> = (0..old.subprograms.len())
-        .map(|oi| pairs.iter().find(|(o, _)| *o == Some(oi)).and_then(|(_, n)| *n))
-        .collect();
+    let partner: Vec<Option<usize>> =
+        (0..old.subprograms.len()).map(|oi| pairs.iter().find(|(o, _)| *o == Some(oi)).and_then(|(_, n)| *n)).collect();
     for (oi, ni) in pairs {
         match (oi, ni) {
             (Some(oi), Some(ni)) => sub_changes(old, oi, new, ni, &partner, &mut changes),
-            (Some(oi), None) => changes.push(Change::SubprogramRemoved { subprogram: old.subprograms[oi].name.clone() }),
+            (Some(oi), None) => {
+                changes.push(Change::SubprogramRemoved { subprogram: old.subprograms[oi].name.clone() })
+            }
             (None, Some(ni)) => changes.push(Change::SubprogramAdded { subprogram: new.subprograms[ni].name.clone() }),
             (None, None) => {}
         }

@@ -68,7 +68,9 @@ pub enum Invalid {
     NonFiniteConstant(String),
     #[error("branching {0} is not one of 1, 2, 4, 8, 16")]
     BadBranching(u32),
-    #[error("calls subprogram {callee}, but a subprogram may only call higher-numbered ones (this is {caller}, there are {count})")]
+    #[error(
+        "calls subprogram {callee}, but a subprogram may only call higher-numbered ones (this is {caller}, there are {count})"
+    )]
     BadCall { caller: usize, callee: usize, count: usize },
     #[error("duplicate name `{0}`")]
     DuplicateName(String),

@@ -99,9 +99,7 @@ fn is_zero_constant(p: &Program, s: &Subprogram, v: usize) -> bool {
 }
 
 fn is_relu(p: &Program, s: &Subprogram, v: usize) -> bool {
-    def(s, v).is_some_and(|i| {
-        i.op == Op::Max && (is_zero_constant(p, s, i.in2) != is_zero_constant(p, s, i.in1))
-    })
+    def(s, v).is_some_and(|i| i.op == Op::Max && (is_zero_constant(p, s, i.in2) != is_zero_constant(p, s, i.in1)))
 }
 
 fn has_squared_relu(p: &Program, s: &Subprogram) -> bool {
@@ -194,7 +192,8 @@ fn norms_in(p: &Program, si: usize, depth: usize) -> usize {
         match ins.op {
             Op::Divide if centered(s, ins.in1) && is_root(s, ins.in2) => n += 1,
             Op::Multiply
-                if (centered(s, ins.in1) && recip_root(s, ins.in2)) || (centered(s, ins.in2) && recip_root(s, ins.in1)) =>
+                if (centered(s, ins.in1) && recip_root(s, ins.in2))
+                    || (centered(s, ins.in2) && recip_root(s, ins.in1)) =>
             {
                 n += 1
             }
@@ -209,7 +208,8 @@ fn norms_in(p: &Program, si: usize, depth: usize) -> usize {
 
 /// `v = x - RED_MEAN(x)`.
 fn centered(s: &Subprogram, v: usize) -> bool {
-    def(s, v).is_some_and(|d| d.op == Op::Difference && def(s, d.in2).is_some_and(|m| m.op == Op::RedMean && m.in1 == d.in1))
+    def(s, v)
+        .is_some_and(|d| d.op == Op::Difference && def(s, d.in2).is_some_and(|m| m.op == Op::RedMean && m.in1 == d.in1))
 }
 
 fn is_root(s: &Subprogram, v: usize) -> bool {
@@ -243,10 +243,16 @@ mod tests {
         let t = motifs(&program("transformer.prim"));
         assert_eq!(t, Motifs { norms: 2, ..Motifs::default() });
         let ez = motifs(&program("primer_ez.prim"));
-        assert_eq!(ez, Motifs { squared_relu: true, dconv_q: true, dconv_k: true, dconv_v: true, shared_qk: false, norms: 2 });
+        assert_eq!(
+            ez,
+            Motifs { squared_relu: true, dconv_q: true, dconv_k: true, dconv_v: true, shared_qk: false, norms: 2 }
+        );
         // Primer: Q = DENSE(K) with K = DCONV3(DENSE(x)); its custom norm multiplies by RECIP.
         let p = motifs(&program("primer.prim"));
-        assert_eq!(p, Motifs { squared_relu: true, dconv_q: false, dconv_k: true, dconv_v: true, shared_qk: true, norms: 2 });
+        assert_eq!(
+            p,
+            Motifs { squared_relu: true, dconv_q: false, dconv_k: true, dconv_v: true, shared_qk: true, norms: 2 }
+        );
         assert_eq!(p.names(), ["squared_relu", "dconv_k", "dconv_v", "shared_qk"]);
     }
 
@@ -266,13 +272,21 @@ mod tests {
         ));
         assert!(!m.squared_relu);
         // A depthwise convolution of the logits is not one after Q, K or V.
-        let m = motifs(&edited("transformer.prim", "scaled  = C_MUL(logits, attn_scale)", "conv    = DCONV3(logits)\n  scaled  = C_MUL(conv, attn_scale)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "scaled  = C_MUL(logits, attn_scale)",
+            "conv    = DCONV3(logits)\n  scaled  = C_MUL(conv, attn_scale)",
+        ));
         assert!(!m.dconv_qkv());
         // A full convolution (CONV3) is not a depthwise one; and a dconv of the head's input
         // (before the projection) is not after it.
         let m = motifs(&edited("transformer.prim", "q       = DENSE(x, head)", "q       = CONV3(x, head)"));
         assert!(!m.dconv_qkv());
-        let m = motifs(&edited("transformer.prim", "q       = DENSE(x, head)", "xc      = DCONV3(x)\n  q       = DENSE(xc, head)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "q       = DENSE(x, head)",
+            "xc      = DCONV3(x)\n  q       = DENSE(xc, head)",
+        ));
         assert!(!m.dconv_qkv());
         // Q = K without convolution is shared, but not a dconv.
         let m = motifs(&edited("transformer.prim", "logits  = T_MAT_MUL(q, k)", "logits  = T_MAT_MUL(k, k)"));
@@ -282,17 +296,37 @@ mod tests {
     #[test]
     fn motifs_are_found_whatever_the_names_widths_and_places() {
         // Width 7 on V only, with a scale after it; squared ReLU written as MULTIPLY(r, r).
-        let m = motifs(&edited("transformer.prim", "v       = DENSE(x, head)", "vp      = DENSE(x, head)\n  vc      = DCONV7(vp)\n  v       = C_MUL(vc, attn_scale)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "v       = DENSE(x, head)",
+            "vp      = DENSE(x, head)\n  vc      = DCONV7(vp)\n  v       = C_MUL(vc, attn_scale)",
+        ));
         assert!(m.dconv_v && !m.dconv_q && !m.dconv_k);
-        let m = motifs(&edited("transformer.prim", "down  = DENSE(relu, model)", "sq2   = MULTIPLY(relu, relu)\n  down  = DENSE(sq2, model)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "down  = DENSE(relu, model)",
+            "sq2   = MULTIPLY(relu, relu)\n  down  = DENSE(sq2, model)",
+        ));
         assert!(m.squared_relu);
         // A third norm call is an extra norm; a dead one is not.
-        let m = motifs(&edited("transformer.prim", "out   = ADD(h, down)", "n3    = CALL norm(down)\n  out   = ADD(h, n3)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "out   = ADD(h, down)",
+            "n3    = CALL norm(down)\n  out   = ADD(h, n3)",
+        ));
         assert_eq!(m.norms, 3);
-        let m = motifs(&edited("transformer.prim", "out   = ADD(h, down)", "n3    = CALL norm(down)\n  out   = ADD(h, down)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "out   = ADD(h, down)",
+            "n3    = CALL norm(down)\n  out   = ADD(h, down)",
+        ));
         assert_eq!(m.norms, 2);
         // Deleting a norm.
-        let m = motifs(&edited("transformer.prim", "heads = CALL[8] attention_head(n1)", "heads = CALL[8] attention_head(x)"));
+        let m = motifs(&edited(
+            "transformer.prim",
+            "heads = CALL[8] attention_head(n1)",
+            "heads = CALL[8] attention_head(x)",
+        ));
         assert_eq!(m.norms, 1);
     }
 }

@@ -86,8 +86,12 @@ impl SearchSpace {
     /// Reads a search-space file.
     pub fn load(path: &Path) -> Result<SearchSpace, SpaceError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SpaceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SpaceError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
         SearchSpace::from_toml(&text, &file)
     }
 
@@ -127,7 +131,11 @@ impl SearchSpace {
         if total > self.limits.max_total_instructions {
             return Err(ValidationError {
                 location: Location::Program,
-                reason: Invalid::TooLarge { what: "instructions", found: total, max: self.limits.max_total_instructions },
+                reason: Invalid::TooLarge {
+                    what: "instructions",
+                    found: total,
+                    max: self.limits.max_total_instructions,
+                },
             });
         }
         for sub in &p.subprograms {
@@ -144,7 +152,11 @@ impl SearchSpace {
             for (i, ins) in sub.instructions.iter().enumerate() {
                 if !matches!(ins.op, Op::Call(_)) && !self.ops.contains(&ins.op) {
                     return Err(ValidationError {
-                        location: Location::Instruction { subprogram: sub.name.clone(), index: i, name: ins.name.clone() },
+                        location: Location::Instruction {
+                            subprogram: sub.name.clone(),
+                            index: i,
+                            name: ins.name.clone(),
+                        },
                         reason: Invalid::OpNotAllowed(ins.op.name()),
                     });
                 }

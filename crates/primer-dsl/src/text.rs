@@ -51,8 +51,12 @@ pub fn parse_with_source_map(text: &str, file: &str) -> Result<(Program, SourceM
 /// Reads and parses a `.prim` file.
 pub fn parse_file(path: &std::path::Path) -> Result<Program, ParseError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ParseError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read: {e}"),
+    })?;
     parse(&text, &file)
 }
 
@@ -108,7 +112,9 @@ fn lex(text: &str, file: &str) -> Result<Vec<Token>, ParseError> {
                     i += 1;
                 }
                 out.push(Token { tok: Tok::Ident(chars[start..i].iter().collect()), line: line_no, col });
-            } else if c.is_ascii_digit() || ((c == '-' || c == '.') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            } else if c.is_ascii_digit()
+                || ((c == '-' || c == '.') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len() {
@@ -312,9 +318,8 @@ impl Parser {
                 return Err(self.unexpected(&v, "a number"));
             };
             if kind == "const" {
-                let value: f64 = text
-                    .parse()
-                    .map_err(|_| self.error_at(v.line, v.col, format!("`{text}` is not a number")))?;
+                let value: f64 =
+                    text.parse().map_err(|_| self.error_at(v.line, v.col, format!("`{text}` is not a number")))?;
                 if !value.is_finite() {
                     return Err(self.error_at(v.line, v.col, format!("constant `{text}` is not finite")));
                 }
@@ -361,7 +366,11 @@ impl Parser {
         }
         if inputs.len() > 2 {
             let t = &self.tokens[self.pos - 1];
-            return Err(self.error_at(t.line, t.col, format!("`{name}` takes {} inputs; a subprogram takes 1 or 2", inputs.len())));
+            return Err(self.error_at(
+                t.line,
+                t.col,
+                format!("`{name}` takes {} inputs; a subprogram takes 1 or 2", inputs.len()),
+            ));
         }
         self.expect_sym('{')?;
         self.expect_newline()?;
@@ -530,7 +539,9 @@ impl Parser {
                 };
                 return Err(self.error_at(t.line, t.col, msg));
             }
-            for (f, read) in [(Field::In1, r.in1), (Field::In2, r.in2), (Field::Constant, r.constant), (Field::Dim, r.dim)] {
+            for (f, read) in
+                [(Field::In1, r.in1), (Field::In2, r.in2), (Field::Constant, r.constant), (Field::Dim, r.dim)]
+            {
                 if read {
                     explicit.push(f);
                 }
@@ -563,11 +574,19 @@ impl Parser {
                     return Err(self.error_at(
                         t.line,
                         t.col,
-                        format!("{} reads `{}`: give it as an argument, not after `with`", opname, field_keyword(field)),
+                        format!(
+                            "{} reads `{}`: give it as an argument, not after `with`",
+                            opname,
+                            field_keyword(field)
+                        ),
                     ));
                 }
                 if given.contains(&field) {
-                    return Err(self.error_at(t.line, t.col, format!("field `{}` is given twice", field_keyword(field))));
+                    return Err(self.error_at(
+                        t.line,
+                        t.col,
+                        format!("field `{}` is given twice", field_keyword(field)),
+                    ));
                 }
                 given.push(field);
                 self.expect_sym('=')?;

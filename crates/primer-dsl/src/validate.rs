@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use crate::analysis::{Liveness, liveness};
 use crate::error::{Invalid, Location, ValidationError};
 use crate::op::{Op, ShapeRule};
-use crate::program::{
-    BRANCHING, DIM_VOCABULARY, Field, MAX_BRANCH_PRODUCT, MAX_WIDTH_UNITS, ModelConfig, Program,
-};
+use crate::program::{BRANCHING, DIM_VOCABULARY, Field, MAX_BRANCH_PRODUCT, MAX_WIDTH_UNITS, ModelConfig, Program};
 use crate::shape::{Shape, broadcast};
 
 /// Shapes and costs of one subprogram for one set of input shapes (a call site's view).
@@ -108,7 +106,11 @@ pub fn check_structure(p: &Program) -> Result<(), ValidationError> {
                 let location = if v < sub.inputs.len() {
                     at_sub()
                 } else {
-                    Location::Instruction { subprogram: sub.name.clone(), index: v - sub.inputs.len(), name: name.into() }
+                    Location::Instruction {
+                        subprogram: sub.name.clone(),
+                        index: v - sub.inputs.len(),
+                        name: name.into(),
+                    }
                 };
                 return err(location, Invalid::DuplicateName(name.into()));
             }
@@ -198,10 +200,9 @@ impl Inference<'_> {
             let b = if p.reads(ins, Field::In2) { values[ins.in2].expect("live") } else { a };
             let seq = |s: Shape| match s {
                 Shape::Seq(c) => Ok(c),
-                Shape::Square => Err(ValidationError {
-                    location: at(),
-                    reason: Invalid::NeedsSequence { op: ins.op.name() },
-                }),
+                Shape::Square => {
+                    Err(ValidationError { location: at(), reason: Invalid::NeedsSequence { op: ins.op.name() } })
+                }
             };
             let out = match ins.op.rule() {
                 ShapeRule::Unary | ShapeRule::Cumulative => a,

@@ -181,12 +181,19 @@ fn canonical_hash_changes_with_any_live_change() {
             q.subprograms[si].instructions[i].constant = q.bank.constants.len() - 1;
             kind = 0;
         } else if p.reads(&ins, Field::Dim) {
-            let value = *space.dims.iter().filter(|&&d| Some(d) != p.dim_units(&ins)).collect::<Vec<_>>().choose(&mut rng).unwrap();
+            let value = *space
+                .dims
+                .iter()
+                .filter(|&&d| Some(d) != p.dim_units(&ins))
+                .collect::<Vec<_>>()
+                .choose(&mut rng)
+                .unwrap();
             q.bank.dims.push(primer_dsl::BankEntry { name: "fresh".into(), value: *value });
             q.subprograms[si].instructions[i].dim = q.bank.dims.len() - 1;
             kind = 1;
         } else if unary.contains(&ins.op) {
-            target.op = *unary.iter().filter(|&&o| o != ins.op).collect::<Vec<_>>().choose(&mut rng).unwrap().to_owned();
+            target.op =
+                *unary.iter().filter(|&&o| o != ins.op).collect::<Vec<_>>().choose(&mut rng).unwrap().to_owned();
             kind = 2;
         } else if p.reads(&ins, Field::Branching) {
             target.branching = if ins.branching == 1 { 2 } else { 1 };
@@ -195,7 +202,12 @@ fn canonical_hash_changes_with_any_live_change() {
             continue;
         }
         checked[kind] += 1;
-        assert_ne!(canonical_hash(&q), h, "program {k}: live change of kind {kind} at {si}/{i} kept the hash\n{}", print(&p));
+        assert_ne!(
+            canonical_hash(&q),
+            h,
+            "program {k}: live change of kind {kind} at {si}/{i} kept the hash\n{}",
+            print(&p)
+        );
     }
     assert!(checked.iter().all(|&c| c > 20), "too few changes of some kind: {checked:?}");
 }

@@ -63,7 +63,11 @@ fn values_wider_than_eight_d_model_are_invalid() {
 
 #[test]
 fn dead_instructions_are_not_shape_checked_and_cost_nothing() {
-    let p = parse("bank {\n dim d = 8\n}\ndef main(x) {\n  s = T_MAT_MUL(x, x)\n  bad = DENSE(s, d)\n  y = EXP(x)\n}\n", "<t>").unwrap();
+    let p = parse(
+        "bank {\n dim d = 8\n}\ndef main(x) {\n  s = T_MAT_MUL(x, x)\n  bad = DENSE(s, d)\n  y = EXP(x)\n}\n",
+        "<t>",
+    )
+    .unwrap();
     let v = validate(&p, &CONFIG).unwrap();
     assert_eq!(v.layer_params(), 0);
     assert_eq!(v.layer_forward_flops(), 64);

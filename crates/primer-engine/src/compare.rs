@@ -15,9 +15,9 @@ use primer_cli::check::load_program;
 use primer_cli::cli::{Format, ModelArgs, TrainArgs};
 use primer_cli::compare::{mean_curve, mean_sd, speedup, svg};
 use primer_cli::inspect::{candidate_id, candidate_program};
-use primer_store::Store;
 use primer_cli::paths;
 use primer_dsl::budget::Budget;
+use primer_store::Store;
 use primer_torch::data::Corpus;
 use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
 
@@ -46,13 +46,18 @@ pub fn compare(
     m: &ModelArgs,
     format: Format,
 ) -> Result<ExitCode> {
-    let mut parsed: Vec<Budget> = budgets.iter().map(|b| b.parse().map_err(|e: String| anyhow::anyhow!("--budgets {e}"))).collect::<Result<_>>()?;
+    let mut parsed: Vec<Budget> = budgets
+        .iter()
+        .map(|b| b.parse().map_err(|e: String| anyhow::anyhow!("--budgets {e}")))
+        .collect::<Result<_>>()?;
     let kind = |b: &Budget| match b {
         Budget::Flops(_) => Some("FLOPs"),
         Budget::Seconds(_) => Some("seconds"),
         _ => None,
     };
-    let Some(unit) = parsed.first().and_then(kind) else { bail!("--budgets: compare needs FLOPs or seconds budgets, e.g. 1e11flops,3e11flops") };
+    let Some(unit) = parsed.first().and_then(kind) else {
+        bail!("--budgets: compare needs FLOPs or seconds budgets, e.g. 1e11flops,3e11flops")
+    };
     if parsed.iter().any(|b| kind(b) != Some(unit)) {
         bail!("--budgets: all budgets must be of one kind (all FLOPs or all seconds)");
     }
@@ -67,7 +72,8 @@ pub fn compare(
     let config = m.config();
     let (tc, device) = settings(t)?;
     let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
-    let data = Corpus::load(&corpus_path, config.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+    let data = Corpus::load(&corpus_path, config.seq_len)
+        .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
 
     let mut rows = Vec::new();
     let mut plot = Vec::new();
@@ -97,12 +103,24 @@ pub fn compare(
         let mut parameters = 0;
         for seed in 0..seeds {
             let settings = TrainConfig { seed, ..tc };
-            let job = TrainJob { corpus: &data, config, settings: &settings, budget: largest, checkpoints: &fractions, device };
+            let job = TrainJob {
+                corpus: &data,
+                config,
+                settings: &settings,
+                budget: largest,
+                checkpoints: &fractions,
+                device,
+            };
             let mut at = Vec::new();
-            let r = train_program(&p, &job, &mut |_, loss| {
-                at.push(loss);
-                Decision::Continue
-            }, &mut |_| {});
+            let r = train_program(
+                &p,
+                &job,
+                &mut |_, loss| {
+                    at.push(loss);
+                    Decision::Continue
+                },
+                &mut |_| {},
+            );
             parameters = r.parameters;
             outcomes.push(format!("{:?}", r.outcome));
             if human(format) {
@@ -113,8 +131,11 @@ pub fn compare(
             for (k, l) in at.into_iter().enumerate() {
                 per_budget[k].push(l);
             }
-            let curve: Vec<(f64, f64)> =
-                r.curve.iter().filter_map(|c| Some((if unit == "FLOPs" { c.flops } else { c.seconds }, c.val_loss?))).collect();
+            let curve: Vec<(f64, f64)> = r
+                .curve
+                .iter()
+                .filter_map(|c| Some((if unit == "FLOPs" { c.flops } else { c.seconds }, c.val_loss?)))
+                .collect();
             curves.push(curve);
         }
         let losses = per_budget.iter().map(|v| if v.is_empty() { (f64::NAN, f64::NAN) } else { mean_sd(v) }).collect();
@@ -126,16 +147,30 @@ pub fn compare(
     for (row, (_, curve)) in rows.iter_mut().zip(&plot) {
         row.speedup = speedup(&baseline, curve);
     }
-    std::fs::write(svg_path, svg(&format!("validation loss against training {unit}"), &format!("training {unit} (log scale)"), &plot))
-        .with_context(|| format!("{}", svg_path.display()))?;
+    std::fs::write(
+        svg_path,
+        svg(&format!("validation loss against training {unit}"), &format!("training {unit} (log scale)"), &plot),
+    )
+    .with_context(|| format!("{}", svg_path.display()))?;
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "budgets": budgets, "seeds": seeds, "rows": rows, "svg": svg_path }))?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "budgets": budgets, "seeds": seeds, "rows": rows, "svg": svg_path })
+            )?
+        ),
         Format::Csv => {
             let header: Vec<String> = parsed.iter().map(|b| format!("loss_{b},sd_{b}")).collect();
             println!("program,parameters,{},speedup", header.join(","));
             for r in &rows {
                 let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{m},{s}")).collect();
-                println!("{},{},{},{}", r.program, r.parameters, cells.join(","), r.speedup.map_or(String::new(), |s| s.to_string()));
+                println!(
+                    "{},{},{},{}",
+                    r.program,
+                    r.parameters,
+                    cells.join(","),
+                    r.speedup.map_or(String::new(), |s| s.to_string())
+                );
             }
         }
         Format::Table => {
@@ -146,7 +181,8 @@ pub fn compare(
             let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
             println!("{:<24} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
             for r in &rows {
-                let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
+                let cells: Vec<String> =
+                    r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
                 let sp = r.speedup.map_or("not reached".into(), |s| format!("{s:.2}x"));
                 println!("{:<24} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
             }

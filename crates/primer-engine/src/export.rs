@@ -19,7 +19,9 @@ use primer_dsl::{ModelConfig, Program, text};
 use primer_store::{Store, Weights};
 use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
-use primer_torch::export::{Provenance, check_bytes, load_model_weights, model_weights, python_weights, pytorch_source, trace};
+use primer_torch::export::{
+    Provenance, check_bytes, load_model_weights, model_weights, python_weights, pytorch_source, trace,
+};
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, Outcome, TrainConfig, TrainJob, train};
 
@@ -75,23 +77,35 @@ struct Plan {
 fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtime, Store)>) -> Result<Plan> {
     if let Some(id) = candidate {
         if a.budget.is_some() {
-            bail!("--budget is for program files: candidate {id} is trained at its campaign's budget (`primer rerun` retrains at others)");
+            bail!(
+                "--budget is for program files: candidate {id} is trained at its campaign's budget (`primer rerun` retrains at others)"
+            );
         }
         let (rt, store) = store.context("a candidate needs the store")?;
         let c = rt.block_on(candidate_program(store, id))?;
         let r = &c.row;
-        let mut details = vec![format!("Campaign budget {} per candidate; training seed {}.", c.spec.training.budget, c.spec.seed)];
+        let mut details =
+            vec![format!("Campaign budget {} per candidate; training seed {}.", c.spec.training.budget, c.spec.seed)];
         if let Some(d) = &r.description {
-            details.push(format!("Mutation from its parent (candidate {}): {d}.", r.parent.map_or("-".into(), |p| p.to_string())));
+            details.push(format!(
+                "Mutation from its parent (candidate {}): {d}.",
+                r.parent.map_or("-".into(), |p| p.to_string())
+            ));
         }
         if let Some(f) = r.fitness {
-            details.push(format!("Validation loss in the search: {f:.4} nats per byte ({}).", r.outcome.as_deref().unwrap_or("-")));
+            details.push(format!(
+                "Validation loss in the search: {f:.4} nats per byte ({}).",
+                r.outcome.as_deref().unwrap_or("-")
+            ));
         }
         let threads = a.training.threads.unwrap_or(c.spec.training.threads);
         tch::set_num_threads(threads as i32);
         Ok(Plan {
             name: format!("candidate {id}"),
-            provenance: Provenance { origin: format!("candidate {id} of campaign `{}` (birth {})", c.campaign.name, r.birth), details },
+            provenance: Provenance {
+                origin: format!("candidate {id} of campaign `{}` (birth {})", c.campaign.name, r.birth),
+                details,
+            },
             config: c.spec.model,
             settings: settings_of(&c.spec, c.spec.seed),
             device: Device::Cpu,
@@ -124,7 +138,14 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
 
 pub fn export(a: &Args) -> Result<ExitCode> {
     let formats: HashSet<ExportFormat> = if a.formats.contains(&ExportFormat::All) {
-        [ExportFormat::Prim, ExportFormat::Json, ExportFormat::Pytorch, ExportFormat::Safetensors, ExportFormat::Torchscript].into()
+        [
+            ExportFormat::Prim,
+            ExportFormat::Json,
+            ExportFormat::Pytorch,
+            ExportFormat::Safetensors,
+            ExportFormat::Torchscript,
+        ]
+        .into()
     } else {
         a.formats.iter().copied().collect()
     };
@@ -160,11 +181,18 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     if !a.force {
         let existing: Vec<&str> = files.iter().copied().filter(|f| a.out.join(f).exists()).collect();
         if !existing.is_empty() {
-            bail!("{}: {} already exist(s); pass --force to overwrite (nothing was written)", a.out.display(), existing.join(", "));
+            bail!(
+                "{}: {} already exist(s); pass --force to overwrite (nothing was written)",
+                a.out.display(),
+                existing.join(", ")
+            );
         }
     }
 
-    let cost = Cost::of(&primer_dsl::validate::validate(&plan.program, &plan.config).with_context(|| format!("{} at this model size", plan.name))?);
+    let cost = Cost::of(
+        &primer_dsl::validate::validate(&plan.program, &plan.config)
+            .with_context(|| format!("{} at this model size", plan.name))?,
+    );
     let hash = canonical_hash(&plan.program).to_string();
     let mut contents: Vec<(&str, Vec<u8>)> = Vec::new();
     let header = {
@@ -209,7 +237,8 @@ pub fn export(a: &Args) -> Result<ExitCode> {
             format!("{}: the weights need training; pass --budget (e.g. 300steps or 1e12flops), or --format prim,json,pytorch", plan.name)
         })?;
         let budget: Budget = budget_text.parse().map_err(|e: String| anyhow::anyhow!("budget: {e}"))?;
-        let corpus = Corpus::load(&plan.corpus, plan.config.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+        let corpus = Corpus::load(&plan.corpus, plan.config.seq_len)
+            .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
         let model = Model::new(&plan.program, plan.config, plan.device, plan.settings.seed)?;
         let seed = plan.settings.seed;
         let stored = match (&store, &plan.candidate) {
@@ -224,11 +253,22 @@ pub fn export(a: &Args) -> Result<ExitCode> {
             }
             None => {
                 eprintln!("{}: no stored weights: training at {budget_text} (seed {seed}) ...", plan.name);
-                let job = TrainJob { corpus: &corpus, config: plan.config, settings: &plan.settings, budget, checkpoints: &[], device: plan.device };
+                let job = TrainJob {
+                    corpus: &corpus,
+                    config: plan.config,
+                    settings: &plan.settings,
+                    budget,
+                    checkpoints: &[],
+                    device: plan.device,
+                };
                 let r = train(&model, cost.training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
                 if r.outcome != Outcome::Finished {
                     let (outcome, reason) = outcome_name(&r.outcome);
-                    bail!("{}: training for the weights ended {outcome}{} (nothing was written)", plan.name, reason.map_or(String::new(), |r| format!(": {r}")));
+                    bail!(
+                        "{}: training for the weights ended {outcome}{} (nothing was written)",
+                        plan.name,
+                        reason.map_or(String::new(), |r| format!(": {r}"))
+                    );
                 }
                 eprintln!(
                     "{}: trained {} steps in {:.1} s, validation loss {:.4}{}",
@@ -236,12 +276,25 @@ pub fn export(a: &Args) -> Result<ExitCode> {
                     r.steps,
                     r.seconds,
                     r.fitness.unwrap_or(f64::NAN),
-                    plan.candidate.as_ref().and_then(|c| c.2).map_or(String::new(), |f| format!(" (the search measured {f:.4})"))
+                    plan.candidate
+                        .as_ref()
+                        .and_then(|c| c.2)
+                        .map_or(String::new(), |f| format!(" (the search measured {f:.4})"))
                 );
                 if let (Some((rt, store)), Some((id, _, _))) = (&store, &plan.candidate) {
-                    let meta = BTreeMap::from([("candidate".to_string(), id.to_string()), ("program".to_string(), hash.clone())]);
+                    let meta = BTreeMap::from([
+                        ("candidate".to_string(), id.to_string()),
+                        ("program".to_string(), hash.clone()),
+                    ]);
                     let data = model_weights(&model, &meta)?;
-                    rt.block_on(store.put_weights(&Weights { candidate: *id, budget: budget_text.clone(), seed: seed as i64, fitness: r.fitness, steps: r.steps as i64, data }))?;
+                    rt.block_on(store.put_weights(&Weights {
+                        candidate: *id,
+                        budget: budget_text.clone(),
+                        seed: seed as i64,
+                        fitness: r.fitness,
+                        steps: r.steps as i64,
+                        data,
+                    }))?;
                 }
                 (r.fitness, "trained")
             }
@@ -251,7 +304,11 @@ pub fn export(a: &Args) -> Result<ExitCode> {
         manifest.weights_val_loss = val_loss;
         manifest.weights_from = Some(from.into());
         let t = plan.config.seq_len as i64;
-        let window = corpus.validation_batches(1, 2, plan.config.seq_len, Device::Cpu).into_iter().next().context("validation windows")?;
+        let window = corpus
+            .validation_batches(1, 2, plan.config.seq_len, Device::Cpu)
+            .into_iter()
+            .next()
+            .context("validation windows")?;
         let tokens = window.narrow(1, 0, t).to_device(plan.device);
         if has(ExportFormat::Safetensors) {
             let mut meta = BTreeMap::from([
@@ -290,8 +347,16 @@ pub fn export(a: &Args) -> Result<ExitCode> {
         println!("  {f:<20} {size:>10} bytes");
     }
     if let Some(l) = manifest.weights_val_loss {
-        let from = if manifest.weights_from.as_deref() == Some("store") { "read from the store" } else { "trained now, and stored for later exports" };
-        println!("weights: trained at {} (seed {}), validation loss {l:.4}; {from}", manifest.budget.as_deref().unwrap_or("-"), manifest.seed.unwrap_or(0));
+        let from = if manifest.weights_from.as_deref() == Some("store") {
+            "read from the store"
+        } else {
+            "trained now, and stored for later exports"
+        };
+        println!(
+            "weights: trained at {} (seed {}), validation loss {l:.4}; {from}",
+            manifest.budget.as_deref().unwrap_or("-"),
+            manifest.seed.unwrap_or(0)
+        );
     }
     if has(ExportFormat::Pytorch) && has(ExportFormat::Safetensors) {
         println!("check it: python {}", a.out.join("model.py").display());

@@ -20,7 +20,15 @@ use primer_torch::train::{Decision, TrainJob, train_program};
 use crate::worker::{outcome_name, settings_of};
 
 #[allow(clippy::too_many_arguments)]
-pub fn rerun(db: &str, campaign: &str, top: i64, budget: &str, seeds: i64, threads: Option<usize>, format: Format) -> Result<ExitCode> {
+pub fn rerun(
+    db: &str,
+    campaign: &str,
+    top: i64,
+    budget: &str,
+    seeds: i64,
+    threads: Option<usize>,
+    format: Format,
+) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let store = rt.block_on(Store::open(db))?;
     let c = rt.block_on(find_campaign(&store, campaign))?;
@@ -29,9 +37,11 @@ pub fn rerun(db: &str, campaign: &str, top: i64, budget: &str, seeds: i64, threa
     let parsed: Budget = budget_text.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
     tch::set_num_threads(threads.unwrap_or(spec.training.threads) as i32);
-    let corpus = Corpus::load(spec.training.corpus.as_deref().context("the spec names its corpus")?, spec.model.seq_len)?;
+    let corpus =
+        Corpus::load(spec.training.corpus.as_deref().context("the spec names its corpus")?, spec.model.seq_len)?;
     let best = rt.block_on(store.top(c.id, top))?;
-    let done: HashSet<(i64, i64)> = rt.block_on(store.reruns(c.id, &budget_text))?.iter().map(|r| (r.candidate, r.seed)).collect();
+    let done: HashSet<(i64, i64)> =
+        rt.block_on(store.reruns(c.id, &budget_text))?.iter().map(|r| (r.candidate, r.seed)).collect();
     for row in &best {
         let json = rt.block_on(store.program_json(&row.program))?.context("a stored program")?;
         let program = text::from_json(&json, "<store>")?;
@@ -40,11 +50,21 @@ pub fn rerun(db: &str, campaign: &str, top: i64, budget: &str, seeds: i64, threa
                 continue;
             }
             let settings = settings_of(&spec, spec.seed.wrapping_add(seed as u64));
-            let job = TrainJob { corpus: &corpus, config: spec.model, settings: &settings, budget: parsed, checkpoints: &[], device: Device::Cpu };
+            let job = TrainJob {
+                corpus: &corpus,
+                config: spec.model,
+                settings: &settings,
+                budget: parsed,
+                checkpoints: &[],
+                device: Device::Cpu,
+            };
             let r = train_program(&program, &job, &mut |_, _| Decision::Continue, &mut |_| {});
             let (outcome, reason) = outcome_name(&r.outcome);
             if format == Format::Table {
-                eprintln!("candidate {} seed {seed}: {outcome} {:?} ({} steps, {:.1} s)", row.candidate, r.fitness, r.steps, r.seconds);
+                eprintln!(
+                    "candidate {} seed {seed}: {outcome} {:?} ({} steps, {:.1} s)",
+                    row.candidate, r.fitness, r.steps, r.seconds
+                );
             }
             rt.block_on(store.add_rerun(&Rerun {
                 candidate: row.candidate,

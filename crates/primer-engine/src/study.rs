@@ -6,8 +6,10 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use primer_cli::cli::Format;
 use primer_cli::paths;
@@ -24,7 +26,13 @@ pub fn study(file: &Path, render_only: bool, jobs: Option<usize>, format: Format
     let todo: Vec<Job> = study
         .jobs()
         .into_iter()
-        .filter(|j| !current.contains_key(&(study.file.sizes[j.size].name.clone(), study.programs[j.program].0.name.clone(), j.seed)))
+        .filter(|j| {
+            !current.contains_key(&(
+                study.file.sizes[j.size].name.clone(),
+                study.programs[j.program].0.name.clone(),
+                j.seed,
+            ))
+        })
         .collect();
     let human = format == Format::Table;
     if !render_only && !todo.is_empty() {
@@ -66,7 +74,10 @@ fn run(study: &Study, todo: &[Job], jobs: usize, human: bool) -> Result<()> {
     let mut corpora = std::collections::BTreeMap::new();
     for s in &study.file.sizes {
         if let std::collections::btree_map::Entry::Vacant(e) = corpora.entry(s.seq_len) {
-            e.insert(Corpus::load(&corpus_path, s.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?);
+            e.insert(
+                Corpus::load(&corpus_path, s.seq_len)
+                    .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?,
+            );
         }
     }
     let out = Mutex::new(
@@ -76,53 +87,40 @@ fn run(study: &Study, todo: &[Job], jobs: usize, human: bool) -> Result<()> {
             .open(&study.results)
             .with_context(|| format!("{}", study.results.display()))?,
     );
-    let next = Mutex::new(0usize);
+    // `jobs` runs at once on a rayon pool of that size; each run uses `training.threads`
+    // libtorch threads. The first failure to write a record stops the study (what was written
+    // stays: a rerun resumes).
     let total = todo.len();
-    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(total) {
-            scope.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().expect("not poisoned");
-                        if *n >= total || failed.lock().expect("not poisoned").is_some() {
-                            return;
-                        }
-                        *n += 1;
-                        *n - 1
-                    };
-                    let job = &todo[i];
-                    let record = train_one(study, job, &corpora[&study.file.sizes[job.size].seq_len]);
-                    if human {
-                        let r = &record;
-                        let last = r.losses.last().copied().flatten();
-                        eprintln!(
-                            "[{}/{}] {} {} seed {}: {}, loss {}, {} steps, {:.0} s",
-                            i + 1,
-                            total,
-                            r.size,
-                            r.program,
-                            r.seed,
-                            r.outcome,
-                            last.map_or("–".into(), |l| format!("{l:.4}")),
-                            r.steps,
-                            r.seconds.last().copied().unwrap_or(0.0)
-                        );
-                    }
-                    let line = serde_json::to_string(&record).expect("records serialize") + "\n";
-                    let mut f = out.lock().expect("not poisoned");
-                    if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
-                        *failed.lock().expect("not poisoned") = Some(anyhow::anyhow!("{}: {e}", study.results.display()));
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    match failed.into_inner().expect("not poisoned") {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    let done = AtomicUsize::new(0);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.clamp(1, total.max(1))).build()?;
+    pool.install(|| {
+        todo.par_iter().try_for_each(|job| -> Result<()> {
+            let record = train_one(study, job, &corpora[&study.file.sizes[job.size].seq_len]);
+            let line = serde_json::to_string(&record).expect("records serialize") + "\n";
+            {
+                let mut f = out.lock().expect("not poisoned");
+                f.write_all(line.as_bytes())
+                    .and_then(|_| f.flush())
+                    .with_context(|| format!("{}", study.results.display()))?;
+            }
+            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+            if human {
+                let r = &record;
+                let last = r.losses.last().copied().flatten();
+                eprintln!(
+                    "[{n}/{total}] {} {} seed {}: {}, loss {}, {} steps, {:.0} s",
+                    r.size,
+                    r.program,
+                    r.seed,
+                    r.outcome,
+                    last.map_or("–".into(), |l| format!("{l:.4}")),
+                    r.steps,
+                    r.seconds.last().copied().unwrap_or(0.0)
+                );
+            }
+            Ok(())
+        })
+    })
 }
 
 fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {

@@ -68,7 +68,14 @@ fn reset_peak() {
 }
 
 /// `primer train FILE --budget B`.
-pub fn train(file: &Path, budget: &str, corpus: Option<&Path>, t: &TrainArgs, m: &ModelArgs, format: Format) -> Result<ExitCode> {
+pub fn train(
+    file: &Path,
+    budget: &str,
+    corpus: Option<&Path>,
+    t: &TrainArgs,
+    m: &ModelArgs,
+    format: Format,
+) -> Result<ExitCode> {
     let budget: Budget = budget.parse().map_err(|e: String| anyhow::anyhow!("--budget {e}"))?;
     let (p, _) = load_program(file)?;
     let config = m.config();
@@ -119,7 +126,15 @@ pub fn train(file: &Path, budget: &str, corpus: Option<&Path>, t: &TrainArgs, m:
         Format::Csv => {
             println!("step,tokens,flops,seconds,train_loss,val_loss");
             for c in &r.curve {
-                println!("{},{},{},{},{},{}", c.step, c.tokens, c.flops, c.seconds, c.train_loss, c.val_loss.map_or(String::new(), |v| v.to_string()));
+                println!(
+                    "{},{},{},{},{},{}",
+                    c.step,
+                    c.tokens,
+                    c.flops,
+                    c.seconds,
+                    c.train_loss,
+                    c.val_loss.map_or(String::new(), |v| v.to_string())
+                );
             }
         }
         Format::Table => {
@@ -128,7 +143,11 @@ pub fn train(file: &Path, budget: &str, corpus: Option<&Path>, t: &TrainArgs, m:
                 println!("validation loss    {loss:.4} nats per byte ({bpb:.4} bits per byte)");
             }
             println!("steps              {} ({} tokens, {:.3e} FLOPs)", r.steps, r.tokens, r.flops);
-            println!("throughput         {:.0} tokens/s ({:.1} s in training steps, {wall:.1} s wall)", r.tokens_per_second(), r.seconds);
+            println!(
+                "throughput         {:.0} tokens/s ({:.1} s in training steps, {wall:.1} s wall)",
+                r.tokens_per_second(),
+                r.seconds
+            );
             println!("peak memory        {peak:.0} MiB");
         }
     }
@@ -146,7 +165,14 @@ fn outcome_text(o: &Outcome) -> String {
 }
 
 /// Times `steps` training steps (after 3 warm-up steps): tokens per second and peak MiB.
-fn time_steps(model: &dyn LanguageModel, data: &Corpus, tc: &TrainConfig, seq_len: usize, steps: u64, device: Device) -> Result<(f64, f64)> {
+fn time_steps(
+    model: &dyn LanguageModel,
+    data: &Corpus,
+    tc: &TrainConfig,
+    seq_len: usize,
+    steps: u64,
+    device: Device,
+) -> Result<(f64, f64)> {
     use tch::nn::OptimizerConfig;
     let mut opt = tch::nn::AdamW::default().build(model.var_store(), tc.lr)?;
     let mut rng = primer_torch::data::batch_rng(tc.seed);
@@ -179,7 +205,8 @@ fn time_steps(model: &dyn LanguageModel, data: &Corpus, tc: &TrainConfig, seq_le
 pub fn bench(steps: u64, t: &TrainArgs, m: &ModelArgs) -> Result<ExitCode> {
     let config = m.config();
     let (tc, device) = settings(t)?;
-    let data = Corpus::load(&paths::default_corpus(), config.seq_len).with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+    let data = Corpus::load(&paths::default_corpus(), config.seq_len)
+        .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
     let (p, _) = load_program(&paths::programs_dir().join("transformer.prim"))?;
     let compiled = Model::new(&p, config, device, tc.seed)?;
     let mut reference = Reference::new(Variant::Transformer, config, device)?;

@@ -105,7 +105,9 @@ fn evaluation(budget: &str, r: &TrainResult) -> Evaluation {
 pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode> {
     let rt = runtime()?;
     let store = rt.block_on(Store::open(db))?;
-    let campaign = rt.block_on(store.campaign_by_id(campaign_id))?.with_context(|| format!("no campaign {campaign_id} in {db}"))?;
+    let campaign = rt
+        .block_on(store.campaign_by_id(campaign_id))?
+        .with_context(|| format!("no campaign {campaign_id} in {db}"))?;
     let spec: CampaignSpec = serde_json::from_str(&campaign.config).context("the campaign's stored config")?;
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
     let id = id.unwrap_or_else(|| format!("{host}:{}", std::process::id()));
@@ -117,7 +119,10 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
     let checkpoints = spec.hurdles.fractions();
     let lease = spec.execution.lease_seconds;
     let parent = std::os::unix::process::parent_id();
-    eprintln!("worker {id}: campaign `{}` (id {campaign_id}), budget {budget}, {} threads", spec.name, spec.training.threads);
+    eprintln!(
+        "worker {id}: campaign `{}` (id {campaign_id}), budget {budget}, {} threads",
+        spec.name, spec.training.threads
+    );
     loop {
         if std::os::unix::process::parent_id() != parent {
             eprintln!("worker {id}: the process that started me is gone; stopping");
@@ -142,7 +147,9 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
             rt.block_on(store.set_fingerprint(claim.candidate, &fp))?;
             if spec.dedup.fec_remeasure_after > 0 {
                 let mut cache: FecCache<String> = FecCache::new(spec.dedup.fec_remeasure_after);
-                for (cand, fitness, reused_from) in rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))? {
+                for (cand, fitness, reused_from) in
+                    rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))?
+                {
                     match reused_from {
                         None => cache.record(fp.clone(), fitness.unwrap_or(f64::NAN), cand as u64),
                         Some(_) => {
@@ -169,7 +176,14 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
                 reused_from: Some(from),
             },
             None => {
-                let job = TrainJob { corpus: &corpus, config: spec.model, settings: &settings, budget, checkpoints: &checkpoints, device: Device::Cpu };
+                let job = TrainJob {
+                    corpus: &corpus,
+                    config: spec.model,
+                    settings: &settings,
+                    budget,
+                    checkpoints: &checkpoints,
+                    device: Device::Cpu,
+                };
                 let mut on_checkpoint = |k: usize, loss: f64| {
                     let earlier = rt.block_on(async {
                         store.add_checkpoint(claim.candidate, k as i64, loss).await?;

@@ -12,8 +12,8 @@
 //!   stream of its own. The same seed and the same history at each proposal give the same
 //!   children, bit for bit, whatever else happens in between.
 
-use rand::{Rng, SeedableRng};
 use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -176,7 +176,13 @@ impl Evolver {
 
     /// Random search: seed `birth mod seeds` after 1..=max_mutations mutations; tried again
     /// (up to `max_parents` times) when no acceptable chain comes out.
-    fn random(&self, rng: &mut ChaCha8Rng, birth: u64, max_mutations: u32, seen: &dyn Fn(&ProgramHash) -> bool) -> Result<Proposal, NoChild> {
+    fn random(
+        &self,
+        rng: &mut ChaCha8Rng,
+        birth: u64,
+        max_mutations: u32,
+        seen: &dyn Fn(&ProgramHash) -> bool,
+    ) -> Result<Proposal, NoChild> {
         let index = (birth % self.seeds.len().max(1) as u64) as usize;
         let mut last = None;
         'chain: for _ in 0..self.max_parents.max(1) {
@@ -207,7 +213,11 @@ impl Evolver {
             }
             let mut c = child.expect("at least one step");
             c.rejected = rejected;
-            c.description = if words.len() == 1 { words.remove(0) } else { format!("{} random mutations of the seed: {}", words.len(), words.join("; ")) };
+            c.description = if words.len() == 1 {
+                words.remove(0)
+            } else {
+                format!("{} random mutations of the seed: {}", words.len(), words.join("; "))
+            };
             return Ok(Proposal { birth, parent: Parent::Seed(index), child: c, mutations });
         }
         Err(last.unwrap_or(NoChild { tries: 0, rejected: Default::default() }))

@@ -109,13 +109,35 @@ pub enum BankChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mutation {
-    DeleteInstruction { subprogram: usize, position: usize },
-    InsertInstruction { subprogram: usize, position: usize, instruction: Instruction },
+    DeleteInstruction {
+        subprogram: usize,
+        position: usize,
+    },
+    InsertInstruction {
+        subprogram: usize,
+        position: usize,
+        instruction: Instruction,
+    },
     /// Delete at `delete`, then insert at `position` (of the program after the deletion).
-    DeleteInsert { subprogram: usize, delete: usize, position: usize, instruction: Instruction },
-    MutateField { subprogram: usize, position: usize, value: FieldValue },
-    Swap { subprogram: usize, first: usize, second: usize },
-    MutateBank { change: BankChange },
+    DeleteInsert {
+        subprogram: usize,
+        delete: usize,
+        position: usize,
+        instruction: Instruction,
+    },
+    MutateField {
+        subprogram: usize,
+        position: usize,
+        value: FieldValue,
+    },
+    Swap {
+        subprogram: usize,
+        first: usize,
+        second: usize,
+    },
+    MutateBank {
+        change: BankChange,
+    },
 }
 
 impl Mutation {
@@ -203,7 +225,8 @@ impl Mutation {
                 let constant = |c: usize| {
                     parent.bank.constants.get(c).map_or(format!("#{c}"), |e| format!("{} ({})", e.name, e.value))
                 };
-                let dim = |d: usize| parent.bank.dims.get(d).map_or(format!("#{d}"), |e| format!("{} ({})", e.name, e.value));
+                let dim =
+                    |d: usize| parent.bank.dims.get(d).map_or(format!("#{d}"), |e| format!("{} ({})", e.name, e.value));
                 let op = |op: Op| match op {
                     Op::Call(c) => format!("CALL {}", parent.subprograms[c].name),
                     op => op.name().to_string(),
@@ -271,7 +294,11 @@ fn spliced(p: &Program, si: usize, position: usize, ins: Instruction) -> Program
         .iter()
         .enumerate()
         .map(|(k, r)| {
-            (position + 1 + k, child.reads(r, Field::In1) && r.in1 == source, child.reads(r, Field::In2) && r.in2 == source)
+            (
+                position + 1 + k,
+                child.reads(r, Field::In1) && r.in1 == source,
+                child.reads(r, Field::In2) && r.in2 == source,
+            )
         })
         .collect();
     let sub = &mut child.subprograms[si];
@@ -467,9 +494,10 @@ impl Mutator {
                         dims[ins.dim] = true;
                     }
                 }
-                let used: Vec<(bool, usize)> = (constants.iter().enumerate().filter(|(_, u)| **u).map(|(i, _)| (true, i)))
-                    .chain(dims.iter().enumerate().filter(|(_, u)| **u).map(|(i, _)| (false, i)))
-                    .collect();
+                let used: Vec<(bool, usize)> =
+                    (constants.iter().enumerate().filter(|(_, u)| **u).map(|(i, _)| (true, i)))
+                        .chain(dims.iter().enumerate().filter(|(_, u)| **u).map(|(i, _)| (false, i)))
+                        .collect();
                 let &(is_constant, index) = used.choose(rng)?;
                 let change = if is_constant {
                     let c = parent.bank.constants[index].value;

@@ -27,7 +27,10 @@ fn primer_ez_is_four_mutations_from_the_transformer() {
     assert_eq!(missing_features(&program("transformer.prim")), 4.0);
     // Descriptions name the value, the line of the parent as printed, and who now reads it.
     assert_eq!(descriptions[0], "insert sq = SQUARE(relu) after main.relu (line 18); main.down reads it");
-    assert_eq!(descriptions[1], "insert q_conv = DCONV3(q) after attention_head.q (line 25); attention_head.logits reads it");
+    assert_eq!(
+        descriptions[1],
+        "insert q_conv = DCONV3(q) after attention_head.q (line 25); attention_head.logits reads it"
+    );
     assert!(descriptions[2].starts_with("insert k_conv = DCONV3(k) after attention_head.k"), "{}", descriptions[2]);
     assert!(descriptions[3].ends_with("attention_head.mixed reads it"), "{}", descriptions[3]);
 }
@@ -63,7 +66,10 @@ fn the_sampler_proposes_each_step_with_a_measured_frequency() {
     let targets: Vec<_> =
         [squared_relu(), dconv_q(), dconv_k_first(), dconv_v_first()].iter().map(|m| hash_after(&t, m)).collect();
     let counts = frequencies(&t, &targets, n, 11);
-    println!("from the Transformer, per {n} children: squared ReLU {}, DCONV3 on q {}, k {}, v {}", counts[0], counts[1], counts[2], counts[3]);
+    println!(
+        "from the Transformer, per {n} children: squared ReLU {}, DCONV3 on q {}, k {}, v {}",
+        counts[0], counts[1], counts[2], counts[3]
+    );
     for (what, c) in ["squared ReLU", "DCONV3 q", "DCONV3 k", "DCONV3 v"].iter().zip(&counts) {
         assert!(*c > 0, "{what} never proposed in {n} children");
     }

@@ -316,7 +316,10 @@ impl Store {
 
     /// A stored program's JSON.
     pub async fn program_json(&self, hash: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// A stored program's (parameters, training FLOPs per token) at its campaign's model size.
@@ -326,7 +329,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?)
     }
-
 
     /// Enqueues a candidate as pending; `None` if its birth number or program is already in
     /// the campaign.
@@ -350,19 +352,27 @@ impl Store {
 
     /// The next birth number of a campaign.
     pub async fn next_birth(&self, campaign: i64) -> Result<i64> {
-        let max: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(birth) FROM candidates WHERE campaign = $1").bind(campaign).fetch_one(&self.pool).await?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(birth) FROM candidates WHERE campaign = $1")
+            .bind(campaign)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(max.map_or(0, |m| m + 1))
     }
 
     /// Every program hash in the campaign (for structural dedup).
     pub async fn program_hashes(&self, campaign: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE campaign = $1").bind(campaign).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE campaign = $1")
+            .bind(campaign)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The program hash of a candidate.
     pub async fn candidate_program(&self, candidate: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE id = $1").bind(candidate).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE id = $1")
+            .bind(candidate)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Candidates with a result (done or failed), any order.
@@ -431,23 +441,33 @@ impl Store {
 
     /// Extends a lease; `false` if the worker no longer holds the candidate.
     pub async fn heartbeat(&self, candidate: i64, worker: &str, lease: f64) -> Result<bool> {
-        let r = sqlx::query("UPDATE candidates SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = 'running'")
-            .bind(now() + lease)
-            .bind(candidate)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
+        let r =
+            sqlx::query("UPDATE candidates SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = 'running'")
+                .bind(now() + lease)
+                .bind(candidate)
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn set_fingerprint(&self, candidate: i64, fingerprint: &str) -> Result<()> {
-        sqlx::query("UPDATE candidates SET fingerprint = $1 WHERE id = $2").bind(fingerprint).bind(candidate).execute(&self.pool).await?;
+        sqlx::query("UPDATE candidates SET fingerprint = $1 WHERE id = $2")
+            .bind(fingerprint)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The evaluations of earlier candidates (lower birth) of the campaign with this
     /// fingerprint, in birth order: (candidate, fitness, reused_from).
-    pub async fn same_fingerprint(&self, campaign: i64, fingerprint: &str, before_birth: i64) -> Result<Vec<(i64, Option<f64>, Option<i64>)>> {
+    pub async fn same_fingerprint(
+        &self,
+        campaign: i64,
+        fingerprint: &str,
+        before_birth: i64,
+    ) -> Result<Vec<(i64, Option<f64>, Option<i64>)>> {
         Ok(sqlx::query_as(
             "SELECT c.id, e.fitness, e.reused_from FROM candidates c JOIN evaluations e ON e.candidate = c.id
              WHERE c.campaign = $1 AND c.fingerprint = $2 AND c.birth < $3 ORDER BY c.birth",
@@ -478,12 +498,14 @@ impl Store {
     }
 
     pub async fn add_checkpoint(&self, candidate: i64, k: i64, loss: f64) -> Result<()> {
-        sqlx::query("INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3) ON CONFLICT (candidate, k) DO NOTHING")
-            .bind(candidate)
-            .bind(k)
-            .bind(loss)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3) ON CONFLICT (candidate, k) DO NOTHING",
+        )
+        .bind(candidate)
+        .bind(k)
+        .bind(loss)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -540,7 +562,10 @@ impl Store {
         let (mut requeued, mut failed) = (0, 0);
         for (id, attempts, w) in lost {
             if attempts >= max_attempts {
-                sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 let e = Evaluation {
                     budget: String::new(),
                     fitness: None,
@@ -559,10 +584,12 @@ impl Store {
                 insert_evaluation(&mut tx, id, None, &e).await?;
                 failed += 1;
             } else {
-                sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 requeued += 1;
             }
         }
@@ -572,8 +599,10 @@ impl Store {
 
     /// One candidate with its result, and its campaign's id.
     pub async fn candidate(&self, id: i64) -> Result<Option<(i64, HistoryRow)>> {
-        let campaign: Option<i64> =
-            sqlx::query_scalar("SELECT campaign FROM candidates WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let campaign: Option<i64> = sqlx::query_scalar("SELECT campaign FROM candidates WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(campaign) = campaign else { return Ok(None) };
         let row = sqlx::query_as(
             "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
@@ -672,7 +701,8 @@ impl Store {
 
     /// The `k` best finished candidates (lowest fitness; ties to the earlier).
     pub async fn top(&self, campaign: i64, k: i64) -> Result<Vec<HistoryRow>> {
-        let mut rows: Vec<HistoryRow> = self.history(campaign).await?.into_iter().filter(|r| r.fitness.is_some()).collect();
+        let mut rows: Vec<HistoryRow> =
+            self.history(campaign).await?.into_iter().filter(|r| r.fitness.is_some()).collect();
         rows.sort_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()).then(a.birth.cmp(&b.birth)));
         rows.truncate(k.max(0) as usize);
         Ok(rows)

@@ -11,11 +11,25 @@ fn url(name: &str) -> String {
 }
 
 fn program(hash: &str) -> NewProgram {
-    NewProgram { hash: hash.into(), text: format!("# {hash}"), json: format!("{{\"h\":\"{hash}\"}}"), parameters: 10, flops_per_token: 20 }
+    NewProgram {
+        hash: hash.into(),
+        text: format!("# {hash}"),
+        json: format!("{{\"h\":\"{hash}\"}}"),
+        parameters: 10,
+        flops_per_token: 20,
+    }
 }
 
 fn candidate(campaign: i64, birth: i64, hash: &str) -> NewCandidate {
-    NewCandidate { campaign, birth, program: hash.into(), parent: None, seed_index: Some(0), mutation: None, description: None }
+    NewCandidate {
+        campaign,
+        birth,
+        program: hash.into(),
+        parent: None,
+        seed_index: Some(0),
+        mutation: None,
+        description: None,
+    }
 }
 
 fn result(fitness: Option<f64>) -> Evaluation {
@@ -61,7 +75,10 @@ async fn campaigns_candidates_claims_and_results() {
     let counts = store.counts(c.id).await.unwrap();
     assert_eq!((counts.done, counts.failed, counts.total()), (1, 1, 2));
     let history = store.history(c.id).await.unwrap();
-    assert_eq!(history.iter().map(|r| (r.status.as_str(), r.fitness)).collect::<Vec<_>>(), [("done", Some(2.5)), ("failed", None)]);
+    assert_eq!(
+        history.iter().map(|r| (r.status.as_str(), r.fitness)).collect::<Vec<_>>(),
+        [("done", Some(2.5)), ("failed", None)]
+    );
     assert_eq!(store.top(c.id, 5).await.unwrap().len(), 1);
 }
 
@@ -73,7 +90,20 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
     let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
     // A lease that has already expired.
     store.claim(c.id, "w1", -1.0).await.unwrap().unwrap();
-    store.add_curve_point(id, &primer_store::CurvePoint { step: 1, tokens: 10, flops: 1.0, seconds: 0.1, train_loss: 5.0, val_loss: None }).await.unwrap();
+    store
+        .add_curve_point(
+            id,
+            &primer_store::CurvePoint {
+                step: 1,
+                tokens: 10,
+                flops: 1.0,
+                seconds: 0.1,
+                train_loss: 5.0,
+                val_loss: None,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(store.requeue(c.id, None, 2).await.unwrap(), (1, 0));
     let again = store.claim(c.id, "w2", -1.0).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
@@ -144,7 +174,14 @@ async fn weights_are_stored_once_per_candidate_budget_and_seed() {
     let c = store.create_campaign("w", "{}", 1).await.unwrap().unwrap();
     store.put_program(&program("a")).await.unwrap();
     let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
-    let w = Weights { candidate: id, budget: "10steps".into(), seed: 3, fitness: Some(2.5), steps: 10, data: vec![1, 2, 3, 0, 255] };
+    let w = Weights {
+        candidate: id,
+        budget: "10steps".into(),
+        seed: 3,
+        fitness: Some(2.5),
+        steps: 10,
+        data: vec![1, 2, 3, 0, 255],
+    };
     assert!(store.weights(id, "10steps", 3).await.unwrap().is_none());
     assert!(store.put_weights(&w).await.unwrap());
     let again = Weights { data: vec![9], ..w.clone() };

@@ -37,7 +37,9 @@ pub enum CompileError {
     Invalid(#[from] ValidationError),
     #[error("libtorch: {0}")]
     Torch(#[from] TchError),
-    #[error("out of memory: {parameters} parameters need about {need_mib} MiB for weights, gradients and AdamW state, {available_mib} MiB are available")]
+    #[error(
+        "out of memory: {parameters} parameters need about {need_mib} MiB for weights, gradients and AdamW state, {available_mib} MiB are available"
+    )]
     OutOfMemory { parameters: u64, need_mib: u64, available_mib: u64 },
 }
 
@@ -45,20 +47,42 @@ pub enum CompileError {
 /// unknown).
 pub fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?.trim().parse().ok())?;
+    let kb: u64 =
+        info.lines().find_map(|l| l.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?.trim().parse().ok())?;
     Some(kb * 1024)
 }
 
 /// One instruction, ready to run.
 enum Step {
-    Primitive { op: Op, in1: usize, in2: usize, constant: f64, params: Vec<Tensor> },
-    Call { callee: Box<Compiled>, branching: i64, in1: usize, in2: Option<usize> },
+    Primitive {
+        op: Op,
+        in1: usize,
+        in2: usize,
+        constant: f64,
+        params: Vec<Tensor>,
+    },
+    Call {
+        callee: Box<Compiled>,
+        branching: i64,
+        in1: usize,
+        in2: Option<usize>,
+    },
     /// A recognised causal attention (T_MAT_MUL, C_MUL, MASK, the softmax primitives,
     /// MAT_MUL) run as one fused scaled-dot-product attention.
-    Attention { q: usize, k: usize, v: usize, scale: f64 },
+    Attention {
+        q: usize,
+        k: usize,
+        v: usize,
+        scale: f64,
+    },
     /// A recognised layer norm (mean, centre, variance, epsilon, root, divide, SCALE, SHIFT)
     /// run as libtorch's layer norm with the SCALE and SHIFT parameters.
-    LayerNorm { x: usize, eps: f64, gain: Tensor, bias: Tensor },
+    LayerNorm {
+        x: usize,
+        eps: f64,
+        gain: Tensor,
+        bias: Tensor,
+    },
 }
 
 /// Whether the compiler replaces recognised primitive patterns by fused kernels.
@@ -117,7 +141,13 @@ impl Model {
     }
 
     /// [`Model::new`], choosing whether recognised patterns run fused.
-    pub fn with_fusion(p: &Program, config: ModelConfig, device: Device, seed: u64, fusion: Fusion) -> Result<Model, CompileError> {
+    pub fn with_fusion(
+        p: &Program,
+        config: ModelConfig,
+        device: Device,
+        seed: u64,
+        fusion: Fusion,
+    ) -> Result<Model, CompileError> {
         let validated = validate(p, &config)?;
         // Weights, gradients and two AdamW moments, 4 bytes each: refuse before allocating
         // what cannot fit (an allocation failure in Rust would abort the process).
@@ -127,11 +157,7 @@ impl Model {
             && device == Device::Cpu
             && need > available
         {
-            return Err(CompileError::OutOfMemory {
-                parameters,
-                need_mib: need >> 20,
-                available_mib: available >> 20,
-            });
+            return Err(CompileError::OutOfMemory { parameters, need_mib: need >> 20, available_mib: available >> 20 });
         }
         let vs = VarStore::new(device);
         let root = vs.root();
@@ -563,13 +589,23 @@ mod tests {
     fn case(op: Op) -> Case {
         let x: &[&[f64]] = &[&[1.0, -2.0], &[0.5, 4.0]];
         let y: &[&[f64]] = &[&[3.0, 1.0], &[-1.0, 2.0]];
-        let un = |want: &[&[f64]]| Case { a: rows(x), a_square: false, b: rows(y), constant: 0.7, params: vec![], want: rows(want) };
+        let un = |want: &[&[f64]]| Case {
+            a: rows(x),
+            a_square: false,
+            b: rows(y),
+            constant: 0.7,
+            params: vec![],
+            want: rows(want),
+        };
         let t = |v: &[f32], shape: &[i64]| Tensor::from_slice(v).view(shape);
         // Convolution weights: [1, 2, 3] on channel 0 and [0, 1, -1] on channel 1 (oldest tap
         // first), or all ones for the wider kernels (only the two newest taps reach T = 2).
-        let taps = |w: i64| -> Vec<f32> { if w == 3 { vec![1.0, 2.0, 3.0, 0.0, 1.0, -1.0] } else { vec![1.0; 2 * w as usize] } };
+        let taps = |w: i64| -> Vec<f32> {
+            if w == 3 { vec![1.0, 2.0, 3.0, 0.0, 1.0, -1.0] } else { vec![1.0; 2 * w as usize] }
+        };
         // CONVw: [c_out = 1, c_in = 2, w] and a bias 0.5; DCONVw: [channels = 2, 1, w].
-        let conv = |w: i64, want: &[&[f64]]| Case { params: vec![t(&taps(w), &[1, 2, w]), t(&[0.5], &[1, 1])], ..un(want) };
+        let conv =
+            |w: i64, want: &[&[f64]]| Case { params: vec![t(&taps(w), &[1, 2, w]), t(&[0.5], &[1, 1])], ..un(want) };
         let dconv = |w: i64, want: &[&[f64]]| Case { params: vec![t(&taps(w), &[2, 1, w])], ..un(want) };
         let e = std::f64::consts::E;
         match op {
@@ -595,7 +631,9 @@ mod tests {
             Op::Scale => Case { params: vec![t(&[2.0, 3.0], &[1, 2])], ..un(&[&[2.0, -6.0], &[1.0, 12.0]]) },
             Op::Shift => Case { params: vec![t(&[2.0, 3.0], &[1, 2])], ..un(&[&[3.0, 1.0], &[2.5, 7.0]]) },
             // A square [[1, 2], [3, 4]]: the entry s > t is masked.
-            Op::Mask => Case { a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]), a_square: true, ..un(&[&[1.0, -1e9], &[3.0, 4.0]]) },
+            Op::Mask => {
+                Case { a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]), a_square: true, ..un(&[&[1.0, -1e9], &[3.0, 4.0]]) }
+            }
             Op::CumSum => un(&[&[1.0, -2.0], &[1.5, 2.0]]),
             Op::CumProd => un(&[&[1.0, -2.0], &[0.5, -8.0]]),
             Op::RedMean => un(&[&[-0.5], &[2.25]]),
@@ -604,11 +642,18 @@ mod tests {
             Op::RedMin => un(&[&[-2.0], &[0.5]]),
             Op::RedProd => un(&[&[-2.0], &[2.0]]),
             // Weights [[1, 2], [3, 4]] (a square, only s <= t used) times x.
-            Op::MatMul => Case { a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]), a_square: true, b: rows(x), ..un(&[&[1.0, -2.0], &[5.0, 10.0]]) },
+            Op::MatMul => Case {
+                a: rows(&[&[1.0, 2.0], &[3.0, 4.0]]),
+                a_square: true,
+                b: rows(x),
+                ..un(&[&[1.0, -2.0], &[5.0, 10.0]])
+            },
             // x · yᵀ, the strict upper triangle zero.
             Op::TMatMul => un(&[&[1.0, 0.0], &[5.5, 7.5]]),
             // x · [1, 2]ᵀ + 0.5.
-            Op::Dense => Case { params: vec![t(&[1.0, 2.0], &[1, 2, 1]), t(&[0.5], &[1, 1])], ..un(&[&[-2.5], &[9.0]]) },
+            Op::Dense => {
+                Case { params: vec![t(&[1.0, 2.0], &[1, 2, 1]), t(&[0.5], &[1, 1])], ..un(&[&[-2.5], &[9.0]]) }
+            }
             Op::Conv3 => conv(3, &[&[5.5], &[-2.0]]),
             Op::Conv7 => conv(7, &[&[-0.5], &[4.0]]),
             Op::Conv15 => conv(15, &[&[-0.5], &[4.0]]),
@@ -630,7 +675,8 @@ mod tests {
             let a: Vec<&[f64]> = c.a.iter().map(Vec::as_slice).collect();
             let b: Vec<&[f64]> = c.b.iter().map(Vec::as_slice).collect();
             let (a, b) = (value(&a), value(&b));
-            let (got, _) = primitive(op, a, c.a_square, || (b.shallow_clone(), false), c.constant, &c.params, &future).unwrap();
+            let (got, _) =
+                primitive(op, a, c.a_square, || (b.shallow_clone(), false), c.constant, &c.params, &future).unwrap();
             let want: Vec<&[f64]> = c.want.iter().map(Vec::as_slice).collect();
             let want = value(&want);
             if got.size() != want.size() || f64::try_from((&got - &want).abs().max()).unwrap() > 1e-5 {

@@ -29,7 +29,13 @@ pub fn fingerprint(p: &Program, config: ModelConfig) -> Result<String, CompileEr
     let scale = 10f64.powi(DECIMALS);
     let mut h = Sha256::new();
     for v in values {
-        let r = if v.is_finite() { (v * scale).round() as i64 } else if v.is_nan() { i64::MIN } else { i64::MAX };
+        let r = if v.is_finite() {
+            (v * scale).round() as i64
+        } else if v.is_nan() {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
         h.update(r.to_le_bytes());
     }
     Ok(hex::encode(h.finalize()))

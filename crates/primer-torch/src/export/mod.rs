@@ -31,28 +31,117 @@ mod torchscript;
 mod weights;
 
 pub use torchscript::trace;
-pub use weights::{check_bytes, load_model_weights, model_weights, python_weights, read_safetensors, safetensors_bytes};
+pub use weights::{
+    check_bytes, load_model_weights, model_weights, python_weights, read_safetensors, safetensors_bytes,
+};
 
 /// Python keywords, names the generated `forward`s use, and `nn.Module`'s attributes (torch
 /// 2.13): a program name among them gets a trailing underscore in `model.py`.
 const RESERVED: &[&str] = &[
     // keywords (soft keywords are fine as names)
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "False",
+    "None",
+    "True",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "break",
+    "class",
+    "continue",
+    "def",
+    "del",
+    "elif",
+    "else",
+    "except",
+    "finally",
+    "for",
+    "from",
+    "global",
+    "if",
+    "import",
+    "in",
+    "is",
+    "lambda",
+    "nonlocal",
+    "not",
+    "or",
+    "pass",
+    "raise",
+    "return",
+    "try",
+    "while",
+    "with",
+    "yield",
     // what the generated code refers to inside a forward
-    "self", "torch", "F", "nn", "math", "T", "cyclic", "causal_mask", "spread", "join_copies", "expand_copies",
+    "self",
+    "torch",
+    "F",
+    "nn",
+    "math",
+    "T",
+    "cyclic",
+    "causal_mask",
+    "spread",
+    "join_copies",
+    "expand_copies",
     "attention",
     // nn.Module
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu",
-    "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
-    "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers",
-    "named_children", "named_modules", "named_parameters", "parameters", "register_backward_hook",
-    "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
-    "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
-    "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
-    "training", "type", "xpu", "zero_grad",
+    "T_destination",
+    "add_module",
+    "apply",
+    "bfloat16",
+    "buffers",
+    "call_super_init",
+    "children",
+    "compile",
+    "cpu",
+    "cuda",
+    "double",
+    "dump_patches",
+    "eval",
+    "extra_repr",
+    "float",
+    "forward",
+    "get_buffer",
+    "get_extra_state",
+    "get_parameter",
+    "get_submodule",
+    "half",
+    "ipu",
+    "load_state_dict",
+    "modules",
+    "mtia",
+    "named_buffers",
+    "named_children",
+    "named_modules",
+    "named_parameters",
+    "parameters",
+    "register_backward_hook",
+    "register_buffer",
+    "register_forward_hook",
+    "register_forward_pre_hook",
+    "register_full_backward_hook",
+    "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook",
+    "register_module",
+    "register_parameter",
+    "register_state_dict_post_hook",
+    "register_state_dict_pre_hook",
+    "requires_grad_",
+    "set_extra_state",
+    "set_submodule",
+    "share_memory",
+    "state_dict",
+    "to",
+    "to_empty",
+    "train",
+    "training",
+    "type",
+    "xpu",
+    "zero_grad",
 ];
 
 /// Class names of the generated building blocks and the stem.
@@ -144,7 +233,11 @@ struct Gen<'a> {
 }
 
 /// Generates `model.py` for `p` at `config`.
-pub fn pytorch_source(p: &Program, config: ModelConfig, provenance: &Provenance) -> Result<PyTorchExport, ValidationError> {
+pub fn pytorch_source(
+    p: &Program,
+    config: ModelConfig,
+    provenance: &Provenance,
+) -> Result<PyTorchExport, ValidationError> {
     let v = validate(p, &config)?;
     // Class names: one per instance reached from main, in first-call order.
     let mut order = vec![v.main];
@@ -214,8 +307,12 @@ impl Gen<'_> {
                     out.push((format!("{r}.b"), format!("{q}.b")));
                 }
                 Lowering::Structural(Structural::Depthwise) => out.push((format!("{r}.w"), format!("{q}.w"))),
-                Lowering::Structural(Structural::Scale | Structural::Shift) => out.push((format!("{r}.g"), format!("{q}.g"))),
-                Lowering::Structural(Structural::Constant | Structural::Mask | Structural::MatMul | Structural::TMatMul)
+                Lowering::Structural(Structural::Scale | Structural::Shift) => {
+                    out.push((format!("{r}.g"), format!("{q}.g")))
+                }
+                Lowering::Structural(
+                    Structural::Constant | Structural::Mask | Structural::MatMul | Structural::TMatMul,
+                )
                 | Lowering::Unary { .. }
                 | Lowering::Binary { .. }
                 | Lowering::Reduce { .. } => {}
@@ -230,7 +327,11 @@ impl Gen<'_> {
         // A raw docstring: the provenance is written as is (only a closing quote triple is
         // broken up).
         let safe = |t: &str| t.replace("\"\"\"", "\"\" \"");
-        let _ = writeln!(s, "r\"\"\"A decoder-only byte-level language model exported by primer {}.", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            s,
+            "r\"\"\"A decoder-only byte-level language model exported by primer {}.",
+            env!("CARGO_PKG_VERSION")
+        );
         s.push('\n');
         let _ = writeln!(s, "Program: {}.", safe(&provenance.origin));
         for d in &provenance.details {
@@ -284,7 +385,8 @@ impl Gen<'_> {
         };
         let inputs: Vec<String> = (0..sub.inputs.len()).map(|k| names[k].clone()).collect();
         let _ = writeln!(s, "class {}(nn.Module):", self.class_of[&inst]);
-        let copies = if n == 1 { "1 copy".to_string() } else { format!("{n} copies side by side, each with its own weights") };
+        let copies =
+            if n == 1 { "1 copy".to_string() } else { format!("{n} copies side by side, each with its own weights") };
         let ins_shapes: Vec<String> = instance.inputs.iter().map(|sh| shape_text(*sh)).collect();
         let _ = writeln!(s, "    \"\"\"`def {}({})`: {copies}.", sub.name, sub.inputs.join(", "));
         s.push('\n');
@@ -313,10 +415,14 @@ impl Gen<'_> {
                 }
                 Lowering::Structural(Structural::Dense) => Some(format!("Dense({n}, {c_in}, {c_out})")),
                 Lowering::Structural(Structural::Conv) => Some(format!("Conv({n}, {c_in}, {c_out}, {})", width())),
-                Lowering::Structural(Structural::Depthwise) => Some(format!("DepthwiseConv({n}, {c_out}, {})", width())),
+                Lowering::Structural(Structural::Depthwise) => {
+                    Some(format!("DepthwiseConv({n}, {c_out}, {})", width()))
+                }
                 Lowering::Structural(Structural::Scale) => Some(format!("Scale({n}, {c_out})")),
                 Lowering::Structural(Structural::Shift) => Some(format!("Shift({n}, {c_out})")),
-                Lowering::Structural(Structural::Constant | Structural::Mask | Structural::MatMul | Structural::TMatMul)
+                Lowering::Structural(
+                    Structural::Constant | Structural::Mask | Structural::MatMul | Structural::TMatMul,
+                )
                 | Lowering::Unary { .. }
                 | Lowering::Binary { .. }
                 | Lowering::Reduce { .. } => None,
@@ -374,7 +480,11 @@ impl Gen<'_> {
             let pair = |a: usize, b: usize, exact: bool, uses_t: &mut bool| -> (String, String) {
                 match (shape(a), shape(b)) {
                     (Shape::Seq(x), Shape::Seq(y)) if x != y && (exact || (x != 1 && y != 1)) => {
-                        if x < y { (format!("cyclic({}, {y})", var(a)), var(b)) } else { (var(a), format!("cyclic({}, {x})", var(b))) }
+                        if x < y {
+                            (format!("cyclic({}, {y})", var(a)), var(b))
+                        } else {
+                            (var(a), format!("cyclic({}, {x})", var(b)))
+                        }
                     }
                     (Shape::Square, Shape::Seq(c)) if c != 1 => {
                         *uses_t = true;
@@ -395,7 +505,9 @@ impl Gen<'_> {
                     lower::python(py, &x, &y, "")
                 }
                 Lowering::Reduce { py, .. } => lower::python(py, &var(a), "", ""),
-                Lowering::Structural(Structural::Constant) => format!("torch.full_like({}[..., :1], {constant})", names[0]),
+                Lowering::Structural(Structural::Constant) => {
+                    format!("torch.full_like({}[..., :1], {constant})", names[0])
+                }
                 Lowering::Structural(Structural::Mask) => format!("causal_mask({})", var(a)),
                 Lowering::Structural(Structural::MatMul) => {
                     if shape(a).is_square() {
@@ -409,7 +521,11 @@ impl Gen<'_> {
                     format!("({x} @ {y}.transpose(-1, -2)).tril()")
                 }
                 Lowering::Structural(
-                    Structural::Dense | Structural::Conv | Structural::Depthwise | Structural::Scale | Structural::Shift,
+                    Structural::Dense
+                    | Structural::Conv
+                    | Structural::Depthwise
+                    | Structural::Scale
+                    | Structural::Shift,
                 ) => format!("self.{name}({})", var(a)),
                 Lowering::Structural(Structural::Call(c)) => {
                     let k = ins.branching;

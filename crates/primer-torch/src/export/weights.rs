@@ -9,7 +9,6 @@ use tch::{Kind, Tensor};
 use super::{ExportError, ExportNames};
 use crate::compile::Model;
 
-
 fn dtype(kind: Kind) -> Result<Dtype, ExportError> {
     Ok(match kind {
         Kind::Float => Dtype::F32,
@@ -24,7 +23,10 @@ fn dtype(kind: Kind) -> Result<Dtype, ExportError> {
 /// Named tensors as safetensors bytes, with string metadata in the header. The same tensors
 /// and metadata always give the same bytes (the header's keys are sorted), unlike the
 /// `safetensors` crate's writer, whose metadata order follows a hash map.
-pub fn safetensors_bytes(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, ExportError> {
+pub fn safetensors_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, ExportError> {
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
         header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("strings serialize"));
@@ -97,7 +99,11 @@ pub fn load_model_weights(model: &Model, bytes: &[u8]) -> Result<(), ExportError
         for (name, mut p) in params {
             let t = loaded.get(&name).ok_or_else(|| ExportError::Mismatch(format!("`{name}` is missing")))?;
             if t.size() != p.size() {
-                return Err(ExportError::Mismatch(format!("`{name}` has shape {:?}, the model's is {:?}", t.size(), p.size())));
+                return Err(ExportError::Mismatch(format!(
+                    "`{name}` has shape {:?}, the model's is {:?}",
+                    t.size(),
+                    p.size()
+                )));
             }
             p.f_copy_(&t.f_to_device(p.device())?)?;
         }
@@ -106,14 +112,23 @@ pub fn load_model_weights(model: &Model, bytes: &[u8]) -> Result<(), ExportError
 }
 
 /// The model's weights under `model.py`'s names, as safetensors bytes.
-pub fn python_weights(model: &Model, names: &ExportNames, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, ExportError> {
+pub fn python_weights(
+    model: &Model,
+    names: &ExportNames,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, ExportError> {
     let params = model.parameters();
     if params.len() != names.pairs.len() {
-        return Err(ExportError::Mismatch(format!("the model has {} parameters, the export names {}", params.len(), names.pairs.len())));
+        return Err(ExportError::Mismatch(format!(
+            "the model has {} parameters, the export names {}",
+            params.len(),
+            names.pairs.len()
+        )));
     }
     let mut out = Vec::new();
     for (rust, py) in &names.pairs {
-        let t = params.get(rust).ok_or_else(|| ExportError::Mismatch(format!("the model has no parameter `{rust}`")))?;
+        let t =
+            params.get(rust).ok_or_else(|| ExportError::Mismatch(format!("the model has no parameter `{rust}`")))?;
         out.push((py.clone(), t.f_detach()?));
     }
     safetensors_bytes(&out, metadata)

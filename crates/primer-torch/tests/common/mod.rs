@@ -31,7 +31,8 @@ pub fn with_op(t: &Program, mutator: &Mutator, op: Op) -> Option<Program> {
     for (si, sub) in t.subprograms.iter().enumerate() {
         for position in 0..=sub.instructions.len() {
             for in1 in 0..sub.inputs.len() + position {
-                let instruction = Instruction { name: "probe".into(), op, in1, in2: in1, constant: 0, dim: 1, branching: 1 };
+                let instruction =
+                    Instruction { name: "probe".into(), op, in1, in2: in1, constant: 0, dim: 1, branching: 1 };
                 let m = Mutation::InsertInstruction { subprogram: si, position, instruction };
                 if let Ok((p, _, _)) = mutator.check(t, &hash, &m, &|_| false) {
                     let live = liveness(&p);
