@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use primer_dsl::analysis::{Cost, canonical_hash};
+use primer_dsl::budget::Budget;
 use primer_dsl::space::{find_key, line_col};
+use primer_dsl::training::TrainConfig;
 use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program, SearchSpace};
 use primer_evolve::{HalvingHurdles, RegularizedEvolution, Strategy};
@@ -30,7 +32,8 @@ pub struct CampaignFile {
     pub candidates: u64,
     /// Local worker processes.
     pub workers: usize,
-    pub model: ModelSection,
+    /// The model size (`vocab` is 256, bytes).
+    pub model: ModelConfig,
     pub training: TrainingSection,
     pub evolution: EvolutionSection,
     pub hurdles: HurdlesSection,
@@ -40,19 +43,12 @@ pub struct CampaignFile {
     pub dedup: DedupSection,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSection {
-    pub d_model: usize,
-    pub seq_len: usize,
-    pub n_layers: usize,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingSection {
-    /// Per candidate: `500steps`, `2e6tokens`, `2e12flops` or `60s`.
-    pub budget: String,
+    /// Per candidate: `500steps`, `2e6tokens`, `2e12flops` or `60s` (stored as that text).
+    #[serde(with = "primer_dsl::budget::as_text")]
+    pub budget: Budget,
     pub batch: usize,
     pub lr: f64,
     pub warmup: u64,
@@ -70,6 +66,22 @@ pub struct TrainingSection {
 
 fn one() -> usize {
     1
+}
+
+impl TrainingSection {
+    /// The trainer's settings for one run with this training `seed` (what the file does not
+    /// set keeps [`TrainConfig`]'s defaults).
+    pub fn config(&self, seed: u64) -> TrainConfig {
+        TrainConfig {
+            batch: self.batch,
+            lr: self.lr,
+            warmup: self.warmup,
+            eval_interval: self.eval_interval,
+            val_batches: self.val_batches,
+            seed,
+            ..TrainConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -150,7 +162,7 @@ impl Default for DedupSection {
 pub struct Overrides {
     pub name: Option<String>,
     pub workers: Option<usize>,
-    pub budget: Option<String>,
+    pub budget: Option<Budget>,
     pub candidates: Option<u64>,
     pub seed: Option<u64>,
 }
@@ -229,8 +241,8 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     if let Some(w) = o.workers {
         f.workers = w;
     }
-    if let Some(b) = &o.budget {
-        f.training.budget = b.clone();
+    if let Some(b) = o.budget {
+        f.training.budget = b;
     }
     if let Some(c) = o.candidates {
         f.candidates = c;
@@ -241,7 +253,6 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     if f.name.trim().is_empty() {
         return Err(err("name", "must not be empty".into()));
     }
-    f.training.budget.parse::<primer_dsl::budget::Budget>().map_err(|e| err("training.budget", e))?;
     let positive = [
         ("workers", f.workers as f64),
         ("candidates", f.candidates as f64),
@@ -276,8 +287,10 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     }
     let space_path = dir.join(&f.search_space);
     let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let model =
-        ModelConfig { d_model: f.model.d_model, seq_len: f.model.seq_len, n_layers: f.model.n_layers, vocab: 256 };
+    if f.model.vocab != 256 {
+        return Err(err("model.vocab", format!("{} is not 256: models read bytes", f.model.vocab)));
+    }
+    let model = f.model;
     let mut seeds = Vec::new();
     let mut seed_programs = Vec::new();
     for s in &f.seeds {
@@ -347,5 +360,39 @@ impl CampaignSpec {
     /// Parameters and training FLOPs per token of a program at the campaign's model size.
     pub fn cost(&self, p: &Program) -> Option<Cost> {
         validate(p, &self.model).ok().map(|v| Cost::of(&v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Campaign specs exactly as stores written before this code stored them (the
+    /// evolution-vs-random campaigns of experiments/): they read into today's types, and write
+    /// back to the same JSON, so `differences` finds nothing and those campaigns resume.
+    #[test]
+    fn stored_specs_of_older_stores_read_and_round_trip() {
+        for (text, strategy) in [
+            (include_str!("../tests/fixtures/spec-evolution.json"), Strategy::Evolution),
+            (include_str!("../tests/fixtures/spec-random.json"), Strategy::Random { max_mutations: 8 }),
+        ] {
+            let spec: CampaignSpec = serde_json::from_str(text).unwrap();
+            assert_eq!(spec.training.budget, Budget::Flops(1.25e11));
+            assert_eq!(spec.model, ModelConfig { d_model: 32, seq_len: 64, n_layers: 2, vocab: 256 });
+            assert_eq!(spec.strategy, strategy);
+            assert_eq!(spec.training.config(7).seed, 7);
+            let stored: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_value(&spec).unwrap(), stored);
+            assert!(spec.differences(&spec.clone()).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bad_budget_in_a_campaign_file_names_its_line_and_column() {
+        let text = include_str!("../../../experiments/demo.toml").replace("\"5e11flops\"", "\"5e11parsecs\"");
+        let e = CampaignFile::parse(&text, "demo.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l.contains("parsecs")).unwrap() + 1;
+        assert!(e.starts_with(&format!("demo.toml:{line}:")), "{e}");
+        assert!(e.contains("unknown unit `parsecs`"), "{e}");
     }
 }

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use primer_dsl::ModelConfig;
+use primer_dsl::budget::Budget;
+use primer_dsl::training::TrainConfig;
 
 /// Evolutionary search over programs of primitives that define a Transformer decoder layer.
 #[derive(Debug, Parser)]
@@ -48,7 +51,7 @@ pub enum Command {
         candidates: Option<u64>,
         /// Per-candidate budget (default: the demo file's 5e11flops), e.g. 2e10flops for a quick look.
         #[arg(long)]
-        budget: Option<String>,
+        budget: Option<Budget>,
     },
     /// Check a program: validity, a shape trace per instruction, parameters and FLOPs.
     ///
@@ -88,7 +91,7 @@ pub enum Command {
         workers: Option<usize>,
         /// Per-candidate budget (overrides `training.budget`): 500steps, 2e12flops, 60s.
         #[arg(long)]
-        budget: Option<String>,
+        budget: Option<Budget>,
         /// Campaign name (overrides `name`; a new name starts a new campaign).
         #[arg(long)]
         name: Option<String>,
@@ -116,7 +119,7 @@ pub enum Command {
         k: i64,
         /// Rank by the retrainings at this budget instead.
         #[arg(long)]
-        budget: Option<String>,
+        budget: Option<Budget>,
         #[arg(long)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
@@ -194,7 +197,7 @@ pub enum EngineCommand {
         top: i64,
         /// The new budget: 500steps, 2e12flops, 60s.
         #[arg(long)]
-        budget: String,
+        budget: Budget,
         /// Seeds per candidate.
         #[arg(long, default_value_t = 1)]
         seeds: i64,
@@ -230,7 +233,7 @@ pub enum EngineCommand {
         force: bool,
         /// For a program file: how much to train it for the weights (e.g. 300steps, 1e12flops).
         #[arg(long)]
-        budget: Option<String>,
+        budget: Option<Budget>,
         /// For a program file: a text file or a folder of them (default: the corpus set-up fetched).
         #[arg(long)]
         corpus: Option<PathBuf>,
@@ -266,7 +269,7 @@ pub enum EngineCommand {
         programs: Vec<String>,
         /// Comma-separated budgets of one kind, FLOPs or seconds: 1e11flops,3e11flops.
         #[arg(long, value_delimiter = ',', required = true)]
-        budgets: Vec<String>,
+        budgets: Vec<Budget>,
         /// Seeds per program and budget (0..N).
         #[arg(long, default_value_t = 2)]
         seeds: u64,
@@ -312,7 +315,7 @@ pub enum EngineCommand {
         /// How much training: `500steps`, `2e6tokens`, `2e12flops` (analytic training FLOPs) or
         /// `60s` (seconds of training steps).
         #[arg(long, default_value = "200steps")]
-        budget: String,
+        budget: Budget,
         /// A text file or a folder of them (default: the corpus set-up fetched).
         #[arg(long)]
         corpus: Option<PathBuf>,
@@ -349,19 +352,19 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Seeds the weights' init and the batch order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Sequences per step.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
     pub batch: usize,
     /// Peak learning rate (AdamW; linear warm-up, then inverse square root decay).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     pub lr: f64,
     /// Warm-up steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = TrainConfig::default().warmup)]
     pub warmup: u64,
     /// A validation point every this many steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = TrainConfig::default().eval_interval)]
     pub eval_interval: u64,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long)]
@@ -371,23 +374,37 @@ pub struct TrainArgs {
     pub device: String,
 }
 
-/// The model a program is checked or trained in.
+impl TrainArgs {
+    /// The trainer's settings these flags give (the rest: [`TrainConfig`]'s defaults).
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            batch: self.batch,
+            lr: self.lr,
+            warmup: self.warmup,
+            eval_interval: self.eval_interval,
+            seed: self.seed,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+/// The model a program is checked or trained in (defaults: [`ModelConfig`]'s).
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// Width of the residual stream (a multiple of 8).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = ModelConfig::default().d_model)]
     pub d_model: usize,
     /// Sequence length.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = ModelConfig::default().seq_len)]
     pub seq_len: usize,
     /// Number of stacked layers.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ModelConfig::default().n_layers)]
     pub n_layers: usize,
 }
 
 impl ModelArgs {
-    pub fn config(&self) -> primer_dsl::ModelConfig {
-        primer_dsl::ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, vocab: 256 }
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, ..ModelConfig::default() }
     }
 }
 

@@ -40,7 +40,7 @@ fn compare(db: &str, spec: &CampaignSpec, best: i64, svg: &std::path::Path) -> R
         .arg(programs.join("transformer.prim"))
         .arg(programs.join("primer_ez.prim"))
         .arg(format!("candidate:{best}"))
-        .args(["--budgets", &t.budget, "--seeds", &SEEDS.to_string(), "--db", db, "--format", "json"])
+        .args(["--budgets", &t.budget.to_string(), "--seeds", &SEEDS.to_string(), "--db", db, "--format", "json"])
         .args(["--d-model", &spec.model.d_model.to_string(), "--seq-len", &spec.model.seq_len.to_string()])
         .args([
             "--n-layers",
@@ -178,8 +178,8 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     let transformer =
         primer_dsl::text::parse_file(&paths::workspace_root().join("search-spaces/programs/transformer.prim"))?;
     let per_token = |p: &primer_dsl::Program| spec.cost(p).map_or(f64::NAN, |c| c.training_flops_per_token as f64);
-    let budget = match spec.training.budget.parse::<primer_dsl::budget::Budget>() {
-        Ok(primer_dsl::budget::Budget::Flops(f)) => f,
+    let budget = match spec.training.budget {
+        primer_dsl::budget::Budget::Flops(f) => f,
         _ => f64::NAN,
     };
     let facts = Facts {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{Campaign, HistoryRow, Store};
 
@@ -445,12 +446,6 @@ pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Resul
     Ok(())
 }
 
-/// A budget in its canonical text (`1e12flops`, `40steps`), as reruns are stored.
-pub fn canonical_budget(b: &str) -> Result<String> {
-    let budget: primer_dsl::budget::Budget = b.parse().map_err(|e: String| anyhow::anyhow!("--budget {e}"))?;
-    Ok(budget.to_string())
-}
-
 /// A candidate ranked by its retrainings at one budget.
 #[derive(Debug, Serialize)]
 pub struct RerunRow {
@@ -467,9 +462,10 @@ pub struct RerunRow {
 }
 
 /// `primer top CAMPAIGN --budget B`: candidates ranked by their retraining at B.
-pub async fn top_rerun(store: &Store, campaign: &str, budget: &str, k: i64, format: Format) -> Result<()> {
+pub async fn top_rerun(store: &Store, campaign: &str, budget: Budget, k: i64, format: Format) -> Result<()> {
     let c = find_campaign(store, campaign).await?;
-    let budget = canonical_budget(budget)?;
+    // Retrainings are stored under the budget's canonical text.
+    let budget = budget.to_string();
     let reruns = store.reruns(c.id, &budget).await?;
     if reruns.is_empty() {
         bail!("campaign `{}` has no retrainings at {budget} (run `primer rerun {} --budget {budget}`)", c.name, c.name);

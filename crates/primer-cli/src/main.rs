@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, Format};
 use primer_cli::{check, doctor, inspect, paths, search};
+use primer_dsl::budget::Budget;
 
 fn main() -> ExitCode {
     primer_cli::exit_with(run())
@@ -15,6 +16,15 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    if reads_only(&cli.command) {
+        // `primer top ... | head`: stop quietly when the reader goes away (Rust ignores SIGPIPE,
+        // and a failed print would panic). Not for the controller, which must outlive its
+        // terminal's pipe.
+        // SAFETY: restoring a signal's default disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } => exec_engine(),
         Command::Doctor { format } => {
@@ -46,7 +56,7 @@ fn run() -> Result<ExitCode> {
         Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
         Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {
             match budget {
-                Some(b) => inspect::top_rerun(&s, &campaign, &b, k, format).await,
+                Some(b) => inspect::top_rerun(&s, &campaign, b, k, format).await,
                 None => inspect::top(&s, &campaign, k, format).await,
             }
         }),
@@ -74,7 +84,7 @@ fn demo(
     name: Option<String>,
     workers: Option<usize>,
     candidates: Option<u64>,
-    budget: Option<String>,
+    budget: Option<Budget>,
 ) -> Result<ExitCode> {
     println!("== primer doctor");
     if !doctor::report(&doctor::run_checks(), Format::Table) {
@@ -112,6 +122,21 @@ where
         f(store).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Commands that only read and print (their output is often piped into `head`).
+fn reads_only(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Check { .. }
+            | Command::Diff { .. }
+            | Command::Status { .. }
+            | Command::Top { .. }
+            | Command::Show { .. }
+            | Command::Analyze { .. }
+            | Command::Progress { .. }
+            | Command::Lineage { .. }
+    )
 }
 
 /// Replaces this process with `primer-engine`, passing the same arguments.

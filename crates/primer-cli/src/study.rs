@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use primer_dsl::training::TrainConfig;
 use serde::{Deserialize, Serialize};
 
 use primer_dsl::budget::Budget;
@@ -267,6 +268,21 @@ impl Study {
 
     pub fn warmup(&self, si: usize) -> u64 {
         self.file.sizes[si].warmup.unwrap_or(self.file.training.warmup)
+    }
+
+    /// The trainer's settings of a run at size `si` with training `seed` (the size's batch, lr
+    /// and warm-up; the rest: [`TrainConfig`]'s defaults).
+    pub fn train_config(&self, si: usize, seed: u64) -> TrainConfig {
+        let t = &self.file.training;
+        TrainConfig {
+            batch: self.file.sizes[si].batch,
+            lr: self.lr(si),
+            warmup: self.warmup(si),
+            eval_interval: t.eval_interval,
+            val_batches: t.val_batches,
+            seed,
+            ..TrainConfig::default()
+        }
     }
 
     /// Every run of the study, sizes outermost (so the smallest size's table is complete

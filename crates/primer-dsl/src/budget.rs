@@ -53,6 +53,23 @@ impl std::fmt::Display for Budget {
     }
 }
 
+/// Serde of a budget as its text (`2.5e11flops`), the form campaign files and stored campaign
+/// specs write: `#[serde(with = "primer_dsl::budget::as_text")]`. Reading parses (a bad budget
+/// is an error at its field); writing gives the canonical text ([`Budget`]'s `Display`).
+pub mod as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Budget;
+
+    pub fn serialize<S: Serializer>(b: &Budget, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(b)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Budget, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +88,19 @@ mod tests {
         for b in [Budget::Steps(7), Budget::Flops(3e9), Budget::Seconds(2.5)] {
             assert_eq!(b.to_string().parse(), Ok(b));
         }
+    }
+
+    #[test]
+    fn budgets_as_text_round_trip_through_serde() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(with = "as_text")]
+            budget: Budget,
+        }
+        let t: T = serde_json::from_str(r#"{"budget": "2.5e11flops"}"#).unwrap();
+        assert_eq!(t, T { budget: Budget::Flops(2.5e11) });
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#"{"budget":"2.5e11flops"}"#);
+        let e = serde_json::from_str::<T>(r#"{"budget": "5parsecs"}"#).unwrap_err().to_string();
+        assert!(e.contains("unknown unit `parsecs`"), "{e}");
     }
 }

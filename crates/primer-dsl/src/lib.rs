@@ -37,6 +37,7 @@ pub mod sample;
 pub mod shape;
 pub mod space;
 pub mod text;
+pub mod training;
 pub mod validate;
 
 pub use analysis::{Cost, ProgramHash, canonical_hash};

@@ -171,8 +171,13 @@ pub struct ModelConfig {
     pub seq_len: usize,
     /// Number of stacked copies of `main`, each with its own weights.
     pub n_layers: usize,
-    /// Vocabulary size (256 for bytes).
+    /// Vocabulary size (256 for bytes; the default where a file leaves it out).
+    #[serde(default = "byte_vocab")]
     pub vocab: usize,
+}
+
+fn byte_vocab() -> usize {
+    256
 }
 
 impl Default for ModelConfig {

@@ -37,7 +37,7 @@ struct Row {
 #[allow(clippy::too_many_arguments)]
 pub fn compare(
     programs: &[String],
-    budgets: &[String],
+    budgets: &[Budget],
     seeds: u64,
     svg_path: &Path,
     db: &str,
@@ -46,10 +46,7 @@ pub fn compare(
     m: &ModelArgs,
     format: Format,
 ) -> Result<ExitCode> {
-    let mut parsed: Vec<Budget> = budgets
-        .iter()
-        .map(|b| b.parse().map_err(|e: String| anyhow::anyhow!("--budgets {e}")))
-        .collect::<Result<_>>()?;
+    let mut parsed: Vec<Budget> = budgets.to_vec();
     let kind = |b: &Budget| match b {
         Budget::Flops(_) => Some("FLOPs"),
         Budget::Seconds(_) => Some("seconds"),

@@ -25,7 +25,7 @@ use primer_torch::export::{
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, Outcome, TrainConfig, TrainJob, train};
 
-use crate::worker::{outcome_name, settings_of};
+use crate::worker::outcome_name;
 
 /// The command line of `export`.
 pub struct Args<'a> {
@@ -33,7 +33,7 @@ pub struct Args<'a> {
     pub out: &'a Path,
     pub formats: &'a [ExportFormat],
     pub force: bool,
-    pub budget: Option<&'a str>,
+    pub budget: Option<Budget>,
     pub corpus: Option<&'a Path>,
     pub training: &'a TrainArgs,
     pub model: &'a ModelArgs,
@@ -68,7 +68,7 @@ struct Plan {
     config: ModelConfig,
     settings: TrainConfig,
     device: Device,
-    budget: Option<String>,
+    budget: Option<Budget>,
     corpus: PathBuf,
     provenance: Provenance,
     candidate: Option<(i64, String, Option<f64>)>,
@@ -107,9 +107,9 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
                 details,
             },
             config: c.spec.model,
-            settings: settings_of(&c.spec, c.spec.seed),
+            settings: c.spec.training.config(c.spec.seed),
             device: Device::Cpu,
-            budget: Some(c.spec.training.budget.clone()),
+            budget: Some(c.spec.training.budget),
             corpus: c.spec.training.corpus.clone().context("the campaign names its corpus")?,
             candidate: Some((id, c.campaign.name.clone(), r.fitness)),
             program: c.program,
@@ -128,7 +128,7 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
             config: a.model.config(),
             settings,
             device,
-            budget: a.budget.map(str::to_string),
+            budget: a.budget,
             corpus: a.corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus),
             candidate: None,
             program,
@@ -233,10 +233,10 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     };
     let mut traced: Option<tempfile_path::TempPath> = None;
     if weighted {
-        let budget_text = plan.budget.clone().with_context(|| {
+        let budget = plan.budget.with_context(|| {
             format!("{}: the weights need training; pass --budget (e.g. 300steps or 1e12flops), or --format prim,json,pytorch", plan.name)
         })?;
-        let budget: Budget = budget_text.parse().map_err(|e: String| anyhow::anyhow!("budget: {e}"))?;
+        let budget_text = budget.to_string();
         let corpus = Corpus::load(&plan.corpus, plan.config.seq_len)
             .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
         let model = Model::new(&plan.program, plan.config, plan.device, plan.settings.seed)?;

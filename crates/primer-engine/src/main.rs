@@ -34,7 +34,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         EngineCommand::Train { file, budget, corpus, training, model, format } => {
-            train::train(&file, &budget, corpus.as_deref(), &training, &model, format)
+            train::train(&file, budget, corpus.as_deref(), &training, &model, format)
         }
         EngineCommand::Compare { programs, budgets, seeds, svg, db, corpus, training, model, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
@@ -47,7 +47,7 @@ fn run() -> Result<ExitCode> {
                 out: &out,
                 formats: &format,
                 force,
-                budget: budget.as_deref(),
+                budget,
                 corpus: corpus.as_deref(),
                 training: &training,
                 model: &model,
@@ -57,7 +57,7 @@ fn run() -> Result<ExitCode> {
         EngineCommand::Study { file, render, jobs, format } => study::study(&file, render, jobs, format),
         EngineCommand::Rerun { campaign, top, budget, seeds, threads, db, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
-            rerun::rerun(&db, &campaign, top, &budget, seeds, threads, format)
+            rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
         EngineCommand::Worker { db, campaign, id } => {
             worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)

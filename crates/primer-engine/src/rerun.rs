@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use primer_cli::campaign::CampaignSpec;
 use primer_cli::cli::Format;
-use primer_cli::inspect::{canonical_budget, find_campaign, top_rerun};
+use primer_cli::inspect::{find_campaign, top_rerun};
 use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{Rerun, Store};
@@ -17,14 +17,14 @@ use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, TrainJob, train_program};
 
-use crate::worker::{outcome_name, settings_of};
+use crate::worker::outcome_name;
 
 #[allow(clippy::too_many_arguments)]
 pub fn rerun(
     db: &str,
     campaign: &str,
     top: i64,
-    budget: &str,
+    budget: Budget,
     seeds: i64,
     threads: Option<usize>,
     format: Format,
@@ -33,8 +33,8 @@ pub fn rerun(
     let store = rt.block_on(Store::open(db))?;
     let c = rt.block_on(find_campaign(&store, campaign))?;
     let spec: CampaignSpec = serde_json::from_str(&c.config).context("the campaign's stored config")?;
-    let budget_text = canonical_budget(budget)?;
-    let parsed: Budget = budget_text.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    // Retrainings are stored under the budget's canonical text.
+    let budget_text = budget.to_string();
     anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
     tch::set_num_threads(threads.unwrap_or(spec.training.threads) as i32);
     let corpus =
@@ -49,12 +49,12 @@ pub fn rerun(
             if done.contains(&(row.candidate, seed)) {
                 continue;
             }
-            let settings = settings_of(&spec, spec.seed.wrapping_add(seed as u64));
+            let settings = spec.training.config(spec.seed.wrapping_add(seed as u64));
             let job = TrainJob {
                 corpus: &corpus,
                 config: spec.model,
                 settings: &settings,
-                budget: parsed,
+                budget,
                 checkpoints: &[],
                 device: Device::Cpu,
             };
@@ -79,6 +79,6 @@ pub fn rerun(
             }))?;
         }
     }
-    rt.block_on(top_rerun(&store, &c.name, &budget_text, top, format))?;
+    rt.block_on(top_rerun(&store, &c.name, budget, top, format))?;
     Ok(ExitCode::SUCCESS)
 }

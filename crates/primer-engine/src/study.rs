@@ -17,7 +17,7 @@ use primer_cli::study::{Job, RunRecord, Study, read_results, tables, write_outpu
 use primer_dsl::budget::Budget;
 use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
-use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
+use primer_torch::train::{Decision, TrainJob, train_program};
 
 pub fn study(file: &Path, render_only: bool, jobs: Option<usize>, format: Format) -> Result<ExitCode> {
     let study = Study::load(file)?;
@@ -129,16 +129,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
     let budgets = &study.budgets[job.size];
     let largest = *budgets.last().expect("checked: a size has budgets");
     let fractions: Vec<f64> = budgets[..budgets.len() - 1].iter().map(|b| b / largest).collect();
-    let t = &study.file.training;
-    let settings = TrainConfig {
-        batch: size.batch,
-        lr: study.lr(job.size),
-        warmup: study.warmup(job.size),
-        eval_interval: t.eval_interval,
-        val_batches: t.val_batches,
-        seed: job.seed,
-        ..TrainConfig::default()
-    };
+    let settings = study.train_config(job.size, job.seed);
     let train_job = TrainJob {
         corpus,
         config: size.config(),

@@ -39,15 +39,7 @@ pub fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
     if let Some(n) = t.threads {
         tch::set_num_threads(n as i32);
     }
-    let tc = TrainConfig {
-        batch: t.batch,
-        lr: t.lr,
-        warmup: t.warmup,
-        eval_interval: t.eval_interval,
-        seed: t.seed,
-        ..TrainConfig::default()
-    };
-    Ok((tc, device(&t.device)?))
+    Ok((t.config(), device(&t.device)?))
 }
 
 /// Peak and current resident memory of this process, in MiB (from /proc/self/status).
@@ -70,13 +62,12 @@ fn reset_peak() {
 /// `primer train FILE --budget B`.
 pub fn train(
     file: &Path,
-    budget: &str,
+    budget: Budget,
     corpus: Option<&Path>,
     t: &TrainArgs,
     m: &ModelArgs,
     format: Format,
 ) -> Result<ExitCode> {
-    let budget: Budget = budget.parse().map_err(|e: String| anyhow::anyhow!("--budget {e}"))?;
     let (p, _) = load_program(file)?;
     let config = m.config();
     let (tc, device) = settings(t)?;

@@ -18,7 +18,7 @@ use primer_store::{Evaluation, Store};
 use primer_torch::data::Corpus;
 use primer_torch::fingerprint::fingerprint;
 use primer_torch::tch::{self, Device};
-use primer_torch::train::{Budget, Decision, Outcome, TrainConfig, TrainJob, TrainResult, train_program};
+use primer_torch::train::{Decision, Outcome, TrainJob, TrainResult, train_program};
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
@@ -62,19 +62,6 @@ impl Drop for Heartbeat {
     }
 }
 
-/// The campaign's fixed training settings, with a training seed.
-pub fn settings_of(spec: &CampaignSpec, seed: u64) -> TrainConfig {
-    TrainConfig {
-        batch: spec.training.batch,
-        lr: spec.training.lr,
-        warmup: spec.training.warmup,
-        eval_interval: spec.training.eval_interval,
-        val_batches: spec.training.val_batches,
-        seed,
-        ..TrainConfig::default()
-    }
-}
-
 pub fn outcome_name(o: &Outcome) -> (&'static str, Option<String>) {
     match o {
         Outcome::Finished => ("finished", None),
@@ -114,8 +101,8 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
     tch::set_num_threads(spec.training.threads as i32);
     let corpus_path = spec.training.corpus.clone().context("the spec names its corpus")?;
     let corpus = Corpus::load(&corpus_path, spec.model.seq_len)?;
-    let budget: Budget = spec.training.budget.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let settings = settings_of(&spec, spec.seed);
+    let budget = spec.training.budget;
+    let settings = spec.training.config(spec.seed);
     let checkpoints = spec.hurdles.fractions();
     let lease = spec.execution.lease_seconds;
     let parent = std::os::unix::process::parent_id();
@@ -164,7 +151,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
         }
         let e = match reuse {
             Some((fitness, from)) => Evaluation {
-                budget: spec.training.budget.clone(),
+                budget: spec.training.budget.to_string(),
                 fitness: fitness.is_finite().then_some(fitness),
                 steps: 0,
                 tokens: 0,
@@ -206,7 +193,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
                     let _ = rt.block_on(store.add_curve_point(claim.candidate, &point));
                 };
                 let r = train_program(&program, &job, &mut on_checkpoint, &mut on_point);
-                evaluation(&spec.training.budget, &r)
+                evaluation(&spec.training.budget.to_string(), &r)
             }
         };
         drop(_heartbeat);

@@ -16,54 +16,7 @@ use crate::compile::{CompileError, Model};
 use crate::data::{Corpus, batch_rng};
 
 pub use primer_dsl::budget::Budget;
-
-/// Fixed training settings (not searched).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainConfig {
-    /// Sequences per step.
-    pub batch: usize,
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Warm-up steps (linear); then lr · sqrt(warmup / step).
-    pub warmup: u64,
-    pub weight_decay: f64,
-    /// Global gradient-norm clip.
-    pub clip: f64,
-    /// A curve point (with validation loss) every this many steps.
-    pub eval_interval: u64,
-    /// Validation batches (fixed windows from the held-out tail).
-    pub val_batches: usize,
-    /// Seeds the weights' init and the batch order.
-    pub seed: u64,
-    /// A training loss above this (or not finite) is divergence.
-    pub divergence_loss: f64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            batch: 16,
-            lr: 2e-3,
-            warmup: 50,
-            weight_decay: 0.01,
-            clip: 1.0,
-            eval_interval: 50,
-            val_batches: 8,
-            seed: 0,
-            divergence_loss: 3.0 * (256f64).ln(),
-        }
-    }
-}
-
-impl TrainConfig {
-    /// The learning rate at step (0-based).
-    pub fn lr_at(&self, step: u64) -> f64 {
-        let s = (step + 1) as f64;
-        let w = self.warmup.max(1) as f64;
-        self.lr * (s / w).min((w / s).sqrt())
-    }
-}
+pub use primer_dsl::training::TrainConfig;
 
 /// How a training run ended. Failures of candidates are data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
