@@ -153,7 +153,7 @@ pub fn compare(
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "budgets": budgets, "seeds": seeds, "rows": rows, "svg": svg_path })
+                &serde_json::json!({ "budgets": budgets.iter().map(Budget::to_string).collect::<Vec<_>>(), "seeds": seeds, "rows": rows, "svg": svg_path })
             )?
         ),
         Format::Csv => {
