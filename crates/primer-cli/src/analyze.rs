@@ -18,7 +18,7 @@ use primer_dsl::diff::{Change, diff};
 use primer_dsl::motifs::{Motifs, motifs};
 use primer_dsl::{Program, text};
 use primer_evolve::Mutation;
-use primer_store::{HistoryRow, Store};
+use primer_store::{HistoryRow, Outcome, Store};
 
 use crate::campaign::CampaignSpec;
 use crate::cli::Format;
@@ -169,11 +169,11 @@ fn change_key(c: &Change) -> String {
 /// Hurdles a result passed: a candidate stopped at checkpoint k reached k+1 checkpoints and
 /// passed k of them. A reused result counts as its source's.
 fn passed(r: &HistoryRow, by_id: &HashMap<i64, &HistoryRow>) -> Option<i64> {
-    if let (Some("reused"), Some(src)) = (r.outcome.as_deref(), r.reused_from) {
+    if let (Some(Outcome::Reused), Some(src)) = (r.outcome, r.reused_from) {
         return by_id.get(&src).and_then(|s| passed(s, &HashMap::new()));
     }
     let h = r.hurdles?;
-    Some(if r.outcome.as_deref() == Some("stopped") { h - 1 } else { h })
+    Some(if r.outcome == Some(Outcome::Stopped) { h - 1 } else { h })
 }
 
 /// The analysis of a campaign's history (pure: tested without a store).
@@ -190,13 +190,13 @@ pub fn analyze_history(
     let seed_rows: Vec<&HistoryRow> = rows.iter().filter(|r| r.seed_index.is_some()).collect();
     let seed_motifs = seed_rows.first().and_then(|r| motif_of.get(r.program.as_str())).copied().unwrap_or_default();
     // A reused result is as good as its source's: its outcome decides survival.
-    let outcome_of = |r: &HistoryRow| -> Option<String> {
-        match (r.outcome.as_deref(), r.reused_from) {
-            (Some("reused"), Some(src)) => by_id.get(&src).and_then(|s| s.outcome.clone()),
-            (o, _) => o.map(str::to_string),
+    let outcome_of = |r: &HistoryRow| -> Option<Outcome> {
+        match (r.outcome, r.reused_from) {
+            (Some(Outcome::Reused), Some(src)) => by_id.get(&src).and_then(|s| s.outcome),
+            (o, _) => o,
         }
     };
-    let full = |r: &HistoryRow| outcome_of(r).as_deref() == Some("finished");
+    let full = |r: &HistoryRow| outcome_of(r) == Some(Outcome::Finished);
     let full_loss = |r: &HistoryRow| if full(r) { r.fitness } else { None };
 
     // Ranking: as `primer top` (lowest loss first, then birth).
@@ -315,10 +315,12 @@ pub fn analyze_history(
         evaluated,
         failed: rows
             .iter()
-            .filter(|r| matches!(r.outcome.as_deref(), Some("failed" | "invalid" | "diverged" | "out_of_memory")))
+            .filter(|r| {
+                matches!(r.outcome, Some(Outcome::Failed | Outcome::Invalid | Outcome::Diverged | Outcome::OutOfMemory))
+            })
             .count(),
-        stopped_at_hurdles: rows.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count(),
-        reused: rows.iter().filter(|r| r.outcome.as_deref() == Some("reused")).count(),
+        stopped_at_hurdles: rows.iter().filter(|r| r.outcome == Some(Outcome::Stopped)).count(),
+        reused: rows.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count(),
         training_flops: rows.iter().filter_map(|r| r.flops).sum(),
         training_seconds: rows.iter().filter_map(|r| r.seconds).sum(),
         hurdles: h,
@@ -500,7 +502,7 @@ mod tests {
         parent: Option<i64>,
         p: &Program,
         m: Option<&Mutation>,
-        outcome: &str,
+        outcome: Outcome,
         fitness: f64,
         hurdles: i64,
     ) -> HistoryRow {
@@ -512,11 +514,11 @@ mod tests {
             seed_index: parent.is_none().then_some(0),
             mutation: m.map(|m| serde_json::to_string(m).unwrap()),
             description: None,
-            status: "done".into(),
+            status: primer_store::Status::Done,
             attempts: 1,
             worker: None,
             fitness: Some(fitness),
-            outcome: Some(outcome.into()),
+            outcome: Some(outcome),
             reason: None,
             steps: Some(10),
             flops: Some(1e9),
@@ -547,10 +549,10 @@ mod tests {
         let min = Mutation::MutateField { subprogram: 0, position: 7, value: FieldValue::Op(Op::Min) };
         let m = eliminate_dead_code(&min.apply(&t));
         let rows = vec![
-            row(1, None, &t, None, "finished", 2.0, 2),
-            row(2, Some(1), &s, Some(&insert), "finished", 1.9, 2),
-            row(3, Some(2), &s2, Some(&bank), "stopped", 2.5, 1),
-            row(4, Some(1), &m, Some(&min), "finished", 2.1, 2),
+            row(1, None, &t, None, Outcome::Finished, 2.0, 2),
+            row(2, Some(1), &s, Some(&insert), Outcome::Finished, 1.9, 2),
+            row(3, Some(2), &s2, Some(&bank), Outcome::Stopped, 2.5, 1),
+            row(4, Some(1), &m, Some(&min), Outcome::Finished, 2.1, 2),
         ];
         let programs: HashMap<String, Program> =
             [&t, &s, &s2, &m].into_iter().map(|p| (canonical_hash(p).hex(), p.clone())).collect();
@@ -590,7 +592,7 @@ mod tests {
         rows.push(HistoryRow {
             reused_from: Some(2),
             hurdles: Some(0),
-            ..row(5, Some(4), &s, Some(&insert), "reused", 1.9, 0)
+            ..row(5, Some(4), &s, Some(&insert), Outcome::Reused, 1.9, 0)
         });
         let a = analyze_history("x", &spec, &rows, &programs, 2).unwrap();
         assert_eq!(a.motifs[0].passed, [2, 2, 2]);
@@ -608,12 +610,17 @@ mod tests {
         .spec;
         let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
         let mut rows = vec![
-            row(1, None, &t, None, "finished", 2.0, 2),
-            row(2, Some(1), &t, None, "stopped", 2.5, 1),
-            row(3, Some(1), &t, None, "finished", 1.5, 2),
+            row(1, None, &t, None, Outcome::Finished, 2.0, 2),
+            row(2, Some(1), &t, None, Outcome::Stopped, 2.5, 1),
+            row(3, Some(1), &t, None, Outcome::Finished, 1.5, 2),
         ];
         rows[1].flops = Some(0.25e9);
-        rows.push(HistoryRow { outcome: None, fitness: None, flops: None, ..row(4, Some(1), &t, None, "x", 0.0, 0) });
+        rows.push(HistoryRow {
+            outcome: None,
+            fitness: None,
+            flops: None,
+            ..row(4, Some(1), &t, None, Outcome::Finished, 0.0, 0)
+        });
         let p = progress_of("x", &spec, &rows);
         assert_eq!((p.strategy.as_str(), p.seed), ("evolution", 1));
         assert_eq!(p.points, [(1e9, 2.0), (1.25e9, 2.0), (2.25e9, 1.5)]);

@@ -211,10 +211,35 @@ fn locate(text: &str, field: &str) -> (usize, usize) {
 }
 
 /// Parses a TOML file into `T`; errors say `file:line:column: message` (campaign and study files).
+/// A bad value is named by its dotted key (`training.budget`).
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-        anyhow::anyhow!("{file}:{line}:{column}: {}", e.message())
+        match e.span().and_then(|s| key_of_value_at(text, s.start)) {
+            Some(key) => anyhow::anyhow!("{file}:{line}:{column}: `{key}`: {}", e.message()),
+            None => anyhow::anyhow!("{file}:{line}:{column}: {}", e.message()),
+        }
+    })
+}
+
+/// The dotted key (`section.key`) whose value starts at byte `at`, when `at` is on the value
+/// side of a `key = value` line (not for errors that point at a key).
+fn key_of_value_at(text: &str, at: usize) -> Option<String> {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[start..at].split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let section = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key.to_string(),
     })
 }
 
@@ -393,6 +418,7 @@ mod tests {
         let e = CampaignFile::parse(&text, "demo.toml").unwrap_err().to_string();
         let line = text.lines().position(|l| l.contains("parsecs")).unwrap() + 1;
         assert!(e.starts_with(&format!("demo.toml:{line}:")), "{e}");
+        assert!(e.contains("`training.budget`: `5e11parsecs`: unknown unit `parsecs`"), "{e}");
         assert!(e.contains("unknown unit `parsecs`"), "{e}");
     }
 }

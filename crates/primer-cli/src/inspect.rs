@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use primer_dsl::budget::Budget;
 use primer_dsl::text;
-use primer_store::{Campaign, HistoryRow, Store};
+use primer_store::{Campaign, HistoryRow, Outcome, Store};
 
 use crate::cli::Format;
 
@@ -190,7 +190,7 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
                         r.birth.to_string(),
                         f.to_string(),
                         (f / std::f64::consts::LN_2).to_string(),
-                        opt(r.outcome.clone()),
+                        opt(r.outcome),
                         opt(r.steps),
                         opt(r.flops),
                         opt(r.seconds),
@@ -223,7 +223,7 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
                     r.birth,
                     f,
                     f / std::f64::consts::LN_2,
-                    opt(r.outcome.clone()),
+                    opt(r.outcome),
                     opt(r.steps),
                     opt(r.parent),
                     r.description.as_deref().unwrap_or("")
@@ -322,7 +322,7 @@ fn show_table(s: &Shown) -> String {
     let _ = writeln!(
         out,
         "outcome      {}{}",
-        r.outcome.as_deref().unwrap_or("-"),
+        r.outcome.map_or("-", Outcome::as_str),
         r.reason.as_ref().map_or(String::new(), |x| format!(": {x}"))
     );
     if let Some(f) = r.fitness {
@@ -422,7 +422,7 @@ pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Resul
                         r.candidate.to_string(),
                         r.birth.to_string(),
                         opt(r.fitness),
-                        opt(r.outcome.clone()),
+                        opt(r.outcome),
                         opt(r.parent),
                         opt(r.description.clone()),
                     ])

@@ -114,9 +114,9 @@ where
     Fut: std::future::Future<Output = Result<()>>,
 {
     let db = db.unwrap_or_else(paths::default_store_url);
-    let file = db.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let file = file.split('?').next().unwrap_or(file);
-    anyhow::ensure!(std::path::Path::new(file).exists(), "no store at {db} (run `primer search` first, or pass --db)");
+    if let Some(file) = primer_store::sqlite_file(&db) {
+        anyhow::ensure!(file.exists(), "no store at {db} (run `primer search` first, or pass --db)");
+    }
     tokio::runtime::Runtime::new()?.block_on(async {
         let store = primer_store::Store::open(&db).await?;
         f(store).await

@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{Program, text};
 use primer_evolve::{Evolver, Finished, Mutator, Parent};
-use primer_store::{Campaign, NewCandidate, NewProgram, Store};
+use primer_store::{Campaign, NewCandidate, NewProgram, Outcome, Store};
 
 pub use crate::campaign::Overrides;
 use crate::campaign::{CampaignSpec, resolve};
@@ -163,9 +163,9 @@ fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path) -> Result<Worker>
 
 /// Where worker logs go: next to a SQLite file, else the temp folder.
 fn log_dir(db: &str) -> PathBuf {
-    let path = db.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
-    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(std::env::temp_dir, Path::to_path_buf)
+    primer_store::sqlite_file(db)
+        .and_then(|f| f.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf))
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 fn short(s: &str, n: usize) -> String {
@@ -335,14 +335,14 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
 async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: &[Program], secs: f64) -> Result<()> {
     let counts = store.counts(campaign.id).await?;
     let history = store.history(campaign.id).await?;
-    let stopped = history.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count();
-    let reused = history.iter().filter(|r| r.outcome.as_deref() == Some("reused")).count();
+    let stopped = history.iter().filter(|r| r.outcome == Some(Outcome::Stopped)).count();
+    let reused = history.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count();
     println!(
         "\ncampaign `{}` finished in {}: {} candidates ({} trained to the end, {stopped} stopped at a hurdle, {reused} reused a functionally equal program's fitness, {} failed)",
         spec.name,
         clock(secs),
         counts.total(),
-        history.iter().filter(|r| r.outcome.as_deref() == Some("finished")).count(),
+        history.iter().filter(|r| r.outcome == Some(Outcome::Finished)).count(),
         counts.failed
     );
     let top = store.top(campaign.id, 5).await?;

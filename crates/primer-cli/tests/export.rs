@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use primer_store::{HistoryRow, Store};
+use primer_store::{HistoryRow, Outcome, Store};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -102,7 +102,7 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     let transformer = history.iter().find(|r| r.seed_index == Some(0) && r.parent.is_none()).unwrap();
     let primer_ez = history.iter().find(|r| r.seed_index == Some(1) && r.parent.is_none()).unwrap();
     let evolved: Vec<&HistoryRow> =
-        history.iter().filter(|r| r.parent.is_some() && r.outcome.as_deref() == Some("finished")).take(3).collect();
+        history.iter().filter(|r| r.parent.is_some() && r.outcome == Some(Outcome::Finished)).take(3).collect();
     assert!(!evolved.is_empty(), "some evolved candidate finished: {history:?}");
     let mut chosen = vec![transformer, primer_ez];
     chosen.extend(evolved);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use primer_store::{HistoryRow, Store};
+use primer_store::{HistoryRow, Outcome, Status, Store};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -84,7 +84,7 @@ fn all_accounted(h: &[HistoryRow], n: usize) {
     assert_eq!(h.len(), n);
     for (i, r) in h.iter().enumerate() {
         assert_eq!(r.birth, i as i64);
-        assert!(r.outcome.is_some() && (r.status == "done" || r.status == "failed"), "{r:?}");
+        assert!(r.outcome.is_some() && (r.status == Status::Done || r.status == Status::Failed), "{r:?}");
     }
     let mut programs: Vec<&str> = h.iter().map(|r| r.program.as_str()).collect();
     programs.sort();
@@ -111,9 +111,9 @@ fn a_tiny_campaign_with_two_workers() {
         assert!(parent.birth >= r.birth - population - workers, "{r:?} <- {parent:?}");
         assert!(r.mutation.is_some() && r.description.is_some());
     }
-    let stopped = h.iter().filter(|r| r.outcome.as_deref() == Some("stopped")).count();
+    let stopped = h.iter().filter(|r| r.outcome == Some(Outcome::Stopped)).count();
     assert!(stopped > 0, "hurdles stopped no candidate");
-    let stopped_rows = h.iter().filter(|r| r.outcome.as_deref() == Some("stopped"));
+    let stopped_rows = h.iter().filter(|r| r.outcome == Some(Outcome::Stopped));
     assert!(stopped_rows.clone().all(|r| r.steps.unwrap() < 40 && r.fitness.is_some()));
 }
 
@@ -180,9 +180,10 @@ fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
         campaign("sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
     let mut controller = start(&config, &db);
     // A candidate in training, with some curve already written.
-    let h =
-        wait_for(&db, "sigkill", "a running candidate", |h| h.iter().any(|r| r.status == "running" && r.birth >= 1));
-    let victim = h.iter().find(|r| r.status == "running" && r.birth >= 1).unwrap().clone();
+    let h = wait_for(&db, "sigkill", "a running candidate", |h| {
+        h.iter().any(|r| r.status == Status::Running && r.birth >= 1)
+    });
+    let victim = h.iter().find(|r| r.status == Status::Running && r.birth >= 1).unwrap().clone();
     let worker = victim.worker.clone().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     kill9(pid_of_worker(&worker).expect("the worker's process"));
@@ -190,7 +191,7 @@ fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
     let h = history(&db, "sigkill");
     all_accounted(&h, 8);
     let again = h.iter().find(|r| r.candidate == victim.candidate).unwrap();
-    assert_eq!(again.status, "done", "{again:?}");
+    assert_eq!(again.status, Status::Done, "{again:?}");
     assert!(again.attempts >= 2, "trained again: {again:?}");
     assert_ne!(again.worker.as_deref(), Some(worker.as_str()), "by another worker");
     // Its curve is the new attempt's only: one point per step recorded, none twice.
@@ -318,11 +319,8 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     assert_eq!(run_ok(&["top", "inspect", "-k", "4", "--db", db, "--format", "csv"]).lines().count(), 5);
 
     // show: a trained child with a parent.
-    let child = h
-        .iter()
-        .rev()
-        .find(|r| r.parent.is_some() && r.outcome.as_deref() == Some("finished"))
-        .expect("a finished child");
+    let child =
+        h.iter().rev().find(|r| r.parent.is_some() && r.outcome == Some(Outcome::Finished)).expect("a finished child");
     let s = json(&["show", &child.candidate.to_string(), "--db", db]);
     assert_eq!(s["candidate"]["candidate"].as_i64(), Some(child.candidate));
     let text = s["program_text"].as_str().unwrap();

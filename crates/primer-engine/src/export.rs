@@ -25,8 +25,6 @@ use primer_torch::export::{
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, Outcome, TrainConfig, TrainJob, train};
 
-use crate::worker::outcome_name;
-
 /// The command line of `export`.
 pub struct Args<'a> {
     pub candidate: &'a str,
@@ -95,7 +93,7 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
         if let Some(f) = r.fitness {
             details.push(format!(
                 "Validation loss in the search: {f:.4} nats per byte ({}).",
-                r.outcome.as_deref().unwrap_or("-")
+                r.outcome.map_or("-", |o| o.as_str())
             ));
         }
         let threads = a.training.threads.unwrap_or(c.spec.training.threads);
@@ -263,12 +261,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
                 };
                 let r = train(&model, cost.training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
                 if r.outcome != Outcome::Finished {
-                    let (outcome, reason) = outcome_name(&r.outcome);
-                    bail!(
-                        "{}: training for the weights ended {outcome}{} (nothing was written)",
-                        plan.name,
-                        reason.map_or(String::new(), |r| format!(": {r}"))
-                    );
+                    bail!("{}: training for the weights ended: {} (nothing was written)", plan.name, r.outcome);
                 }
                 eprintln!(
                     "{}: trained {} steps in {:.1} s, validation loss {:.4}{}",

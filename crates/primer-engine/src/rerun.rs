@@ -17,7 +17,7 @@ use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, TrainJob, train_program};
 
-use crate::worker::outcome_name;
+use crate::worker::stored;
 
 #[allow(clippy::too_many_arguments)]
 pub fn rerun(
@@ -59,7 +59,7 @@ pub fn rerun(
                 device: Device::Cpu,
             };
             let r = train_program(&program, &job, &mut |_, _| Decision::Continue, &mut |_| {});
-            let (outcome, reason) = outcome_name(&r.outcome);
+            let (outcome, reason) = stored(&r.outcome);
             if format == Format::Table {
                 eprintln!(
                     "candidate {} seed {seed}: {outcome} {:?} ({} steps, {:.1} s)",
@@ -74,7 +74,7 @@ pub fn rerun(
                 steps: r.steps as i64,
                 flops: r.flops,
                 seconds: r.seconds,
-                outcome: outcome.into(),
+                outcome,
                 reason,
             }))?;
         }

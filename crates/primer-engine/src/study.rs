@@ -157,10 +157,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
     }
     losses.push(r.fitness);
     seconds.push(r.seconds);
-    let outcome = match &r.outcome {
-        primer_torch::train::Outcome::Finished => "finished".to_string(),
-        other => format!("{other:?}"),
-    };
+    let outcome = r.outcome.to_string();
     RunRecord {
         size: size.name.clone(),
         program: sp.name.clone(),

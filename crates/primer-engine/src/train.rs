@@ -16,7 +16,7 @@ use primer_dsl::validate::validate;
 use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
-use primer_torch::train::{Budget, Decision, LanguageModel, Outcome, TrainConfig, TrainJob, train_program};
+use primer_torch::train::{Budget, Decision, LanguageModel, TrainConfig, TrainJob, train_program};
 
 fn device(name: &str) -> Result<Device> {
     match name {
@@ -129,7 +129,7 @@ pub fn train(
             }
         }
         Format::Table => {
-            println!("outcome            {}", outcome_text(&r.outcome));
+            println!("outcome            {}", r.outcome);
             if let (Some(loss), Some(bpb)) = (r.fitness, r.bits_per_byte()) {
                 println!("validation loss    {loss:.4} nats per byte ({bpb:.4} bits per byte)");
             }
@@ -143,16 +143,6 @@ pub fn train(
         }
     }
     Ok(if r.fitness.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn outcome_text(o: &Outcome) -> String {
-    match o {
-        Outcome::Finished => "finished".into(),
-        Outcome::Stopped { checkpoint } => format!("stopped at checkpoint {checkpoint}"),
-        Outcome::Invalid { reason } => format!("invalid: {reason}"),
-        Outcome::Diverged { step } => format!("diverged at step {step}"),
-        Outcome::OutOfMemory { message } => format!("out of memory: {message}"),
-    }
 }
 
 /// Times `steps` training steps (after 3 warm-up steps): tokens per second and peak MiB.

@@ -62,18 +62,22 @@ impl Drop for Heartbeat {
     }
 }
 
-pub fn outcome_name(o: &Outcome) -> (&'static str, Option<String>) {
+/// A training outcome as the store keeps it: its kind and the reason in words.
+pub fn stored(o: &Outcome) -> (primer_store::Outcome, Option<String>) {
+    use primer_store::Outcome as Stored;
     match o {
-        Outcome::Finished => ("finished", None),
-        Outcome::Stopped { checkpoint } => ("stopped", Some(format!("below the median at hurdle {}", checkpoint + 1))),
-        Outcome::Invalid { reason } => ("invalid", Some(reason.clone())),
-        Outcome::Diverged { step } => ("diverged", Some(format!("diverged at step {step}"))),
-        Outcome::OutOfMemory { message } => ("out_of_memory", Some(message.clone())),
+        Outcome::Finished => (Stored::Finished, None),
+        Outcome::Stopped { checkpoint } => {
+            (Stored::Stopped, Some(format!("below the median at hurdle {}", checkpoint + 1)))
+        }
+        Outcome::Invalid { reason } => (Stored::Invalid, Some(reason.clone())),
+        Outcome::Diverged { step } => (Stored::Diverged, Some(format!("diverged at step {step}"))),
+        Outcome::OutOfMemory { message } => (Stored::OutOfMemory, Some(message.clone())),
     }
 }
 
 fn evaluation(budget: &str, r: &TrainResult) -> Evaluation {
-    let (outcome, reason) = outcome_name(&r.outcome);
+    let (outcome, reason) = stored(&r.outcome);
     Evaluation {
         budget: budget.into(),
         fitness: r.fitness,
@@ -82,7 +86,7 @@ fn evaluation(budget: &str, r: &TrainResult) -> Evaluation {
         flops: r.flops,
         seconds: r.seconds,
         hurdles: r.checkpoints_reached as i64,
-        outcome: outcome.into(),
+        outcome,
         reason,
         reused_from: None,
     }
@@ -158,7 +162,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
                 flops: 0.0,
                 seconds: 0.0,
                 hurdles: 0,
-                outcome: "reused".into(),
+                outcome: primer_store::Outcome::Reused,
                 reason: Some(format!("functionally equal to candidate {from}")),
                 reused_from: Some(from),
             },

@@ -38,6 +38,94 @@ pub enum StoreError {
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// Where a candidate is in its life (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting for a worker.
+    Pending,
+    /// Leased by a worker.
+    Running,
+    /// Evaluated, with a fitness.
+    Done,
+    /// Evaluated without a fitness (invalid, diverged, out of memory, or its workers died).
+    Failed,
+}
+
+impl Status {
+    /// The stored (and printed) name: `pending`, `running`, `done`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a candidate's evaluation (or a retraining) ended (the `outcome` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Trained to the end of the budget.
+    Finished,
+    /// Stopped below the median at a hurdle.
+    Stopped,
+    /// Not a valid program at the campaign's model size.
+    Invalid,
+    /// The training loss diverged.
+    Diverged,
+    /// The model does not fit in memory.
+    OutOfMemory,
+    /// A functionally equal program's fitness, reused (dedup).
+    Reused,
+    /// Its workers died or stopped answering too often.
+    Failed,
+}
+
+impl Outcome {
+    /// The stored (and printed) name: `finished`, `out_of_memory`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Finished => "finished",
+            Outcome::Stopped => "stopped",
+            Outcome::Invalid => "invalid",
+            Outcome::Diverged => "diverged",
+            Outcome::OutOfMemory => "out_of_memory",
+            Outcome::Reused => "reused",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// Whether the candidate was trained to the end of its budget (or reused such a result).
+    pub fn has_loss(self) -> bool {
+        matches!(self, Outcome::Finished | Outcome::Stopped | Outcome::Reused)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The file of a `sqlite://PATH` (or `sqlite:PATH`) store URL, query string removed; `None` for
+/// other URLs. The one place that knows how a store URL names its file.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty()).then(|| std::path::PathBuf::from(path))
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
@@ -99,7 +187,7 @@ pub struct Evaluation {
     pub seconds: f64,
     pub hurdles: i64,
     /// finished | stopped | invalid | diverged | out_of_memory | reused | failed
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: Option<String>,
     pub reused_from: Option<i64>,
 }
@@ -160,11 +248,11 @@ pub struct HistoryRow {
     pub seed_index: Option<i64>,
     pub mutation: Option<String>,
     pub description: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub attempts: i64,
     pub worker: Option<String>,
     pub fitness: Option<f64>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     pub reason: Option<String>,
     pub steps: Option<i64>,
     pub flops: Option<f64>,
@@ -183,7 +271,7 @@ pub struct Rerun {
     pub steps: i64,
     pub flops: f64,
     pub seconds: f64,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: Option<String>,
 }
 
@@ -387,18 +475,18 @@ impl Store {
     }
 
     pub async fn counts(&self, campaign: i64) -> Result<Counts> {
-        let rows: Vec<(String, i64)> =
+        let rows: Vec<(Status, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM candidates WHERE campaign = $1 GROUP BY status")
                 .bind(campaign)
                 .fetch_all(&self.pool)
                 .await?;
         let mut c = Counts::default();
         for (status, n) in rows {
-            match status.as_str() {
-                "pending" => c.pending = n,
-                "running" => c.running = n,
-                "done" => c.done = n,
-                _ => c.failed += n,
+            match status {
+                Status::Pending => c.pending = n,
+                Status::Running => c.running = n,
+                Status::Done => c.done = n,
+                Status::Failed => c.failed += n,
             }
         }
         Ok(c)
@@ -526,7 +614,7 @@ impl Store {
     /// fitness) or failed (none). Returns whether it was recorded.
     pub async fn finish(&self, candidate: i64, worker: &str, e: &Evaluation) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let status = if e.fitness.is_some() { "done" } else { "failed" };
+        let status = if e.fitness.is_some() { Status::Done } else { Status::Failed };
         let owned = sqlx::query("UPDATE candidates SET status = $1, lease_until = NULL WHERE id = $2 AND worker = $3 AND status = 'running'")
             .bind(status)
             .bind(candidate)
@@ -574,7 +662,7 @@ impl Store {
                     flops: 0.0,
                     seconds: 0.0,
                     hurdles: 0,
-                    outcome: "failed".into(),
+                    outcome: Outcome::Failed,
                     reason: Some(format!(
                         "its worker died or stopped answering {attempts} times (last: {})",
                         w.as_deref().unwrap_or("?")
@@ -636,7 +724,7 @@ impl Store {
         .bind(r.steps)
         .bind(r.flops)
         .bind(r.seconds)
-        .bind(&r.outcome)
+        .bind(r.outcome)
         .bind(&r.reason)
         .bind(now())
         .execute(&self.pool)
@@ -743,7 +831,7 @@ async fn insert_evaluation(
     .bind(e.flops)
     .bind(e.seconds)
     .bind(e.hurdles)
-    .bind(&e.outcome)
+    .bind(e.outcome)
     .bind(&e.reason)
     .bind(e.reused_from)
     .bind(worker)

@@ -1,7 +1,7 @@
 //! The store on a temporary SQLite file: campaigns, dedup by program, claims under leases,
 //! requeue and failure after K attempts, results recorded once, concurrent claims.
 
-use primer_store::{Evaluation, NewCandidate, NewProgram, Store};
+use primer_store::{Evaluation, NewCandidate, NewProgram, Outcome, Status, Store};
 
 fn url(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("primer-store-{}-{name}", std::process::id()));
@@ -41,7 +41,7 @@ fn result(fitness: Option<f64>) -> Evaluation {
         flops: 1e6,
         seconds: 0.5,
         hurdles: 0,
-        outcome: if fitness.is_some() { "finished".into() } else { "diverged".into() },
+        outcome: if fitness.is_some() { Outcome::Finished } else { Outcome::Diverged },
         reason: None,
         reused_from: None,
     }
@@ -111,7 +111,8 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
     // The second death is the last allowed: failed, with the reason.
     assert_eq!(store.requeue(c.id, Some("w2"), 2).await.unwrap(), (0, 1));
     let h = store.history(c.id).await.unwrap();
-    assert_eq!(h[0].status, "failed");
+    assert_eq!(h[0].status, Status::Failed);
+    assert_eq!(h[0].outcome, Some(Outcome::Failed));
     assert!(h[0].reason.as_deref().unwrap().contains("died or stopped answering 2 times"), "{:?}", h[0].reason);
     assert!(!store.finish(id, "w2", &result(Some(1.0))).await.unwrap(), "a late result is not recorded");
 }

@@ -38,6 +38,20 @@ pub enum Outcome {
     },
 }
 
+impl std::fmt::Display for Outcome {
+    /// How a run ended, in words: `finished`, `stopped at hurdle 2`, `invalid: REASON`,
+    /// `diverged at step N`, `out of memory: MESSAGE`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Finished => write!(f, "finished"),
+            Outcome::Stopped { checkpoint } => write!(f, "stopped at hurdle {}", checkpoint + 1),
+            Outcome::Invalid { reason } => write!(f, "invalid: {reason}"),
+            Outcome::Diverged { step } => write!(f, "diverged at step {step}"),
+            Outcome::OutOfMemory { message } => write!(f, "out of memory: {message}"),
+        }
+    }
+}
+
 /// One point of the learning curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
