@@ -439,3 +439,36 @@ fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() 
     let missing = primer().args(["analyze", "nope", "--db", &db]).output().unwrap();
     assert!(!missing.status.success());
 }
+
+/// Functional dedup in a real campaign: a candidate whose untrained model computes the same
+/// function as an earlier one's (same fingerprint) takes that one's loss instead of training,
+/// and says whose. One worker, so the run is the same every time.
+#[test]
+fn functionally_equal_candidates_reuse_an_earlier_loss() {
+    // The demo's campaign (d_model 64, where equal functions are common among early
+    // children), cut to 40 small candidates on one worker.
+    let dir = std::env::temp_dir().join(format!("primer-search-{}-fec", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let config = root().join("experiments/demo.toml");
+    let args = ["--candidates", "40", "--budget", "1e9flops", "--workers", "1", "--name", "fec", "--db", &db];
+    let out = primer().arg("search").arg(&config).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let h = history(&db, "fec");
+    all_accounted(&h, 40);
+    let by_id: std::collections::HashMap<i64, &HistoryRow> = h.iter().map(|r| (r.candidate, r)).collect();
+    let fingerprint = |id: i64| {
+        rt().block_on(async { Store::open(&db).await.unwrap().fingerprint(id).await.unwrap() }).expect("a fingerprint")
+    };
+    let reused: Vec<&HistoryRow> = h.iter().filter(|r| r.outcome == Some(Outcome::Reused)).collect();
+    assert!(!reused.is_empty(), "no candidate reused a loss in 40: {h:?}");
+    for r in reused {
+        let src = by_id[&r.reused_from.expect("a reused loss names its source")];
+        assert!(src.birth < r.birth && src.reused_from.is_none(), "{r:?} from {src:?}");
+        assert_eq!(r.fitness, src.fitness, "the source's loss");
+        assert_eq!(r.steps, Some(0), "not trained");
+        assert_eq!(fingerprint(r.candidate), fingerprint(src.candidate), "the same function");
+        assert_ne!(r.program, src.program, "a different program");
+    }
+}

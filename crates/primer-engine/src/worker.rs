@@ -13,7 +13,8 @@ use anyhow::{Context, Result};
 
 use primer_cli::campaign::CampaignSpec;
 use primer_dsl::text;
-use primer_evolve::{FecCache, FecDecision};
+use primer_evolve::FecDecision;
+use primer_evolve::dedup::replay;
 use primer_store::{Evaluation, Store};
 use primer_torch::data::Corpus;
 use primer_torch::fingerprint::fingerprint;
@@ -137,18 +138,9 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
         if let Ok(fp) = fingerprint(&program, spec.model) {
             rt.block_on(store.set_fingerprint(claim.candidate, &fp))?;
             if spec.dedup.fec_remeasure_after > 0 {
-                let mut cache: FecCache<String> = FecCache::new(spec.dedup.fec_remeasure_after);
-                for (cand, fitness, reused_from) in
-                    rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))?
-                {
-                    match reused_from {
-                        None => cache.record(fp.clone(), fitness.unwrap_or(f64::NAN), cand as u64),
-                        Some(_) => {
-                            cache.lookup(&fp);
-                        }
-                    }
-                }
-                if let FecDecision::Reuse { fitness, measured_by } = cache.lookup(&fp) {
+                let earlier = rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))?;
+                let earlier = earlier.into_iter().map(|(c, fitness, from)| (c as u64, fitness, from.is_some()));
+                if let FecDecision::Reuse { fitness, measured_by } = replay(spec.dedup.fec_remeasure_after, earlier) {
                     reuse = Some((fitness, measured_by as i64));
                 }
             }

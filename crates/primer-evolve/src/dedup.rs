@@ -81,9 +81,43 @@ impl<K: Hash + Eq + Clone> FecCache<K> {
     }
 }
 
+/// The decision for a candidate from the campaign's earlier candidates with its fingerprint,
+/// in birth order, as `(candidate, fitness, reused)`: the cache replayed over them, then looked
+/// up. Workers call this with what the store holds, so the cache needs no storage of its own
+/// and every worker decides alike.
+pub fn replay(remeasure_after: u32, earlier: impl IntoIterator<Item = (u64, Option<f64>, bool)>) -> FecDecision {
+    let mut cache: FecCache<()> = FecCache::new(remeasure_after);
+    for (candidate, fitness, reused) in earlier {
+        if reused {
+            cache.lookup(&());
+        } else {
+            cache.record((), fitness.unwrap_or(f64::NAN), candidate);
+        }
+    }
+    cache.lookup(&())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replaying_a_campaign_decides_as_the_live_cache_did() {
+        // Nothing earlier: train. One measurement: reuse it. Two reuses of it (limit 2):
+        // re-measure. A new measurement after that: reuse the new one. A failed one: reused as
+        // failed (NaN).
+        assert_eq!(replay(2, []), FecDecision::Train);
+        assert_eq!(replay(2, [(4, Some(2.5), false)]), FecDecision::Reuse { fitness: 2.5, measured_by: 4 });
+        let twice = [(4, Some(2.5), false), (6, Some(2.5), true), (9, Some(2.5), true)];
+        assert_eq!(replay(2, twice), FecDecision::Remeasure { previous: 2.5 });
+        let again = [(4, Some(2.5), false), (6, Some(2.5), true), (9, Some(2.5), true), (12, Some(2.4), false)];
+        assert_eq!(replay(2, again), FecDecision::Reuse { fitness: 2.4, measured_by: 12 });
+        assert!(
+            matches!(replay(2, [(3, None, false)]), FecDecision::Reuse { fitness, measured_by: 3 } if fitness.is_nan())
+        );
+        // 0 turns reuse off.
+        assert_eq!(replay(0, [(4, Some(2.5), false)]), FecDecision::Remeasure { previous: 2.5 });
+    }
 
     #[test]
     fn reuse_then_remeasure_after_the_set_number_of_hits() {

@@ -7,7 +7,7 @@
 //! - [`evolution`]: regularized evolution from the history of finished candidates
 //!   (steady state, asynchronous), and [`Evolver::propose`], the whole proposal step.
 //! - [`hurdles`]: the paper's halving hurdles (equal-compute checkpoints, median rule).
-//! - [`dedup`]: the functional-equivalence cache ([`FecCache`]).
+//! - [`dedup`]: the functional-equivalence cache ([`FecCache`]) and its replay over a campaign.
 //!
 //! ```
 //! use primer_dsl::{ModelConfig, SearchSpace, analysis::canonical_hash, text};

@@ -548,6 +548,16 @@ impl Store {
         Ok(())
     }
 
+    /// A candidate's functional fingerprint (None before its worker computed it, or when the
+    /// program could not be compiled).
+    pub async fn fingerprint(&self, candidate: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT fingerprint FROM candidates WHERE id = $1")
+            .bind(candidate)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+
     /// The evaluations of earlier candidates (lower birth) of the campaign with this
     /// fingerprint, in birth order: (candidate, fitness, reused_from).
     pub async fn same_fingerprint(
