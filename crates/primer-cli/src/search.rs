@@ -81,8 +81,35 @@ pub async fn open_campaign(
     Ok((c, spec, resolved.seed_programs))
 }
 
+/// What the controller keeps between births instead of reading it again: the parsed programs
+/// of the living population (parents come from it, and it changes by a candidate or two a
+/// birth), the canonical hashes already in the campaign (no program is proposed twice), and
+/// the seeds' candidate ids.
+struct Memory {
+    programs: HashMap<u64, Program>,
+    seen: HashSet<String>,
+    seeds: HashMap<i64, i64>,
+}
+
+impl Memory {
+    /// Loads what a (possibly resumed) campaign already holds.
+    async fn load(store: &Store, campaign: i64) -> Result<Memory> {
+        let seen = store.program_hashes(campaign).await?.into_iter().collect();
+        let seeds =
+            store.history(campaign).await?.iter().filter_map(|r| r.seed_index.map(|i| (i, r.candidate))).collect();
+        Ok(Memory { programs: HashMap::new(), seen, seeds })
+    }
+}
+
 /// Proposes and enqueues the child born `birth`; `false` when no acceptable child exists.
-async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Evolver, birth: i64) -> Result<bool> {
+async fn propose(
+    store: &Store,
+    campaign: i64,
+    spec: &CampaignSpec,
+    evolver: &Evolver,
+    memory: &mut Memory,
+    birth: i64,
+) -> Result<bool> {
     let history: Vec<Finished> = store
         .finished(campaign)
         .await?
@@ -93,15 +120,20 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
             fitness: f.fitness.unwrap_or(f64::INFINITY),
         })
         .collect();
-    // Only the living population can be parents: fetch their programs (random search has none).
-    let mut programs: HashMap<u64, Program> = HashMap::new();
+    // Only the living population can be parents: keep their programs (random search has none),
+    // reading from the store only the ones that joined it since the last birth.
     let living = if evolver.strategy.is_evolution() { evolver.evolution.population(&history) } else { Vec::new() };
+    let alive: HashSet<u64> = living.iter().map(|f| f.candidate).collect();
+    memory.programs.retain(|c, _| alive.contains(c));
     for f in living {
+        if memory.programs.contains_key(&f.candidate) {
+            continue;
+        }
         let hash = store.candidate_program(f.candidate as i64).await?.context("a finished candidate's program")?;
         let json = store.program_json(&hash).await?.context("a stored program")?;
-        programs.insert(f.candidate, text::from_json(&json, "<store>")?);
+        memory.programs.insert(f.candidate, text::from_json(&json, "<store>")?);
     }
-    let seen: HashSet<String> = store.program_hashes(campaign).await?.into_iter().collect();
+    let (programs, seen) = (&memory.programs, &memory.seen);
     let proposal =
         match evolver.propose(birth as u64, &history, &|c| programs[&c].clone(), &|h| seen.contains(&h.hex())) {
             Ok(p) => p,
@@ -114,15 +146,13 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
     store.put_program(&row).await?;
     let parent = match proposal.parent {
         Parent::Candidate(c) => Some(c as i64),
-        Parent::Seed(i) => {
-            store.history(campaign).await?.iter().find(|r| r.seed_index == Some(i as i64)).map(|r| r.candidate)
-        }
+        Parent::Seed(i) => memory.seeds.get(&(i as i64)).copied(),
     };
     let added = store
         .add_candidate(&NewCandidate {
             campaign,
             birth,
-            program: row.hash,
+            program: row.hash.clone(),
             parent,
             seed_index: None,
             // One mutation under evolution (as before); the list under random search.
@@ -134,6 +164,9 @@ async fn propose(store: &Store, campaign: i64, spec: &CampaignSpec, evolver: &Ev
             description: Some(proposal.child.description),
         })
         .await?;
+    if added.is_some() {
+        memory.seen.insert(row.hash);
+    }
     Ok(added.is_some())
 }
 
@@ -223,6 +256,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         b
     });
     let mut exhausted = false;
+    let mut memory = Memory::load(&store, campaign.id).await?;
     let mut last_done = -1;
     let mut last_line = Instant::now();
     loop {
@@ -257,7 +291,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         let mut queued = counts.pending + counts.running;
         let mut next = births;
         while !exhausted && next < target && queued < workers as i64 {
-            if propose(&store, campaign.id, &spec, &evolver, next).await? {
+            if propose(&store, campaign.id, &spec, &evolver, &mut memory, next).await? {
                 next += 1;
                 queued += 1;
             } else {
