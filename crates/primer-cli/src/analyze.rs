@@ -22,7 +22,7 @@ use primer_store::{HistoryRow, Outcome, Store};
 
 use crate::campaign::CampaignSpec;
 use crate::cli::Format;
-use crate::inspect::find_campaign;
+use crate::resolve::find_campaign;
 
 /// The motifs reported, by name, with their test on a program's [`Motifs`] and its seed's.
 const MOTIFS: [(&str, &str); 7] = [

@@ -1,30 +1,18 @@
-//! `primer check`, `primer diff` and `primer bench dsl`: programs, without libtorch.
+//! `primer check` and `primer diff`: programs, without libtorch.
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use primer_dsl::analysis::{Cost, canonical_hash, eliminate_dead_code};
-use primer_dsl::text::{SourceMap, instruction_text, parse_with_source_map};
+use primer_dsl::text::{SourceMap, instruction_text};
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Location, ModelConfig, Program, diff};
 
 use crate::cli::Format;
-use crate::doctor::csv;
-use crate::paths;
-
-/// Reads a `.prim` (or `.json`) program; the error says file, line and column.
-pub fn load_program(path: &Path) -> Result<(Program, SourceMap)> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{name}: cannot read: {e}"))?;
-    if path.extension().is_some_and(|e| e == "json") {
-        let p = primer_dsl::text::from_json(&text, &name)?;
-        let lines = p.subprograms.iter().map(|s| vec![(0, 0); s.instructions.len()]).collect();
-        return Ok((p, SourceMap { file: name, lines }));
-    }
-    Ok(parse_with_source_map(&text, &name)?)
-}
+use crate::output::csv;
+use crate::output::group;
+use crate::resolve::load_program;
 
 /// `file:line:col` of an instruction, when the source map knows it.
 fn source_of(p: &Program, map: &SourceMap, loc: &Location) -> String {
@@ -175,19 +163,6 @@ pub fn check(file: &Path, config: ModelConfig, format: Format) -> Result<bool> {
     Ok(true)
 }
 
-/// 1234567 -> "1,234,567".
-pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `primer diff OLD NEW`: live code of both, compared.
 pub fn diff_files(old: &Path, new: &Path, format: Format) -> Result<()> {
     let (a, _) = load_program(old)?;
@@ -228,74 +203,5 @@ pub fn diff_files(old: &Path, new: &Path, format: Format) -> Result<()> {
             print!("{d}");
         }
     }
-    Ok(())
-}
-
-/// `primer bench dsl`: parse, validate and hash throughput on one thread.
-pub fn bench_dsl(file: Option<&Path>, seconds: f64) -> Result<()> {
-    let path = file.map(Path::to_path_buf).unwrap_or_else(|| paths::programs_dir().join("transformer.prim"));
-    let text = std::fs::read_to_string(&path)?;
-    let config = ModelConfig::default();
-    let name = path.display().to_string();
-    let p = primer_dsl::text::parse(&text, &name)?;
-    let measure = |label: &str, f: &mut dyn FnMut() -> usize| -> f64 {
-        let start = Instant::now();
-        let mut n = 0usize;
-        while start.elapsed().as_secs_f64() < seconds {
-            for _ in 0..64 {
-                std::hint::black_box(f());
-            }
-            n += 64;
-        }
-        let rate = n as f64 / start.elapsed().as_secs_f64();
-        println!("{label:<34} {:>12.0} programs/s  ({:.2} µs each)", rate, 1e6 / rate);
-        rate
-    };
-    println!("bench dsl: {name} ({} instructions), d_model {}, one thread", p.num_instructions(), config.d_model);
-    measure("parse", &mut || primer_dsl::text::parse(&text, &name).map(|p| p.subprograms.len()).unwrap_or(0));
-    measure("validate (shapes, params, FLOPs)", &mut || validate(&p, &config).map(|v| v.instances.len()).unwrap_or(0));
-    measure("canonical hash", &mut || canonical_hash(&p).0[0] as usize);
-    let all = measure("parse + validate + hash", &mut || {
-        let p = primer_dsl::text::parse(&text, &name).expect("parsed above");
-        let v = validate(&p, &config).map(|v| v.instances.len()).unwrap_or(0);
-        v + canonical_hash(&p).0[0] as usize
-    });
-    println!("=> {all:.0} programs per second per core");
-    Ok(())
-}
-
-/// `primer bench evolve`: children per second per core, each one mutation (re-drawn while
-/// invalid or unchanged), dead-code removal, validation, canonical hash and description.
-pub fn bench_evolve(file: Option<&Path>, space: Option<&Path>, seconds: f64) -> Result<()> {
-    use primer_evolve::{Mutator, evolution::rng_for};
-    let path = file.map(Path::to_path_buf).unwrap_or_else(|| paths::programs_dir().join("transformer.prim"));
-    let space_path = space.map(Path::to_path_buf).unwrap_or_else(|| paths::search_spaces_dir().join("primer-cpu.toml"));
-    let (p, _) = load_program(&path)?;
-    let space = primer_dsl::SearchSpace::load(&space_path)?;
-    let config = ModelConfig::default();
-    let mutator = Mutator::new(space, config, 100);
-    let hash = canonical_hash(&p);
-    println!(
-        "bench evolve: children of {} ({} instructions) in {}, d_model {}, one thread",
-        path.display(),
-        p.num_instructions(),
-        space_path.display(),
-        config.d_model
-    );
-    let start = Instant::now();
-    let (mut n, mut drawn) = (0u64, 0u64);
-    while start.elapsed().as_secs_f64() < seconds {
-        for _ in 0..64 {
-            let child = mutator.child(&mut rng_for(0, n), &p, &hash, &|_| false)?;
-            drawn += 1 + child.rejected.total() as u64;
-            std::hint::black_box(child);
-            n += 1;
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let rate = n as f64 / secs;
-    println!("children accepted      {n:>10} in {secs:.2} s");
-    println!("mutations drawn        {drawn:>10} ({:.2} per accepted child)", drawn as f64 / n as f64);
-    println!("=> {rate:.0} children per second per core ({:.1} µs each; target > 10,000)", 1e6 / rate);
     Ok(())
 }

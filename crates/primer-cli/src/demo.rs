@@ -158,7 +158,7 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     let a = crate::analyze::load(store, campaign, 5).await?;
     println!("\n== primer analyze {campaign} --top 5");
     print!("{}", crate::analyze::table(&a));
-    let c = crate::inspect::find_campaign(store, campaign).await?;
+    let c = crate::resolve::find_campaign(store, campaign).await?;
     let spec: CampaignSpec = serde_json::from_str(&c.config)?;
     let Some(best) = a.best_candidate else { return Ok(()) };
     let svg = std::env::temp_dir().join(format!("primer-demo-{}.svg", std::process::id()));

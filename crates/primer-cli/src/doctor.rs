@@ -8,6 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cli::Format;
+use crate::output::csv;
 use crate::{paths, pins};
 
 /// One line of the report.
@@ -190,9 +191,4 @@ pub fn report(checks: &[Check], format: Format) -> bool {
         }
     }
     all_ok
-}
-
-/// Quotes a CSV field when it needs it.
-pub fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

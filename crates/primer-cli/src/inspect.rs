@@ -9,72 +9,11 @@ use serde::Serialize;
 
 use primer_dsl::budget::Budget;
 use primer_dsl::text;
-use primer_store::{Campaign, HistoryRow, Outcome, Store};
+use primer_store::{HistoryRow, Outcome, Store};
 
 use crate::cli::Format;
-
-/// A campaign by name, or by id when the argument is a number.
-pub async fn find_campaign(store: &Store, which: &str) -> Result<Campaign> {
-    if let Some(c) = store.campaign(which).await? {
-        return Ok(c);
-    }
-    if let Ok(id) = which.parse::<i64>()
-        && let Some(c) = store.campaign_by_id(id).await?
-    {
-        return Ok(c);
-    }
-    let names: Vec<String> = store.campaigns().await?.into_iter().map(|c| format!("{} ({})", c.name, c.id)).collect();
-    bail!(
-        "no campaign `{which}` in {} (campaigns: {})",
-        store.url,
-        if names.is_empty() { "none".into() } else { names.join(", ") }
-    )
-}
-
-/// A candidate named on the command line: `70`, `#70` or `candidate:70` (a number is a file
-/// when a file of that name exists).
-pub fn candidate_id(arg: &str) -> Option<i64> {
-    if std::path::Path::new(arg).exists() {
-        return None;
-    }
-    let n = arg.strip_prefix("candidate:").or_else(|| arg.strip_prefix('#')).unwrap_or(arg);
-    n.parse().ok()
-}
-
-/// A stored candidate with its program and its campaign's resolved spec.
-pub struct CandidateProgram {
-    pub program: primer_dsl::Program,
-    pub campaign: Campaign,
-    pub spec: crate::campaign::CampaignSpec,
-    pub row: HistoryRow,
-}
-
-/// Candidate `id` of the store, with its program and campaign.
-pub async fn candidate_program(store: &Store, id: i64) -> Result<CandidateProgram> {
-    let (campaign_id, row) =
-        store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
-    let campaign = store
-        .campaign_by_id(campaign_id)
-        .await?
-        .with_context(|| format!("candidate {id}: no campaign {campaign_id}"))?;
-    let spec = serde_json::from_str(&campaign.config)
-        .with_context(|| format!("campaign `{}`: its stored config", campaign.name))?;
-    let program = program(store, &row.program).await?;
-    Ok(CandidateProgram { program, campaign, spec, row })
-}
-
-/// CSV: fields with commas, quotes or newlines are quoted.
-fn csv_line(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| if f.contains([',', '"', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or(String::new(), |v| v.to_string())
-}
+use crate::output::{csv_line, opt};
+use crate::resolve::{find_campaign, program};
 
 fn loss(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.4}"))
@@ -246,11 +185,6 @@ async fn ancestors(store: &Store, id: i64) -> Result<(i64, Vec<HistoryRow>)> {
     Ok((campaign, chain))
 }
 
-async fn program(store: &Store, hash: &str) -> Result<primer_dsl::Program> {
-    let json = store.program_json(hash).await?.with_context(|| format!("program {hash} is not stored"))?;
-    Ok(text::from_json(&json, "<store>")?)
-}
-
 /// Everything `show` prints, for JSON.
 #[derive(Debug, Serialize)]
 struct Shown {
@@ -340,8 +274,8 @@ fn show_table(s: &Shown) -> String {
         let _ = writeln!(
             out,
             "size         {} parameters, {} training FLOPs per token",
-            crate::check::group(p as u64),
-            crate::check::group(f as u64)
+            crate::output::group(p as u64),
+            crate::output::group(f as u64)
         );
     }
     for (k, l) in &s.checkpoints {

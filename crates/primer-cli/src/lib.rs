@@ -9,10 +9,12 @@
 //!   such commands to it, found next to its own executable (or at `$PRIMER_ENGINE`).
 //!
 //! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
-//! spec), [`search`] (the controller), [`check`] (check, diff, DSL and evolution benchmarks),
+//! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
 //! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
-//! [`doctor`], [`demo`] (the demo's closing words), [`paths`]. The worker and the commands
+//! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,
+//! [`resolve`] (program files, campaigns and candidates named on the command line) and [`output`]
+//! (CSV, digit grouping), which commands use instead of each other. The worker and the commands
 //! that train or export models (train, compare, study, rerun, export, bench train) live in
 //! crates/primer-engine, which uses this library for everything that is not libtorch.
 //!
@@ -34,6 +36,7 @@ pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process
 }
 
 pub mod analyze;
+pub mod bench;
 pub mod campaign;
 pub mod check;
 pub mod cli;
@@ -41,7 +44,9 @@ pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod inspect;
+pub mod output;
 pub mod paths;
+pub mod resolve;
 pub mod search;
 pub mod study;
 

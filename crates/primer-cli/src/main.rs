@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, Format};
-use primer_cli::{check, doctor, inspect, paths, search};
+use primer_cli::{bench, check, doctor, inspect, paths, search};
 use primer_dsl::budget::Budget;
 
 fn main() -> ExitCode {
@@ -41,11 +41,11 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Bench::Dsl { file, seconds } } => {
-            check::bench_dsl(file.as_deref(), seconds)?;
+            bench::bench_dsl(file.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Bench::Evolve { file, space, seconds } } => {
-            check::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
+            bench::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { config, db, workers, budget, name, candidates, seed } => {

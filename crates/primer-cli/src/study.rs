@@ -234,7 +234,7 @@ impl Study {
         let mut programs = Vec::new();
         for p in &file.programs {
             let f = dir.join(&p.file);
-            let (program, _) = crate::check::load_program(&f)?;
+            let (program, _) = crate::resolve::load_program(&f)?;
             for s in &file.sizes {
                 validate(&program, &s.config()).map_err(|e| {
                     anyhow::anyhow!("{}: invalid at size `{}` (d_model {}): {e}", f.display(), s.name, s.d_model)

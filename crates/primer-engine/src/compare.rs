@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use primer_cli::check::load_program;
 use primer_cli::cli::{Format, ModelArgs, TrainArgs};
 use primer_cli::compare::{mean_curve, mean_sd, speedup, svg};
-use primer_cli::inspect::{candidate_id, candidate_program};
 use primer_cli::paths;
+use primer_cli::resolve::load_program;
+use primer_cli::resolve::{candidate_id, candidate_program};
 use primer_dsl::budget::Budget;
 use primer_store::Store;
 use primer_torch::data::Corpus;

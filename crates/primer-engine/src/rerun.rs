@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 
 use primer_cli::campaign::CampaignSpec;
 use primer_cli::cli::Format;
-use primer_cli::inspect::{find_campaign, top_rerun};
+use primer_cli::inspect::top_rerun;
+use primer_cli::resolve::find_campaign;
 use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{Rerun, Store};

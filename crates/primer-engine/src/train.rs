@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use primer_torch::tch::{self, Device};
 
-use primer_cli::check::load_program;
 use primer_cli::cli::{Format, ModelArgs, TrainArgs};
 use primer_cli::paths;
+use primer_cli::resolve::load_program;
 use primer_dsl::analysis::Cost;
 use primer_dsl::validate::validate;
 use primer_torch::compile::Model;

@@ -1,0 +1,32 @@
+//! What the commands share for printing: CSV quoting, digit grouping, optional values.
+
+/// Quotes a CSV field when it needs it.
+pub fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// CSV: fields with commas, quotes or newlines are quoted.
+pub fn csv_line(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| if f.contains([',', '"', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// 1234567 -> "1,234,567".
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
