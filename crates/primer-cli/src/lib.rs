@@ -10,7 +10,7 @@
 //!
 //! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
-//! [`inspect`] (status, top, show, lineage, candidates named on the command line), [`compare`]
+//! [`inspect`] (status, top, show, lineage), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
 //! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,
 //! [`resolve`] (program files, campaigns and candidates named on the command line) and [`output`]
