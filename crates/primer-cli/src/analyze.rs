@@ -528,16 +528,18 @@ mod tests {
         }
     }
 
+    /// The demo campaign's resolved spec (its corpus check satisfied by any existing file).
+    fn demo_spec() -> CampaignSpec {
+        let root = root();
+        crate::campaign::resolve(&root.join("experiments/demo.toml"), &Default::default(), &root.join("Cargo.toml"))
+            .unwrap()
+            .spec
+    }
+
     #[test]
     fn a_small_history_is_counted_exactly() {
         let root = root();
-        let spec = crate::campaign::resolve(
-            &root.join("experiments/demo.toml"),
-            &Default::default(),
-            &root.join("Cargo.toml"),
-        )
-        .unwrap()
-        .spec;
+        let spec = demo_spec();
         assert_eq!(spec.hurdles.hurdles, 2);
         let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
         // main: x, then n1 heads attn h n2 up z relu(value 8) down out.
@@ -601,13 +603,7 @@ mod tests {
     #[test]
     fn progress_is_the_best_so_far_against_cumulative_compute() {
         let root = root();
-        let spec = crate::campaign::resolve(
-            &root.join("experiments/demo.toml"),
-            &Default::default(),
-            &root.join("Cargo.toml"),
-        )
-        .unwrap()
-        .spec;
+        let spec = demo_spec();
         let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
         let mut rows = vec![
             row(1, None, &t, None, Outcome::Finished, 2.0, 2),
