@@ -371,7 +371,39 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     /// `cpu` or `cuda` (`cuda:N` for GPU N).
     #[arg(long, default_value = "cpu")]
-    pub device: String,
+    pub device: DeviceArg,
+}
+
+/// Where training runs: parsed from `cpu`, `cuda` or `cuda:N` by clap (the engine checks that
+/// CUDA is there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DeviceArg, String> {
+        match s {
+            "cpu" => Ok(DeviceArg::Cpu),
+            "cuda" => Ok(DeviceArg::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceArg::Cuda)
+                .ok_or_else(|| format!("`{s}`: expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceArg::Cpu => write!(f, "cpu"),
+            DeviceArg::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
 }
 
 impl TrainArgs {

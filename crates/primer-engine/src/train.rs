@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use primer_torch::tch::{self, Device};
 
-use primer_cli::cli::{Format, ModelArgs, TrainArgs};
+use primer_cli::cli::{DeviceArg, Format, ModelArgs, TrainArgs};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
 use primer_dsl::analysis::Cost;
@@ -18,28 +18,21 @@ use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, LanguageModel, TrainConfig, TrainJob, train_program};
 
-fn device(name: &str) -> Result<Device> {
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => Ok(Device::Cuda(0)),
-        s => match s.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
-            Some(n) => Ok(Device::Cuda(n)),
-            None => bail!("--device `{s}`: expected cpu, cuda or cuda:N"),
-        },
-    }
-    .and_then(|d| {
-        if d != Device::Cpu && !tch::Cuda::is_available() {
-            bail!("--device {name}: CUDA is not available here (see `primer doctor`)");
+fn device(d: DeviceArg) -> Result<Device> {
+    match d {
+        DeviceArg::Cpu => Ok(Device::Cpu),
+        DeviceArg::Cuda(_) if !tch::Cuda::is_available() => {
+            bail!("--device {d}: CUDA is not available here (see `primer doctor`)")
         }
-        Ok(d)
-    })
+        DeviceArg::Cuda(n) => Ok(Device::Cuda(n)),
+    }
 }
 
 pub fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
     if let Some(n) = t.threads {
         tch::set_num_threads(n as i32);
     }
-    Ok((t.config(), device(&t.device)?))
+    Ok((t.config(), device(t.device)?))
 }
 
 /// Peak and current resident memory of this process, in MiB (from /proc/self/status).
