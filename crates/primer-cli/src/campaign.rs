@@ -210,37 +210,24 @@ fn locate(text: &str, field: &str) -> (usize, usize) {
     find_key(text, field.rsplit('.').next().unwrap_or(field))
 }
 
-/// Parses a TOML file into `T`; errors say `file:line:column: message` (campaign and study files).
-/// A bad value is named by its dotted key (`training.budget`).
+/// Parses a TOML file into `T`; errors say `file:line:column: message` (campaign and study files),
+/// with the dotted key the error is in (`training.budget`) when toml knows it.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
-        match e.span().and_then(|s| key_of_value_at(text, s.start)) {
+        match key_path(&e) {
             Some(key) => anyhow::anyhow!("{file}:{line}:{column}: `{key}`: {}", e.message()),
             None => anyhow::anyhow!("{file}:{line}:{column}: {}", e.message()),
         }
     })
 }
 
-/// The dotted key (`section.key`) whose value starts at byte `at`, when `at` is on the value
-/// side of a `key = value` line (not for errors that point at a key).
-fn key_of_value_at(text: &str, at: usize) -> Option<String> {
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let (key, _) = text[start..at].split_once('=')?;
-    let key = key.trim();
-    if key.is_empty() || key.starts_with('#') {
-        return None;
-    }
-    let section = text[..start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match section {
-        Some(s) => format!("{s}.{key}"),
-        None => key.to_string(),
-    })
+/// The dotted key path toml records for an error. toml prints it (`in \`a.b\``) only for an
+/// error without its input, so it is read from that rendering.
+fn key_path(e: &toml::de::Error) -> Option<String> {
+    let mut bare = e.clone();
+    bare.set_input(None);
+    bare.to_string().lines().find_map(|l| Some(l.strip_prefix("in `")?.strip_suffix('`')?.to_string()))
 }
 
 impl CampaignFile {

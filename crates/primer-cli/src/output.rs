@@ -5,13 +5,9 @@ pub fn csv(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-/// CSV: fields with commas, quotes or newlines are quoted.
+/// One CSV line of fields, each quoted by [`csv`] when it needs it.
 pub fn csv_line(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| if f.contains([',', '"', '\n']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
-        .collect::<Vec<_>>()
-        .join(",")
+    fields.iter().map(|f| csv(f)).collect::<Vec<_>>().join(",")
 }
 
 /// 1234567 -> "1,234,567".
@@ -27,6 +23,7 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// An optional value, or nothing.
 pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }

@@ -265,7 +265,7 @@ fn bad_campaign_files_name_the_field_and_where() {
     let (dir, config, db) = campaign("bad", 4, 1, "10steps", "");
     let text = std::fs::read_to_string(&config).unwrap();
     let cases = [
-        (text.replace("batch = 4", "batch = 4\nbatchh = 5"), "campaign.toml:16:1: unknown field `batchh`"),
+        (text.replace("batch = 4", "batch = 4\nbatchh = 5"), "campaign.toml:16:1: `training`: unknown field `batchh`"),
         (text.replace("tournament = 3", "tournament = 0"), "`evolution.tournament`: must be positive"),
         (
             text.replace("budget = \"10steps\"", "budget = \"10parsecs\""),

@@ -107,6 +107,8 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
     let corpus_path = spec.training.corpus.clone().context("the spec names its corpus")?;
     let corpus = Corpus::load(&corpus_path, spec.model.seq_len)?;
     let budget = spec.training.budget;
+    // Results are stored under the budget's canonical text.
+    let budget_text = budget.to_string();
     let settings = spec.training.config(spec.seed);
     let checkpoints = spec.hurdles.fractions();
     let lease = spec.execution.lease_seconds;
@@ -147,7 +149,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
         }
         let e = match reuse {
             Some((fitness, from)) => Evaluation {
-                budget: spec.training.budget.to_string(),
+                budget: budget_text.clone(),
                 fitness: fitness.is_finite().then_some(fitness),
                 steps: 0,
                 tokens: 0,
@@ -189,7 +191,7 @@ pub fn worker(db: &str, campaign_id: i64, id: Option<String>) -> Result<ExitCode
                     let _ = rt.block_on(store.add_curve_point(claim.candidate, &point));
                 };
                 let r = train_program(&program, &job, &mut on_checkpoint, &mut on_point);
-                evaluation(&spec.training.budget.to_string(), &r)
+                evaluation(&budget_text, &r)
             }
         };
         drop(_heartbeat);

@@ -105,11 +105,6 @@ impl Outcome {
             Outcome::Failed => "failed",
         }
     }
-
-    /// Whether the candidate was trained to the end of its budget (or reused such a result).
-    pub fn has_loss(self) -> bool {
-        matches!(self, Outcome::Finished | Outcome::Stopped | Outcome::Reused)
-    }
 }
 
 impl std::fmt::Display for Outcome {
