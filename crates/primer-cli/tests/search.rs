@@ -1,20 +1,55 @@
-//! Campaigns end to end, with real worker processes and a real SQLite file: outcomes, lineage,
-//! the population rule and hurdles; a worker killed with SIGKILL; a controller killed and the
-//! same command run again; identical histories with one worker; a reader during a campaign.
+//! Campaigns end to end, with real worker processes, on both backends (a SQLite file and a
+//! database on a real, throwaway PostgreSQL server): outcomes, lineage, the population rule and
+//! hurdles; a worker killed with SIGKILL; a controller killed and the same command run again;
+//! identical histories with one worker; a reader during a campaign; bad campaign files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use primer_store::testing::TestBackend;
 use primer_store::{HistoryRow, Outcome, Status, Store};
+
+/// Each named test, `fn NAME(backend: TestBackend)`, runs as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(primer_store::testing::TestBackend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(primer_store::testing::TestBackend::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    a_tiny_campaign_with_two_workers,
+    one_worker_and_a_step_budget_give_identical_histories,
+    a_worker_killed_mid_training_is_replaced_and_nothing_is_lost,
+    a_killed_controller_resumes_with_the_same_command,
+    a_reader_can_query_while_a_campaign_runs,
+    bad_campaign_files_name_the_field_and_where,
+    status_top_show_and_lineage_read_a_stored_campaign,
+);
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A temp folder with a campaign file; returns (folder, config path, db URL).
-fn campaign(name: &str, candidates: u64, workers: usize, budget: &str, extra: &str) -> (PathBuf, PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("primer-search-{}-{name}", std::process::id()));
+fn campaign(
+    b: TestBackend,
+    name: &str,
+    candidates: u64,
+    workers: usize,
+    budget: &str,
+    extra: &str,
+) -> (PathBuf, PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("primer-search-{}-{name}-{b:?}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let r = root();
@@ -53,7 +88,7 @@ min_predecessors = 2
     );
     let config = dir.join("campaign.toml");
     std::fs::write(&config, text).unwrap();
-    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let db = b.url(&dir, name);
     (dir, config, db)
 }
 
@@ -92,9 +127,8 @@ fn all_accounted(h: &[HistoryRow], n: usize) {
     assert_eq!(programs.len(), n, "a program trained twice");
 }
 
-#[test]
-fn a_tiny_campaign_with_two_workers() {
-    let (_dir, config, db) = campaign("tiny", 30, 2, "40steps", "");
+fn a_tiny_campaign_with_two_workers(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "tiny", 30, 2, "40steps", "");
     let out = search(&config, &db);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("campaign `tiny` finished"), "{stdout}");
@@ -117,10 +151,9 @@ fn a_tiny_campaign_with_two_workers() {
     assert!(stopped_rows.clone().all(|r| r.steps.unwrap() < 40 && r.fitness.is_some()));
 }
 
-#[test]
-fn one_worker_and_a_step_budget_give_identical_histories() {
+fn one_worker_and_a_step_budget_give_identical_histories(b: TestBackend) {
     let run = |tag: &str| {
-        let (_dir, config, db) = campaign(&format!("same-{tag}"), 14, 1, "30steps", "");
+        let (_dir, config, db) = campaign(b, &format!("same-{tag}"), 14, 1, "30steps", "");
         search(&config, &db);
         let h = history(&db, &format!("same-{tag}"));
         let birth_of = |c: Option<i64>| c.and_then(|c| h.iter().find(|p| p.candidate == c)).map(|p| p.birth);
@@ -175,7 +208,7 @@ fn start(config: &Path, db: &str) -> Child {
 fn wait_for(db: &str, name: &str, what: &str, f: impl Fn(&[HistoryRow]) -> bool) -> Vec<HistoryRow> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if Path::new(db.trim_start_matches("sqlite://")).exists() {
+        if primer_store::sqlite_file(db).is_none_or(|f| f.exists()) {
             let h = rt().block_on(async {
                 let s = Store::open(db).await.unwrap();
                 match s.campaign(name).await.unwrap() {
@@ -192,10 +225,9 @@ fn wait_for(db: &str, name: &str, what: &str, f: impl Fn(&[HistoryRow]) -> bool)
     }
 }
 
-#[test]
-fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
+fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost(b: TestBackend) {
     let (_dir, config, db) =
-        campaign("sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
+        campaign(b, "sigkill", 8, 2, "400steps", "[execution]\nlease_seconds = 5\nmax_attempts = 3\n");
     let mut controller = start(&config, &db);
     // A candidate in training, with some curve already written.
     let h = wait_for(&db, "sigkill", "a running candidate", |h| {
@@ -220,9 +252,8 @@ fn a_worker_killed_mid_training_is_replaced_and_nothing_is_lost() {
     assert_eq!(steps, unique);
 }
 
-#[test]
-fn a_killed_controller_resumes_with_the_same_command() {
-    let (_dir, config, db) = campaign("resume", 16, 2, "150steps", "");
+fn a_killed_controller_resumes_with_the_same_command(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "resume", 16, 2, "150steps", "");
     let mut controller = start(&config, &db);
     wait_for(&db, "resume", "some finished candidates", |h| h.iter().filter(|r| r.outcome.is_some()).count() >= 4);
     controller.kill().unwrap(); // SIGKILL
@@ -233,9 +264,8 @@ fn a_killed_controller_resumes_with_the_same_command() {
     all_accounted(&history(&db, "resume"), 16);
 }
 
-#[test]
-fn a_reader_can_query_while_a_campaign_runs() {
-    let (_dir, config, db) = campaign("reader", 10, 2, "60steps", "");
+fn a_reader_can_query_while_a_campaign_runs(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "reader", 10, 2, "60steps", "");
     let mut controller = start(&config, &db);
     let mut reads = 0;
     let rt = rt();
@@ -260,9 +290,8 @@ fn a_reader_can_query_while_a_campaign_runs() {
     all_accounted(&history(&db, "reader"), 10);
 }
 
-#[test]
-fn bad_campaign_files_name_the_field_and_where() {
-    let (dir, config, db) = campaign("bad", 4, 1, "10steps", "");
+fn bad_campaign_files_name_the_field_and_where(b: TestBackend) {
+    let (dir, config, db) = campaign(b, "bad", 4, 1, "10steps", "");
     let text = std::fs::read_to_string(&config).unwrap();
     let cases = [
         (text.replace("batch = 4", "batch = 4\nbatchh = 5"), "campaign.toml:16:1: `training`: unknown field `batchh`"),
@@ -303,9 +332,8 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&run_ok(&a)).unwrap()
 }
 
-#[test]
-fn status_top_show_and_lineage_read_a_stored_campaign() {
-    let (_dir, config, db) = campaign("inspect", 12, 1, "30steps", "");
+fn status_top_show_and_lineage_read_a_stored_campaign(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "inspect", 12, 1, "30steps", "");
     search(&config, &db);
     let h = history(&db, "inspect");
     let db = db.as_str();
@@ -399,11 +427,14 @@ fn status_top_show_and_lineage_read_a_stored_campaign() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no candidate 99999"));
     let out = primer().args(["status", "--db", "sqlite:///nonexistent/x.db"]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no store at"));
+    let out = primer().args(["status", "--db", "mysql://x@localhost/db"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("sqlite://PATH") && stderr.contains("postgres://"), "{stderr}");
 }
 
 #[test]
 fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() {
-    let (_dir, config, db) = campaign("random", 16, 2, "30steps", "");
+    let (_dir, config, db) = campaign(TestBackend::Sqlite, "random", 16, 2, "30steps", "");
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("tournament = 3\n", "tournament = 3\nstrategy = \"random\"\nmax_mutations = 4\n");

@@ -1,12 +1,18 @@
 //! primer-store: the only crate that speaks SQL (sqlx). One URL is a whole experiment:
-//! `sqlite://path` (the default, a file; created on first use). The schema, with a comment on
-//! every table, is `migrations/sqlite/` (0001 campaigns, 0002 reruns); migrations are embedded and run on
-//! open. SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
-//! transaction, so readers (`sqlite3`, other `primer` processes) never block a campaign and
-//! many worker processes can share one file.
+//! `sqlite://PATH` (the default, a file, created on first use: one machine) or
+//! `postgres://USER@HOST:PORT/DATABASE` (a PostgreSQL 15+ server: workers on many machines).
+//! Callers never know which: one `Store` API over sqlx's `Any` driver, one set of queries
+//! (integers, reals, text; `$N` placeholders), and a schema per backend with a comment on every
+//! table, `migrations/sqlite/` and `migrations/postgres/` (0001 campaigns, 0002 reruns,
+//! 0003 weights, 0004 workers), embedded and run on open.
 //!
-//! The SQL is kept portable (integers, reals and text; `$N` placeholders): PostgreSQL, for
-//! workers on many machines, is meant to come as a second set of migrations.
+//! - SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
+//!   transaction, so readers never block a campaign and many worker processes share one file.
+//! - PostgreSQL claims with `FOR UPDATE SKIP LOCKED`; the server must be 15 or newer.
+//! - Leases are on the store server's clock, never a worker's.
+//! - Transient faults (a dropped connection, a restarting server, a serialization failure, a
+//!   locked file) are retried with backoff for up to two minutes, and every operation is safe
+//!   to run twice: a result whose reply was lost is acknowledged, never recorded twice.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), primer_store::StoreError> {
@@ -17,11 +23,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod testing;
+
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 
 /// A store that cannot be opened or queried: which URL, and why.
 #[derive(Debug, thiserror::Error)]
@@ -32,16 +40,17 @@ pub enum StoreError {
     Migrate { url: String, source: sqlx::migrate::MigrateError },
     #[error("store: {0}")]
     Query(#[from] sqlx::Error),
-    #[error("store URL `{0}`: only sqlite://PATH is supported so far (PostgreSQL is planned)")]
+    #[error("store URL `{0}`: not a store primer can open; use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE")]
     Unsupported(String),
+    #[error("store {url}: PostgreSQL {} is too old; primer needs 15 or newer (server_version_num {version})", version / 10000)]
+    OldServer { url: String, version: i64 },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// Where a candidate is in its life (the `status` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for a worker.
     Pending,
@@ -72,9 +81,8 @@ impl std::fmt::Display for Status {
 }
 
 /// How a candidate's evaluation (or a retraining) ended (the `outcome` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(rename_all = "snake_case")]
 pub enum Outcome {
     /// Trained to the end of the budget.
     Finished,
@@ -112,6 +120,51 @@ impl std::fmt::Display for Outcome {
         f.write_str(self.as_str())
     }
 }
+
+/// Stores an enum as its name (a text column) on every backend, through sqlx's `Any` driver.
+macro_rules! text_enum {
+    ($t:ty, $what:literal, [$($v:expr),+]) => {
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> std::result::Result<Self, String> {
+                [$($v),+].into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown {} `{s}` in the store", $what))
+            }
+        }
+        impl sqlx::Type<sqlx::Any> for $t {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <str as sqlx::Type<sqlx::Any>>::type_info()
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Any> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $t {
+            fn decode(v: sqlx::any::AnyValueRef<'r>) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                Ok(<String as sqlx::Decode<'r, sqlx::Any>>::decode(v)?.parse::<$t>()?)
+            }
+        }
+    };
+}
+
+text_enum!(Status, "status", [Status::Pending, Status::Running, Status::Done, Status::Failed]);
+text_enum!(
+    Outcome,
+    "outcome",
+    [
+        Outcome::Finished,
+        Outcome::Stopped,
+        Outcome::Invalid,
+        Outcome::Diverged,
+        Outcome::OutOfMemory,
+        Outcome::Reused,
+        Outcome::Failed
+    ]
+);
 
 /// The file of a `sqlite://PATH` (or `sqlite:PATH`) store URL, query string removed; `None` for
 /// other URLs. The one place that knows how a store URL names its file.
@@ -281,46 +334,124 @@ pub struct Weights {
     pub data: Vec<u8>,
 }
 
+/// Which database server a store lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// A SQLite file (`sqlite://PATH`): one machine.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://...`): workers on many machines.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a store URL names, or why none does.
+    pub fn of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Unsupported(url.into()))
+        }
+    }
+
+    /// The server's clock in Unix seconds, as SQL: leases are measured on it, never on a
+    /// worker's clock (machines disagree).
+    fn now(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "((julianday('now') - 2440587.5) * 86400.0)",
+            Backend::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp())::float8)",
+        }
+    }
+
+    /// Row locking for a queue's `SELECT` (SQLite locks the whole file for a write instead).
+    fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// The oldest PostgreSQL primer runs on (`server_version_num`).
+pub const MIN_POSTGRES: i64 = 150_000;
+
+/// How long a transient fault (a dropped connection, a restarting server, a serialization
+/// failure, a locked SQLite file) is retried, with exponential backoff, before it is an error.
+const RETRY_FOR: Duration = Duration::from_secs(120);
+
 /// The store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     pub url: String,
+    pub backend: Backend,
 }
 
 impl Store {
-    /// Opens (creating the file and schema if needed) the store at `url`.
+    /// Opens (creating the SQLite file or the schema if needed) the store at `url`:
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     pub async fn open(url: &str) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(url.into()));
-        }
+        static DRIVERS: std::sync::Once = std::sync::Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::of(url)?;
         let open = |source| StoreError::Open { url: url.into(), source };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        // Switching a new file to WAL needs a lock that a concurrent opener may hold for a
-        // moment: retry while SQLite says busy or locked.
+        let mut options = AnyPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(30));
+        let connect_url = match backend {
+            Backend::Sqlite => {
+                options = options.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute(
+                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
+                let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
+                let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let mode = if query.contains("mode=") { String::new() } else { "mode=rwc".into() };
+                let query = [query, &mode].into_iter().filter(|q| !q.is_empty()).collect::<Vec<_>>().join("&");
+                format!("sqlite://{}?{query}", file.display())
+            }
+            Backend::Postgres => url.to_string(),
+        };
+        // Switching a new SQLite file to WAL needs a lock that a concurrent opener may hold for
+        // a moment; a PostgreSQL server may be starting: retry what is transient.
         let mut tries = 0;
         let pool = loop {
-            match SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await {
+            match options.clone().connect(&connect_url).await {
                 Ok(pool) => break pool,
-                Err(e) if tries < 20 && is_busy(&e) => {
+                Err(e) if tries < 20 && transient(&e) => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(50 * tries)).await;
                 }
                 Err(e) => return Err(open(e)),
             }
         };
+        if backend == Backend::Postgres {
+            let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
+                .fetch_one(&pool)
+                .await
+                .map_err(open)?;
+            let version: i64 = version.trim().parse().unwrap_or(0);
+            if version < MIN_POSTGRES {
+                return Err(StoreError::OldServer { url: url.into(), version });
+            }
+        }
         // Several processes may open a new store at once (a controller and a reader, many
         // workers). SQLite migrations take no lock across processes: the loser of a race fails
         // on a table the winner just created, and on a retry sees the migration applied.
+        // PostgreSQL's take an advisory lock.
         let mut tries = 0;
         loop {
-            match sqlx::migrate!("./migrations/sqlite").run(&pool).await {
+            let migrated = match backend {
+                Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
+                Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
+            };
+            match migrated {
                 Ok(()) => break,
                 Err(_) if tries < 20 => {
                     tries += 1;
@@ -329,38 +460,77 @@ impl Store {
                 Err(source) => return Err(StoreError::Migrate { url: url.into(), source }),
             }
         }
-        Ok(Store { pool, url: url.into() })
+        Ok(Store { pool, url: url.into(), backend })
+    }
+
+    /// Runs `f` again while it fails for a transient reason (see [`RETRY_FOR`]). Every
+    /// operation is written so that running it twice is the same as once (a reply lost after
+    /// a commit must not record a result twice).
+    async fn retry<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+    {
+        let deadline = std::time::Instant::now() + RETRY_FOR;
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if transient(&e) && std::time::Instant::now() + wait < deadline => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// A query with the backend's SQL for the server's clock (`{now}`) and queue locking
+    /// (`{skip_locked}`) filled in.
+    fn sql(&self, q: &str) -> String {
+        q.replace("{now}", self.backend.now()).replace("{skip_locked}", self.backend.skip_locked())
+    }
+
+    /// The server's clock, Unix seconds.
+    pub async fn server_now(&self) -> Result<f64> {
+        let q = self.sql("SELECT {now}");
+        self.retry(|| sqlx::query_scalar::<_, f64>(&q).fetch_one(&self.pool)).await
     }
 
     pub async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns ORDER BY id")
+                .fetch_all(&self.pool)
+        })
+        .await
     }
 
     pub async fn campaign(&self, name: &str) -> Result<Option<Campaign>> {
-        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     pub async fn campaign_by_id(&self, id: i64) -> Result<Option<Campaign>> {
-        Ok(sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_as("SELECT id, name, config, seed, created_at, finished_at FROM campaigns WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     /// Creates a campaign; `None` if the name is taken.
     pub async fn create_campaign(&self, name: &str, config: &str, seed: i64) -> Result<Option<Campaign>> {
-        let done = sqlx::query("INSERT INTO campaigns (name, config, seed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+        let done = self.retry(|| sqlx::query("INSERT INTO campaigns (name, config, seed, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(config)
             .bind(seed)
             .bind(now())
-            .execute(&self.pool)
-            .await?;
+            .execute(&self.pool)).await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -368,23 +538,28 @@ impl Store {
     }
 
     pub async fn mark_finished(&self, campaign: i64) -> Result<()> {
-        sqlx::query("UPDATE campaigns SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL")
-            .bind(now())
-            .bind(campaign)
-            .execute(&self.pool)
-            .await?;
+        self.retry(|| {
+            sqlx::query("UPDATE campaigns SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL")
+                .bind(now())
+                .bind(campaign)
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 
     /// Marks a campaign as running again (a resumed or extended campaign).
     pub async fn reopen(&self, campaign: i64) -> Result<()> {
-        sqlx::query("UPDATE campaigns SET finished_at = NULL WHERE id = $1").bind(campaign).execute(&self.pool).await?;
+        self.retry(|| {
+            sqlx::query("UPDATE campaigns SET finished_at = NULL WHERE id = $1").bind(campaign).execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 
     /// Stores a program (a no-op if that hash is already there).
     pub async fn put_program(&self, p: &NewProgram) -> Result<()> {
-        sqlx::query(
+        self.retry(|| sqlx::query(
             "INSERT INTO programs (hash, text, json, parameters, flops_per_token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
         )
         .bind(&p.hash)
@@ -392,31 +567,34 @@ impl Store {
         .bind(&p.json)
         .bind(p.parameters)
         .bind(p.flops_per_token)
-        .execute(&self.pool)
-        .await?;
+        .execute(&self.pool)).await?;
         Ok(())
     }
 
     /// A stored program's JSON.
     pub async fn program_json(&self, hash: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(hash).fetch_optional(&self.pool)
+        })
+        .await
     }
 
     /// A stored program's (parameters, training FLOPs per token) at its campaign's model size.
     pub async fn program_cost(&self, hash: &str) -> Result<Option<(i64, i64)>> {
-        Ok(sqlx::query_as("SELECT parameters, flops_per_token FROM programs WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_as("SELECT parameters, flops_per_token FROM programs WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     /// Enqueues a candidate as pending; `None` if its birth number or program is already in
-    /// the campaign.
+    /// the campaign (the same birth with the same program is the same candidate: its id).
     pub async fn add_candidate(&self, c: &NewCandidate) -> Result<Option<i64>> {
-        let id: Option<i64> = sqlx::query_scalar(
+        let id: Option<i64> = self
+            .retry(|| {
+                sqlx::query_scalar(
             "INSERT INTO candidates (campaign, birth, program, parent, seed_index, mutation, description, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
         )
@@ -429,52 +607,75 @@ impl Store {
         .bind(&c.description)
         .bind(now())
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(id)
+            })
+            .await?;
+        if id.is_some() {
+            return Ok(id);
+        }
+        // Already there with this birth and program: an earlier try whose reply was lost.
+        self.retry(|| {
+            sqlx::query_scalar("SELECT id FROM candidates WHERE campaign = $1 AND birth = $2 AND program = $3")
+                .bind(c.campaign)
+                .bind(c.birth)
+                .bind(&c.program)
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     /// The next birth number of a campaign.
     pub async fn next_birth(&self, campaign: i64) -> Result<i64> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(birth) FROM candidates WHERE campaign = $1")
-            .bind(campaign)
-            .fetch_one(&self.pool)
+        let max: Option<i64> = self
+            .retry(|| {
+                sqlx::query_scalar("SELECT MAX(birth) FROM candidates WHERE campaign = $1")
+                    .bind(campaign)
+                    .fetch_one(&self.pool)
+            })
             .await?;
         Ok(max.map_or(0, |m| m + 1))
     }
 
     /// Every program hash in the campaign (for structural dedup).
     pub async fn program_hashes(&self, campaign: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE campaign = $1")
-            .bind(campaign)
-            .fetch_all(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_scalar("SELECT program FROM candidates WHERE campaign = $1")
+                .bind(campaign)
+                .fetch_all(&self.pool)
+        })
+        .await
     }
 
     /// The program hash of a candidate.
     pub async fn candidate_program(&self, candidate: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT program FROM candidates WHERE id = $1")
-            .bind(candidate)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_scalar("SELECT program FROM candidates WHERE id = $1")
+                .bind(candidate)
+                .fetch_optional(&self.pool)
+        })
+        .await
     }
 
     /// Candidates with a result (done or failed), any order.
     pub async fn finished(&self, campaign: i64) -> Result<Vec<Finished>> {
-        Ok(sqlx::query_as(
-            "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
              FROM candidates c JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(campaign)
+            .fetch_all(&self.pool)
+        })
+        .await
     }
 
     pub async fn counts(&self, campaign: i64) -> Result<Counts> {
-        let rows: Vec<(Status, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM candidates WHERE campaign = $1 GROUP BY status")
-                .bind(campaign)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(Status, i64)> = self
+            .retry(|| {
+                sqlx::query_as("SELECT status, COUNT(*) FROM candidates WHERE campaign = $1 GROUP BY status")
+                    .bind(campaign)
+                    .fetch_all(&self.pool)
+            })
+            .await?;
         let mut c = Counts::default();
         for (status, n) in rows {
             match status {
@@ -488,67 +689,80 @@ impl Store {
     }
 
     pub async fn running(&self, campaign: i64) -> Result<Vec<Running>> {
-        Ok(sqlx::query_as(
+        self.retry(|| sqlx::query_as(
             "SELECT id AS candidate, birth, worker, description FROM candidates WHERE campaign = $1 AND status = 'running' ORDER BY birth",
         )
         .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(&self.pool)).await
     }
 
-    /// Claims the oldest pending candidate for `worker` with a lease of `lease` seconds.
+    /// Claims the oldest pending candidate for `worker` with a lease of `lease` seconds (on the
+    /// server's clock). A worker holds one candidate at a time, so a candidate this worker
+    /// already holds is returned again: that is a claim whose reply was lost to a dropped
+    /// connection after the commit, retried.
     pub async fn claim(&self, campaign: i64, worker: &str, lease: f64) -> Result<Option<Claim>> {
-        let mut tx = self.pool.begin().await?;
-        let claimed: Option<(i64, i64, i64, String)> = sqlx::query_as(
-            "UPDATE candidates SET status = 'running', worker = $1, lease_until = $2, attempts = attempts + 1
-             WHERE id = (SELECT id FROM candidates WHERE campaign = $3 AND status = 'pending' ORDER BY birth LIMIT 1)
+        let held = &self.sql(
+            "SELECT id, birth, attempts, program FROM candidates
+             WHERE campaign = $1 AND status = 'running' AND worker = $2 ORDER BY birth LIMIT 1",
+        );
+        let renew = &self.sql("UPDATE candidates SET lease_until = {now} + $1 WHERE id = $2");
+        let take = &self.sql(
+            "UPDATE candidates SET status = 'running', worker = $1, lease_until = {now} + $2, attempts = attempts + 1
+             WHERE id = (SELECT id FROM candidates WHERE campaign = $3 AND status = 'pending' ORDER BY birth LIMIT 1{skip_locked})
              RETURNING id, birth, attempts, program",
-        )
-        .bind(worker)
-        .bind(now() + lease)
-        .bind(campaign)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((candidate, birth, attempts, hash)) = claimed else {
+        );
+        self.retry(move || async move {
+            let mut tx = self.pool.begin().await?;
+            let mut claimed: Option<(i64, i64, i64, String)> =
+                sqlx::query_as(held).bind(campaign).bind(worker).fetch_optional(&mut *tx).await?;
+            if let Some((id, ..)) = &claimed {
+                sqlx::query(renew).bind(lease).bind(*id).execute(&mut *tx).await?;
+            } else {
+                claimed = sqlx::query_as(take).bind(worker).bind(lease).bind(campaign).fetch_optional(&mut *tx).await?;
+            }
+            let Some((candidate, birth, attempts, hash)) = claimed else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            // A new attempt starts from nothing: drop what an earlier, dead attempt left.
+            sqlx::query("DELETE FROM curve_points WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM checkpoints WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
+            let program_json: String =
+                sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(&hash).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            return Ok(None);
-        };
-        // A new attempt starts from nothing: drop what an earlier, dead attempt left.
-        sqlx::query("DELETE FROM curve_points WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM checkpoints WHERE candidate = $1").bind(candidate).execute(&mut *tx).await?;
-        let program_json: String =
-            sqlx::query_scalar("SELECT json FROM programs WHERE hash = $1").bind(&hash).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some(Claim { candidate, birth, attempts, program_json }))
+            Ok(Some(Claim { candidate, birth, attempts, program_json }))
+        })
+        .await
     }
 
-    /// Extends a lease; `false` if the worker no longer holds the candidate.
+    /// Extends a lease (on the server's clock); `false` if the worker no longer holds the candidate.
     pub async fn heartbeat(&self, candidate: i64, worker: &str, lease: f64) -> Result<bool> {
-        let r =
-            sqlx::query("UPDATE candidates SET lease_until = $1 WHERE id = $2 AND worker = $3 AND status = 'running'")
-                .bind(now() + lease)
-                .bind(candidate)
-                .bind(worker)
-                .execute(&self.pool)
-                .await?;
+        let q = &self
+            .sql("UPDATE candidates SET lease_until = {now} + $1 WHERE id = $2 AND worker = $3 AND status = 'running'");
+        let r = self.retry(|| sqlx::query(q).bind(lease).bind(candidate).bind(worker).execute(&self.pool)).await?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn set_fingerprint(&self, candidate: i64, fingerprint: &str) -> Result<()> {
-        sqlx::query("UPDATE candidates SET fingerprint = $1 WHERE id = $2")
-            .bind(fingerprint)
-            .bind(candidate)
-            .execute(&self.pool)
-            .await?;
+        self.retry(|| {
+            sqlx::query("UPDATE candidates SET fingerprint = $1 WHERE id = $2")
+                .bind(fingerprint)
+                .bind(candidate)
+                .execute(&self.pool)
+        })
+        .await?;
         Ok(())
     }
 
     /// A candidate's functional fingerprint (None before its worker computed it, or when the
     /// program could not be compiled).
     pub async fn fingerprint(&self, candidate: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT fingerprint FROM candidates WHERE id = $1")
-            .bind(candidate)
-            .fetch_optional(&self.pool)
+        Ok(self
+            .retry(|| {
+                sqlx::query_scalar("SELECT fingerprint FROM candidates WHERE id = $1")
+                    .bind(candidate)
+                    .fetch_optional(&self.pool)
+            })
             .await?
             .flatten())
     }
@@ -561,20 +775,22 @@ impl Store {
         fingerprint: &str,
         before_birth: i64,
     ) -> Result<Vec<(i64, Option<f64>, Option<i64>)>> {
-        Ok(sqlx::query_as(
-            "SELECT c.id, e.fitness, e.reused_from FROM candidates c JOIN evaluations e ON e.candidate = c.id
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT c.id, e.fitness, e.reused_from FROM candidates c JOIN evaluations e ON e.candidate = c.id
              WHERE c.campaign = $1 AND c.fingerprint = $2 AND c.birth < $3 ORDER BY c.birth",
-        )
-        .bind(campaign)
-        .bind(fingerprint)
-        .bind(before_birth)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(campaign)
+            .bind(fingerprint)
+            .bind(before_birth)
+            .fetch_all(&self.pool)
+        })
+        .await
     }
 
     /// Records a curve point (a second point for the same step is ignored).
     pub async fn add_curve_point(&self, candidate: i64, p: &CurvePoint) -> Result<()> {
-        sqlx::query(
+        self.retry(|| sqlx::query(
             "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (candidate, step) DO NOTHING",
         )
@@ -585,140 +801,165 @@ impl Store {
         .bind(p.seconds)
         .bind(p.train_loss)
         .bind(p.val_loss)
-        .execute(&self.pool)
-        .await?;
+        .execute(&self.pool)).await?;
         Ok(())
     }
 
     pub async fn add_checkpoint(&self, candidate: i64, k: i64, loss: f64) -> Result<()> {
-        sqlx::query(
+        self.retry(|| {
+            sqlx::query(
             "INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3) ON CONFLICT (candidate, k) DO NOTHING",
         )
         .bind(candidate)
         .bind(k)
         .bind(loss)
         .execute(&self.pool)
+        })
         .await?;
         Ok(())
     }
 
     /// Losses at checkpoint `k` of the campaign's candidates born before `before_birth`.
     pub async fn checkpoint_losses(&self, campaign: i64, k: i64, before_birth: i64) -> Result<Vec<f64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT p.loss FROM checkpoints p JOIN candidates c ON c.id = p.candidate
+        self.retry(|| {
+            sqlx::query_scalar(
+                "SELECT p.loss FROM checkpoints p JOIN candidates c ON c.id = p.candidate
              WHERE c.campaign = $1 AND p.k = $2 AND c.birth < $3 ORDER BY c.birth",
-        )
-        .bind(campaign)
-        .bind(k)
-        .bind(before_birth)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(campaign)
+            .bind(k)
+            .bind(before_birth)
+            .fetch_all(&self.pool)
+        })
+        .await
     }
 
     /// Records a candidate's result, if `worker` still holds it: its status becomes done (a
-    /// fitness) or failed (none). Returns whether it was recorded.
+    /// fitness) or failed (none). Returns whether it was recorded (also when this worker's
+    /// result was recorded by an earlier try whose reply was lost: never twice).
     pub async fn finish(&self, candidate: i64, worker: &str, e: &Evaluation) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
         let status = if e.fitness.is_some() { Status::Done } else { Status::Failed };
-        let owned = sqlx::query("UPDATE candidates SET status = $1, lease_until = NULL WHERE id = $2 AND worker = $3 AND status = 'running'")
+        self.retry(move || async move {
+            let mut tx = self.pool.begin().await?;
+            let owned = sqlx::query(
+                "UPDATE candidates SET status = $1, lease_until = NULL WHERE id = $2 AND worker = $3 AND status = 'running'",
+            )
             .bind(status)
             .bind(candidate)
             .bind(worker)
             .execute(&mut *tx)
             .await?;
-        if owned.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_evaluation(&mut tx, candidate, Some(worker), e).await?;
-        tx.commit().await?;
-        Ok(true)
+            if owned.rows_affected() != 1 {
+                // This very result, recorded by a try whose reply was lost?
+                let stored: Option<(Option<String>, Option<f64>, i64, Outcome)> =
+                    sqlx::query_as("SELECT worker, fitness, steps, outcome FROM evaluations WHERE candidate = $1")
+                        .bind(candidate)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.rollback().await?;
+                return Ok(stored.is_some_and(|(by, fitness, steps, outcome)| {
+                    by.as_deref() == Some(worker) && fitness == e.fitness && steps == e.steps && outcome == e.outcome
+                }));
+            }
+            insert_evaluation(&mut tx, candidate, Some(worker), e).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
-    /// Puts running candidates whose lease has expired (or, with `worker`, that this worker
-    /// held) back to pending; a candidate that has had `max_attempts` attempts is recorded as
-    /// failed instead. Returns (requeued, failed).
+    /// Puts running candidates whose lease has expired on the server's clock (or, with
+    /// `worker`, that this worker held) back to pending; a candidate that has had
+    /// `max_attempts` attempts is recorded as failed instead. Returns (requeued, failed).
     pub async fn requeue(&self, campaign: i64, worker: Option<&str>, max_attempts: i64) -> Result<(u64, u64)> {
-        let mut tx = self.pool.begin().await?;
-        let lost: Vec<(i64, i64, Option<String>)> = match worker {
-            Some(w) => sqlx::query_as("SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND worker = $2")
-                .bind(campaign)
-                .bind(w)
-                .fetch_all(&mut *tx)
-                .await?,
-            None => sqlx::query_as("SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND lease_until < $2")
-                .bind(campaign)
-                .bind(now())
-                .fetch_all(&mut *tx)
-                .await?,
-        };
-        let (mut requeued, mut failed) = (0, 0);
-        for (id, attempts, w) in lost {
-            if attempts >= max_attempts {
-                sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let e = Evaluation {
-                    budget: String::new(),
-                    fitness: None,
-                    steps: 0,
-                    tokens: 0,
-                    flops: 0.0,
-                    seconds: 0.0,
-                    hurdles: 0,
-                    outcome: Outcome::Failed,
-                    reason: Some(format!(
-                        "its worker died or stopped answering {attempts} times (last: {})",
-                        w.as_deref().unwrap_or("?")
-                    )),
-                    reused_from: None,
-                };
-                insert_evaluation(&mut tx, id, None, &e).await?;
-                failed += 1;
-            } else {
-                sqlx::query(
-                    "UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                requeued += 1;
+        let expired = &self.sql(
+            "SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND lease_until < {now}",
+        );
+        self.retry(move || async move {
+            let mut tx = self.pool.begin().await?;
+            let lost: Vec<(i64, i64, Option<String>)> = match worker {
+                Some(w) => {
+                    sqlx::query_as(
+                        "SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND worker = $2",
+                    )
+                    .bind(campaign)
+                    .bind(w)
+                    .fetch_all(&mut *tx)
+                    .await?
+                }
+                None => sqlx::query_as(expired).bind(campaign).fetch_all(&mut *tx).await?,
+            };
+            let (mut requeued, mut failed) = (0, 0);
+            for (id, attempts, w) in lost {
+                if attempts >= max_attempts {
+                    sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let e = Evaluation {
+                        budget: String::new(),
+                        fitness: None,
+                        steps: 0,
+                        tokens: 0,
+                        flops: 0.0,
+                        seconds: 0.0,
+                        hurdles: 0,
+                        outcome: Outcome::Failed,
+                        reason: Some(format!(
+                            "its worker died or stopped answering {attempts} times (last: {})",
+                            w.as_deref().unwrap_or("?")
+                        )),
+                        reused_from: None,
+                    };
+                    insert_evaluation(&mut tx, id, None, &e).await?;
+                    failed += 1;
+                } else {
+                    sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    requeued += 1;
+                }
             }
-        }
-        tx.commit().await?;
-        Ok((requeued, failed))
+            tx.commit().await?;
+            Ok((requeued, failed))
+        })
+        .await
     }
 
     /// One candidate with its result, and its campaign's id.
     pub async fn candidate(&self, id: i64) -> Result<Option<(i64, HistoryRow)>> {
-        let campaign: Option<i64> = sqlx::query_scalar("SELECT campaign FROM candidates WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let campaign: Option<i64> = self
+            .retry(|| {
+                sqlx::query_scalar("SELECT campaign FROM candidates WHERE id = $1").bind(id).fetch_optional(&self.pool)
+            })
             .await?;
         let Some(campaign) = campaign else { return Ok(None) };
-        let row = sqlx::query_as(
+        let row = self.retry(|| sqlx::query_as(
             "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
                     c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
              FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.id = $1",
         )
         .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(&self.pool)).await?;
         Ok(Some((campaign, row)))
     }
 
     /// A candidate's losses at the hurdle checkpoints it reached: (k, loss).
     pub async fn checkpoints_of(&self, candidate: i64) -> Result<Vec<(i64, f64)>> {
-        Ok(sqlx::query_as("SELECT k, loss FROM checkpoints WHERE candidate = $1 ORDER BY k")
-            .bind(candidate)
-            .fetch_all(&self.pool)
-            .await?)
+        self.retry(|| {
+            sqlx::query_as("SELECT k, loss FROM checkpoints WHERE candidate = $1 ORDER BY k")
+                .bind(candidate)
+                .fetch_all(&self.pool)
+        })
+        .await
     }
 
     /// Records a retraining; `false` if that (candidate, budget, seed) is already stored.
     pub async fn add_rerun(&self, r: &Rerun) -> Result<bool> {
-        let done = sqlx::query(
+        let done = self
+            .retry(|| {
+                sqlx::query(
             "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
@@ -733,63 +974,64 @@ impl Store {
         .bind(&r.reason)
         .bind(now())
         .execute(&self.pool)
-        .await?;
+            })
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Stores a candidate's trained weights (safetensors bytes); `false` if weights for that
     /// (candidate, budget, seed) are already stored (they are kept).
     pub async fn put_weights(&self, w: &Weights) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at)
+        let done = self
+            .retry(|| {
+                sqlx::query(
+                    "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(w.candidate)
-        .bind(&w.budget)
-        .bind(w.seed)
-        .bind(w.fitness)
-        .bind(w.steps)
-        .bind(&w.data)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
+                )
+                .bind(w.candidate)
+                .bind(&w.budget)
+                .bind(w.seed)
+                .bind(w.fitness)
+                .bind(w.steps)
+                .bind(&w.data)
+                .bind(now())
+                .execute(&self.pool)
+            })
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// A candidate's stored weights for (budget, seed), if any.
     pub async fn weights(&self, candidate: i64, budget: &str, seed: i64) -> Result<Option<Weights>> {
-        Ok(sqlx::query_as(
+        self.retry(|| sqlx::query_as(
             "SELECT candidate, budget, seed, fitness, steps, data FROM weights WHERE candidate = $1 AND budget = $2 AND seed = $3",
         )
         .bind(candidate)
         .bind(budget)
         .bind(seed)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(&self.pool)).await
     }
 
     /// The campaign's retrainings at `budget`, by candidate then seed.
     pub async fn reruns(&self, campaign: i64, budget: &str) -> Result<Vec<Rerun>> {
-        Ok(sqlx::query_as(
+        self.retry(|| sqlx::query_as(
             "SELECT r.candidate, r.budget, r.seed, r.fitness, r.steps, r.flops, r.seconds, r.outcome, r.reason
              FROM reruns r JOIN candidates c ON c.id = r.candidate WHERE c.campaign = $1 AND r.budget = $2 ORDER BY r.candidate, r.seed",
         )
         .bind(campaign)
         .bind(budget)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(&self.pool)).await
     }
 
     /// Every candidate of the campaign with its result, in birth order.
     pub async fn history(&self, campaign: i64) -> Result<Vec<HistoryRow>> {
-        Ok(sqlx::query_as(
+        self.retry(|| sqlx::query_as(
             "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
                     c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
              FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1 ORDER BY c.birth",
         )
         .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(&self.pool)).await
     }
 
     /// The `k` best finished candidates (lowest fitness; ties to the earlier).
@@ -803,27 +1045,37 @@ impl Store {
 
     /// Curve points of a candidate, by step.
     pub async fn curve(&self, candidate: i64) -> Result<Vec<CurvePoint>> {
-        Ok(sqlx::query_as(
+        self.retry(|| sqlx::query_as(
             "SELECT step, tokens, flops, seconds, train_loss, val_loss FROM curve_points WHERE candidate = $1 ORDER BY step",
         )
         .bind(candidate)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(&self.pool)).await
     }
 }
 
-/// Whether an error is SQLite's busy or locked (transient under concurrent opens).
-fn is_busy(e: &sqlx::Error) -> bool {
-    let m = e.to_string();
-    m.contains("locked") || m.contains("busy")
+/// Whether an error may go away by itself: a dropped or refused connection, a server that is
+/// restarting, a serialization failure or deadlock (PostgreSQL), a busy or locked file (SQLite).
+fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            let code = code.as_ref();
+            code.starts_with("08")
+                || ["40001", "40P01", "57P01", "57P02", "57P03", "53300"].contains(&code)
+                || ["5", "6", "261", "262", "517"].contains(&code)
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 async fn insert_evaluation(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     candidate: i64,
     worker: Option<&str>,
     e: &Evaluation,
-) -> Result<()> {
+) -> std::result::Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",

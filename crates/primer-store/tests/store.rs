@@ -1,14 +1,41 @@
-//! The store on a temporary SQLite file: campaigns, dedup by program, claims under leases,
-//! requeue and failure after K attempts, results recorded once, concurrent claims.
+//! The store on both backends, a temporary SQLite file and a database on a real, throwaway
+//! PostgreSQL server: campaigns, dedup by program, claims under leases on the server's clock,
+//! requeue and failure after K attempts, results recorded once, concurrent claims, and
+//! transient faults (a server restarted under a running workload) retried.
 
+use primer_store::testing::postgres_database;
 use primer_store::{Evaluation, NewCandidate, NewProgram, Outcome, Status, Store};
 
-fn url(name: &str) -> String {
+fn sqlite_url(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("primer-store-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     format!("sqlite://{}", dir.join("store.db").display())
 }
+
+/// Each named test, `async fn NAME(url: String)`, runs as `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::sqlite_url(stringify!($name))).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::postgres_database(stringify!($name))).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    campaigns_candidates_claims_and_results,
+    dead_workers_candidates_go_back_then_fail_after_k_attempts,
+    concurrent_claims_never_hand_out_a_candidate_twice,
+    concurrent_opens_of_a_new_store_all_succeed,
+    weights_are_stored_once_per_candidate_budget_and_seed,
+);
 
 fn program(hash: &str) -> NewProgram {
     NewProgram {
@@ -47,9 +74,8 @@ fn result(fitness: Option<f64>) -> Evaluation {
     }
 }
 
-#[tokio::test]
-async fn campaigns_candidates_claims_and_results() {
-    let store = Store::open(&url("basic")).await.unwrap();
+async fn campaigns_candidates_claims_and_results(url: String) {
+    let store = Store::open(&url).await.unwrap();
     let c = store.create_campaign("demo", "{}", 7).await.unwrap().unwrap();
     assert!(store.create_campaign("demo", "{}", 7).await.unwrap().is_none(), "names are unique");
     for h in ["a", "b"] {
@@ -71,6 +97,10 @@ async fn campaigns_candidates_claims_and_results() {
     assert!(!store.heartbeat(first.candidate, "w2", 60.0).await.unwrap(), "not w2's");
     assert!(store.finish(first.candidate, "w1", &result(Some(2.5))).await.unwrap());
     assert!(!store.finish(first.candidate, "w1", &result(Some(2.4))).await.unwrap(), "recorded once");
+    assert!(
+        store.finish(first.candidate, "w1", &result(Some(2.5))).await.unwrap(),
+        "the same result again (a retry whose first reply was lost) is acknowledged, not recorded twice"
+    );
     assert!(store.finish(second.candidate, "w2", &result(None)).await.unwrap());
     let counts = store.counts(c.id).await.unwrap();
     assert_eq!((counts.done, counts.failed, counts.total()), (1, 1, 2));
@@ -82,9 +112,8 @@ async fn campaigns_candidates_claims_and_results() {
     assert_eq!(store.top(c.id, 5).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
-    let store = Store::open(&url("requeue")).await.unwrap();
+async fn dead_workers_candidates_go_back_then_fail_after_k_attempts(url: String) {
+    let store = Store::open(&url).await.unwrap();
     let c = store.create_campaign("k", "{}", 1).await.unwrap().unwrap();
     store.put_program(&program("a")).await.unwrap();
     let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
@@ -117,9 +146,8 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts() {
     assert!(!store.finish(id, "w2", &result(Some(1.0))).await.unwrap(), "a late result is not recorded");
 }
 
-#[tokio::test]
-async fn concurrent_claims_never_hand_out_a_candidate_twice() {
-    let u = url("concurrent");
+async fn concurrent_claims_never_hand_out_a_candidate_twice(url: String) {
+    let u = url;
     let store = Store::open(&u).await.unwrap();
     let c = store.create_campaign("c", "{}", 1).await.unwrap().unwrap();
     for i in 0..40 {
@@ -134,8 +162,10 @@ async fn concurrent_claims_never_hand_out_a_candidate_twice() {
         tasks.push(tokio::spawn(async move {
             let s = Store::open(&u).await.unwrap();
             let mut got = Vec::new();
-            while let Some(claim) = s.claim(c.id, &format!("w{w}"), 60.0).await.unwrap() {
+            let me = format!("w{w}");
+            while let Some(claim) = s.claim(c.id, &me, 60.0).await.unwrap() {
                 got.push(claim.candidate);
+                assert!(s.finish(claim.candidate, &me, &result(Some(1.0))).await.unwrap());
             }
             got
         }));
@@ -152,9 +182,8 @@ async fn concurrent_claims_never_hand_out_a_candidate_twice() {
 
 /// Regression: a reader opening a new store while the controller created it made one of them
 /// fail its migration ("table already exists"); opening is now safe from many processes at once.
-#[tokio::test]
-async fn concurrent_opens_of_a_new_store_all_succeed() {
-    let u = url("concurrent-open");
+async fn concurrent_opens_of_a_new_store_all_succeed(url: String) {
+    let u = url;
     let opens: Vec<_> = (0..6)
         .map(|_| {
             let u = u.clone();
@@ -168,10 +197,9 @@ async fn concurrent_opens_of_a_new_store_all_succeed() {
     assert!(store.create_campaign("x", "{}", 1).await.unwrap().is_some());
 }
 
-#[tokio::test]
-async fn weights_are_stored_once_per_candidate_budget_and_seed() {
+async fn weights_are_stored_once_per_candidate_budget_and_seed(url: String) {
     use primer_store::Weights;
-    let store = Store::open(&url("weights")).await.unwrap();
+    let store = Store::open(&url).await.unwrap();
     let c = store.create_campaign("w", "{}", 1).await.unwrap().unwrap();
     store.put_program(&program("a")).await.unwrap();
     let id = store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
@@ -190,4 +218,81 @@ async fn weights_are_stored_once_per_candidate_budget_and_seed() {
     assert_eq!(store.weights(id, "10steps", 3).await.unwrap(), Some(w));
     assert!(store.weights(id, "10steps", 4).await.unwrap().is_none(), "another seed");
     assert!(store.weights(id, "20steps", 3).await.unwrap().is_none(), "another budget");
+}
+
+/// A worker that lost the reply to its claim (the connection dropped after the commit) claims
+/// again and gets the same candidate, not a second one.
+async fn a_lost_claim_reply_is_found_again(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("lost", "{}", 1).await.unwrap().unwrap();
+    for (i, h) in ["a", "b"].into_iter().enumerate() {
+        store.put_program(&program(h)).await.unwrap();
+        store.add_candidate(&candidate(c.id, i as i64, h)).await.unwrap().unwrap();
+    }
+    let first = store.claim(c.id, "w1", 60.0).await.unwrap().unwrap();
+    let again = store.claim(c.id, "w1", 60.0).await.unwrap().unwrap();
+    assert_eq!((again.candidate, again.attempts), (first.candidate, 1));
+    assert_eq!(store.counts(c.id).await.unwrap().running, 1);
+    // Leases are on the server's clock: a lease of 60 s ends about 60 s after the server's now.
+    let now = store.server_now().await.unwrap();
+    assert!((now - primer_store::now()).abs() < 5.0, "server clock {now}");
+    // An enqueue retried after its reply was lost returns the same candidate.
+    let again = store.add_candidate(&candidate(c.id, 1, "b")).await.unwrap();
+    assert!(again.is_some());
+}
+
+on_both_backends!(a_lost_claim_reply_is_found_again);
+
+#[test]
+fn unsupported_urls_name_the_supported_schemes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt.block_on(Store::open("mysql://x@localhost/db")).unwrap_err().to_string();
+    assert!(e.contains("mysql://x@localhost/db") && e.contains("sqlite://PATH") && e.contains("postgres://"), "{e}");
+}
+
+/// A PostgreSQL server restarted (every connection cut) while workers claim, heartbeat and
+/// finish: every operation is retried, every candidate is evaluated exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_under_load_loses_nothing_and_records_nothing_twice() {
+    let server = std::sync::Arc::new(primer_store::testing::start());
+    let url = server.create_database("restart");
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("r", "{}", 1).await.unwrap().unwrap();
+    let n = 150;
+    for i in 0..n {
+        let h = format!("p{i}");
+        store.put_program(&program(&h)).await.unwrap();
+        store.add_candidate(&candidate(c.id, i, &h)).await.unwrap().unwrap();
+    }
+    let mut tasks = Vec::new();
+    for w in 0..3 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = Store::open(&url).await.unwrap();
+            let me = format!("w{w}");
+            let mut done = 0;
+            while let Some(claim) = s.claim(c.id, &me, 60.0).await.unwrap() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                assert!(s.heartbeat(claim.candidate, &me, 60.0).await.unwrap());
+                assert!(s.finish(claim.candidate, &me, &result(Some(1.0 + claim.birth as f64))).await.unwrap());
+                done += 1;
+            }
+            done
+        }));
+    }
+    // Two restarts while they work.
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.pg_ctl("restart")).await.unwrap();
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, n, "every candidate claimed and finished once");
+    let h = store.history(c.id).await.unwrap();
+    assert!(h.iter().all(|r| r.status == Status::Done && r.fitness == Some(1.0 + r.birth as f64)));
+    let evaluations = server.psql("restart", "SELECT COUNT(*) FROM evaluations");
+    assert_eq!(evaluations, n.to_string());
 }

