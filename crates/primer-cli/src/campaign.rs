@@ -266,7 +266,6 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         return Err(err("name", "must not be empty".into()));
     }
     let positive = [
-        ("workers", f.workers as f64),
         ("candidates", f.candidates as f64),
         ("model.d_model", f.model.d_model as f64),
         ("model.seq_len", f.model.seq_len as f64),

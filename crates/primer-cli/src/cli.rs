@@ -86,7 +86,8 @@ pub enum Command {
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
         #[arg(long)]
         db: Option<String>,
-        /// Local worker processes (overrides `workers`).
+        /// Local worker processes (overrides `workers`); 0 runs the controller alone, for
+        /// workers started elsewhere (`primer worker`, `primer launch slurm`).
         #[arg(long)]
         workers: Option<usize>,
         /// Per-candidate budget (overrides `training.budget`): 500steps, 2e12flops, 60s.
@@ -101,6 +102,19 @@ pub enum Command {
         /// Seed of every random choice (overrides `seed`).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Start workers with a cluster engine: `primer launch slurm CAMPAIGN.toml --workers N`
+    /// creates the campaign in the store and submits a Slurm job array of `primer worker`s
+    /// against it.
+    Launch {
+        #[command(subcommand)]
+        what: Launch,
+    },
+    /// Work on stores themselves: `primer store copy FROM TO` moves campaigns between stores
+    /// (a local SQLite file into a team's PostgreSQL, and back).
+    Store {
+        #[command(subcommand)]
+        what: StoreCommand,
     },
     /// Campaigns in the store: progress and the best so far.
     Status {
@@ -246,17 +260,39 @@ pub enum EngineCommand {
         #[arg(long)]
         db: Option<String>,
     },
-    /// Work for a campaign: claim pending candidates, train them, record the results (started
-    /// by `search`; start more by hand against the same store).
+    /// Work for a campaign from any machine that reaches its store: claim pending candidates,
+    /// train them, record the results; exit 0 once the campaign is finished. `primer search`
+    /// starts its own (--workers); start more by hand, with `primer launch slurm`, or in
+    /// containers (docker/, deploy/k8s/). Each registers in the store: `primer status` lists it.
     Worker {
+        /// The store (default: $PRIMER_DB, else sqlite://primer.db).
         #[arg(long)]
         db: Option<String>,
-        /// The campaign's id.
+        /// The campaign, by name or id.
         #[arg(long)]
-        campaign: i64,
+        campaign: String,
+        /// Where to train: cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceArg,
+        /// libtorch threads (default: the campaign's `training.threads`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
         /// This worker's name in the store (default: host:pid).
         #[arg(long)]
         id: Option<String>,
+        /// Seconds to wait for the campaign to appear in the store (its controller may still be
+        /// starting, e.g. in another Slurm job).
+        #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+        wait: f64,
+        /// No training, no libtorch: sleep for each candidate's training FLOPs at this many FLOP/s
+        /// (default 1e10) and report a synthetic loss that depends on the program alone. For load
+        /// tests of the coordination path (`primer bench coordination`).
+        #[arg(long, value_name = "FLOPS_PER_SECOND", num_args = 0..=1, default_missing_value = "1e10")]
+        simulate: Option<f64>,
+        /// Stop when the process that started this one is gone (how `primer search` starts its
+        /// own workers).
+        #[arg(long, hide = true)]
+        follow_parent: bool,
     },
     /// Compare programs the way the paper does: train each at each budget (FLOPs or seconds)
     /// over several seeds, print the loss table (mean and spread) and each program's speedup
@@ -438,6 +474,62 @@ impl ModelArgs {
     pub fn config(&self) -> ModelConfig {
         ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, ..ModelConfig::default() }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Launch {
+    /// Submit (`sbatch`) a job array of N `primer worker` tasks against the store and print the
+    /// job ids; the campaign is created first (or checked, as `primer search` does). Run the
+    /// controller with `primer search CAMPAIGN.toml --workers 0` (or pass --with-controller). A
+    /// task stopped by `scancel` or preemption loses no candidate: its lease runs out and
+    /// another worker takes it. Use a postgres:// store for workers on many nodes.
+    Slurm {
+        /// The campaign file (TOML).
+        config: PathBuf,
+        /// Worker tasks in the array.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        workers: u32,
+        /// The Slurm partition (default: the cluster's default).
+        #[arg(long)]
+        partition: Option<String>,
+        /// GPUs per worker (`--gres=gpu:G`; the worker trains on cuda).
+        #[arg(long, default_value_t = 0)]
+        gpus_per_worker: u32,
+        /// Time limit per task: 30:00, 04:00:00, 1-12:00:00 (default: the partition's).
+        #[arg(long, value_parser = crate::launch::parse_time)]
+        time: Option<String>,
+        /// CPUs and libtorch threads per worker (default: the campaign's `training.threads`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+        /// Also submit the controller as a one-CPU job.
+        #[arg(long)]
+        with_controller: bool,
+        /// Print the job script(s) and submit nothing (the store is not touched).
+        #[arg(long)]
+        dry_run: bool,
+        /// The store (default: $PRIMER_DB, else sqlite://primer.db).
+        #[arg(long)]
+        db: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy campaigns (config, programs, candidates, evaluations, curves, checkpoints, reruns,
+    /// weights) from one store to another, and check the copy: the same row counts and content
+    /// hash (printed). Candidate ids are kept when the target has none of them. Refuses a
+    /// campaign whose name the target already has, and one with candidates in training.
+    Copy {
+        /// The store to read (it must exist), e.g. sqlite://demo.db.
+        from: String,
+        /// The store to write (created if missing), e.g. postgres://primer@db.example:5432/primer.
+        to: String,
+        /// Only this campaign (name or id); default: all of them.
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

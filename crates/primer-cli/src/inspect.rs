@@ -32,6 +32,30 @@ pub struct StatusRow {
     pub finished: bool,
     pub best_fitness: Option<f64>,
     pub best_candidate: Option<i64>,
+    /// Workers that are alive, stale (no heartbeat for longer than the campaign's lease) and gone.
+    pub live_workers: usize,
+    pub stale_workers: usize,
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// A worker of a campaign, as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct WorkerStatus {
+    #[serde(flatten)]
+    pub worker: primer_store::WorkerRow,
+    /// live, stale or exited.
+    pub state: &'static str,
+}
+
+fn age(secs: f64) -> String {
+    let s = secs.max(0.0);
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }
 
 /// `primer status`.
@@ -44,6 +68,14 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             .and_then(|v| v["candidates"].as_u64())
             .unwrap_or(counts.total() as u64);
         let best = store.top(c.id, 1).await?.into_iter().next();
+        let config = serde_json::from_str::<serde_json::Value>(&c.config).unwrap_or_default();
+        let stale_after = config["execution"]["lease_seconds"].as_f64().unwrap_or(30.0);
+        let workers: Vec<WorkerStatus> = store
+            .workers(c.id)
+            .await?
+            .into_iter()
+            .map(|w| WorkerStatus { state: w.state(stale_after), worker: w })
+            .collect();
         rows.push(StatusRow {
             campaign: c.id,
             name: c.name,
@@ -55,12 +87,17 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             finished: c.finished_at.is_some(),
             best_fitness: best.as_ref().and_then(|b| b.fitness),
             best_candidate: best.map(|b| b.candidate),
+            live_workers: workers.iter().filter(|w| w.state == "live").count(),
+            stale_workers: workers.iter().filter(|w| w.state == "stale").count(),
+            workers,
         });
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
-            println!("campaign,name,target,done,failed,running,pending,finished,best_fitness,best_candidate");
+            println!(
+                "campaign,name,target,done,failed,running,pending,finished,best_fitness,best_candidate,live_workers,stale_workers"
+            );
             for r in &rows {
                 println!(
                     "{}",
@@ -75,6 +112,8 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                         r.finished.to_string(),
                         opt(r.best_fitness),
                         opt(r.best_candidate),
+                        r.live_workers.to_string(),
+                        r.stale_workers.to_string(),
                     ])
                 );
             }
@@ -101,6 +140,31 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                     loss(r.best_fitness),
                     opt(r.best_candidate)
                 );
+            }
+            for r in rows.iter().filter(|r| r.workers.iter().any(|w| w.state != "exited")) {
+                let exited = r.workers.iter().filter(|w| w.state == "exited").count();
+                println!(
+                    "\nworkers of `{}`: {} live, {} stale (no heartbeat within the lease), {exited} exited",
+                    r.name, r.live_workers, r.stale_workers
+                );
+                println!(
+                    "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  state",
+                    "id", "host", "pid", "device", "started", "heartbeat", "done"
+                );
+                for w in r.workers.iter().filter(|w| w.state != "exited") {
+                    let x = &w.worker;
+                    println!(
+                        "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  {}",
+                        x.id,
+                        x.host,
+                        x.pid,
+                        x.device,
+                        format!("{} ago", age(x.silent + x.heartbeat_at - x.started_at)),
+                        format!("{} ago", age(x.silent)),
+                        x.done,
+                        w.state
+                    );
+                }
             }
         }
     }
@@ -483,6 +547,57 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: Budget, k: i64, fo
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `primer store copy FROM TO [--campaign NAME]`.
+pub async fn copy(from: &Store, to: &Store, campaign: Option<&str>, format: Format) -> Result<()> {
+    let campaigns = match campaign {
+        Some(c) => vec![find_campaign(from, c).await?],
+        None => from.campaigns().await?,
+    };
+    anyhow::ensure!(!campaigns.is_empty(), "no campaigns in {}", from.url);
+    let mut done = Vec::new();
+    for c in campaigns {
+        let copied =
+            from.copy_campaign(c.id, to).await.with_context(|| format!("copying {} to {}", from.url, to.url))?;
+        if format == Format::Table {
+            let rows: Vec<String> = copied.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            println!(
+                "copied `{}` (id {} -> {}{}): {}; content hash {} verified",
+                copied.name,
+                copied.from_id,
+                copied.to_id,
+                if copied.ids_kept { ", candidate ids kept" } else { ", candidates renumbered" },
+                rows.join(", "),
+                copied.content_hash
+            );
+        }
+        done.push(copied);
+    }
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&done)?),
+        Format::Csv => {
+            println!("name,from_id,to_id,ids_kept,candidates,evaluations,curve_points,content_hash");
+            for c in &done {
+                let n = |t: &str| c.rows.iter().find(|(x, _)| *x == t).map_or(0, |(_, n)| *n).to_string();
+                println!(
+                    "{}",
+                    csv_line(&[
+                        c.name.clone(),
+                        c.from_id.to_string(),
+                        c.to_id.to_string(),
+                        c.ids_kept.to_string(),
+                        n("candidates"),
+                        n("evaluations"),
+                        n("curve_points"),
+                        c.content_hash.clone()
+                    ])
+                );
+            }
+        }
+        Format::Table => {}
     }
     Ok(())
 }

@@ -44,11 +44,13 @@ pub mod compare;
 pub mod demo;
 pub mod doctor;
 pub mod inspect;
+pub mod launch;
 pub mod output;
 pub mod paths;
 pub mod resolve;
 pub mod search;
 pub mod study;
+pub mod work;
 
 /// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).
 pub mod pins {

@@ -3,10 +3,11 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use primer_cli::cli::{Bench, Cli, Command, Format};
+use primer_cli::cli::{Bench, Cli, Command, EngineCommand, Format, Launch, StoreCommand};
 use primer_cli::{bench, check, doctor, inspect, paths, search};
 use primer_dsl::budget::Budget;
 
@@ -26,6 +27,28 @@ fn run() -> Result<ExitCode> {
         }
     }
     match cli.command {
+        Command::Engine(EngineCommand::Worker {
+            db,
+            campaign,
+            device: _,
+            threads: _,
+            id,
+            wait,
+            simulate: Some(speed),
+            follow_parent,
+        }) => {
+            anyhow::ensure!(speed.is_finite() && speed > 0.0, "--simulate: {speed} FLOP/s must be positive");
+            let args = primer_cli::work::WorkerArgs {
+                db: db.unwrap_or_else(paths::default_store_url),
+                campaign,
+                id,
+                device: "simulated".into(),
+                follow_parent,
+                wait_for_campaign: Duration::from_secs_f64(wait.max(0.0)),
+            };
+            let joined = primer_cli::work::join(&args)?;
+            primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
+        }
         Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } => exec_engine(),
         Command::Doctor { format } => {
             let ok = doctor::report(&doctor::run_checks(), format);
@@ -52,6 +75,34 @@ fn run() -> Result<ExitCode> {
             let db = db.unwrap_or_else(paths::default_store_url);
             let o = search::Overrides { name, workers, budget, candidates, seed };
             tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
+        }
+        Command::Launch {
+            what:
+                Launch::Slurm { config, workers, partition, gpus_per_worker, time, threads, with_controller, dry_run, db },
+        } => {
+            let l = primer_cli::launch::SlurmLaunch {
+                config,
+                db: db.unwrap_or_else(paths::default_store_url),
+                workers,
+                partition,
+                gpus_per_worker,
+                time,
+                threads,
+                with_controller,
+                dry_run,
+            };
+            tokio::runtime::Runtime::new()?.block_on(primer_cli::launch::slurm(&l))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Store { what: StoreCommand::Copy { from, to, campaign, format } } => {
+            if let Some(file) = primer_store::sqlite_file(&from) {
+                anyhow::ensure!(file.exists(), "no store at {from}");
+            }
+            tokio::runtime::Runtime::new()?.block_on(async {
+                let (src, dst) = (primer_store::Store::open(&from).await?, primer_store::Store::open(&to).await?);
+                inspect::copy(&src, &dst, campaign.as_deref(), format).await
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
         Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {

@@ -184,7 +184,7 @@ fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path) -> Result<Worker>
         .open(log)
         .with_context(|| format!("{}", log.display()))?;
     let child = Command::new(&exe)
-        .args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id])
+        .args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id, "--follow-parent"])
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -237,6 +237,12 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         spec.hurdles.hurdles,
         if resumed { format!("; resuming with {} finished", start_counts.finished()) } else { String::new() }
     );
+    if workers == 0 {
+        println!(
+            "no local workers: start them where you like, e.g. `primer worker --db {} --campaign {}`",
+            store.url, spec.name
+        );
+    }
     // A dead controller's workers finish what they hold (or their leases run out) and exit.
     store.reopen(campaign.id).await?;
 
@@ -287,10 +293,13 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         if births >= goal && counts.pending + counts.running == 0 {
             break;
         }
-        // One candidate queued or training per worker.
+        // One candidate queued or training per live worker, wherever it runs (its own, and
+        // the ones that joined from elsewhere), and at least one for a worker about to join.
+        let live = store.live_workers(campaign.id, spec.execution.lease_seconds).await?;
+        let depth = live.max(pool.len() as i64).max(1);
         let mut queued = counts.pending + counts.running;
         let mut next = births;
-        while !exhausted && next < target && queued < workers as i64 {
+        while !exhausted && next < target && queued < depth {
             if propose(&store, campaign.id, &spec, &evolver, &mut memory, next).await? {
                 next += 1;
                 queued += 1;
@@ -335,7 +344,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
                 b.set_message(format!("{best}\n{}", lines.join("\n")));
             } else {
                 println!(
-                    "[{}] {}/{} done ({} failed), {} training, {best}, eta {}",
+                    "[{}] {}/{} done ({} failed), {} training, {live} workers, {best}, eta {}",
                     clock(elapsed),
                     counts.finished(),
                     goal,

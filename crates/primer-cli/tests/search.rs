@@ -34,6 +34,8 @@ on_both_backends!(
     a_reader_can_query_while_a_campaign_runs,
     bad_campaign_files_name_the_field_and_where,
     status_top_show_and_lineage_read_a_stored_campaign,
+    a_controller_alone_and_two_workers_started_by_hand,
+    simulated_workers_evaluate_every_candidate_once,
 );
 
 fn root() -> PathBuf {
@@ -520,4 +522,210 @@ fn functionally_equal_candidates_reuse_an_earlier_loss() {
         assert_eq!(fingerprint(r.candidate), fingerprint(src.candidate), "the same function");
         assert_ne!(r.program, src.program, "a different program");
     }
+}
+
+/// `primer search --workers 0` runs the controller alone; two `primer worker`s started by hand
+/// (as on other machines) join by campaign name, show in `primer status` while it runs, do all
+/// the work, and exit 0 when the campaign is finished.
+fn a_controller_alone_and_two_workers_started_by_hand(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "apart", 10, 1, "60steps", "");
+    let controller = primer()
+        .arg("search")
+        .arg(&config)
+        .args(["--db", &db, "--workers", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker = |name: &str| {
+        primer()
+            .args(["worker", "--db", &db, "--campaign", "apart", "--id", name, "--wait", "60", "--threads", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut workers = [worker("hand-a"), worker("hand-b")];
+    // Both show in `primer status` as live while the campaign runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let out = primer().args(["status", "--db", &db, "--format", "json"]).output().unwrap();
+        if out.status.success() {
+            let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if let Some(c) = s.as_array().and_then(|a| a.iter().find(|c| c["name"] == "apart")) {
+                let live: Vec<String> = c["workers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|w| w["state"] == "live")
+                    .map(|w| w["id"].as_str().unwrap().to_string())
+                    .collect();
+                if live.len() == 2 {
+                    let table = run_ok(&["status", "--db", &db]);
+                    assert!(table.contains("workers of `apart`: 2 live") && table.contains("hand-a"), "{table}");
+                    break live;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "never saw two live workers");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(seen.len(), 2);
+    let out = controller.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no local workers"));
+    for w in &mut workers {
+        assert!(w.wait().unwrap().success(), "a worker exits 0 once the campaign is finished");
+    }
+    let h = history(&db, "apart");
+    all_accounted(&h, 10);
+    // (Which of the two trained what depends on timing: on a busy machine one may still be
+    // loading libtorch while the other trains; each result is counted once below.)
+    assert!(h.iter().all(|r| matches!(r.worker.as_deref(), Some("hand-a" | "hand-b"))), "{h:?}");
+    let s = json(&["status", "--db", &db]);
+    let c = s.as_array().unwrap().iter().find(|c| c["name"] == "apart").unwrap();
+    let workers = c["workers"].as_array().unwrap();
+    assert!(workers.iter().all(|w| w["state"] == "exited"), "{workers:?}");
+    let done: i64 = workers.iter().map(|w| w["done"].as_i64().unwrap()).sum();
+    assert_eq!(done, 10, "each result counted once, by the worker that recorded it");
+}
+
+/// `primer worker --simulate` (no libtorch) against a controller alone: every candidate is
+/// evaluated exactly once, with a loss that is a function of the program.
+fn simulated_workers_evaluate_every_candidate_once(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "simulated", 60, 1, "40steps", "");
+    let mut controller = primer()
+        .arg("search")
+        .arg(&config)
+        .args(["--db", &db, "--workers", "0"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut workers: Vec<Child> = (0..4)
+        .map(|i| {
+            primer()
+                .args(["worker", "--db", &db, "--campaign", "simulated", "--simulate", "1e9", "--wait", "60"])
+                .args(["--id", &format!("sim-{i}")])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    assert!(controller.wait().unwrap().success());
+    for w in &mut workers {
+        assert!(w.wait().unwrap().success());
+    }
+    let h = history(&db, "simulated");
+    all_accounted(&h, 60);
+    for r in &h {
+        if r.outcome == Some(Outcome::Finished) {
+            assert_eq!(r.fitness, Some(primer_cli::work::Simulated::loss(&r.program)), "{r:?}");
+        }
+    }
+    assert!(h.iter().any(|r| r.outcome == Some(Outcome::Stopped)), "the hurdles apply to simulated workers too");
+}
+
+/// `primer store copy`: a campaign goes SQLite -> PostgreSQL -> SQLite with the same row counts
+/// and content hash, and `primer top` / `show` print the same on all three; a name the target
+/// has is refused with nothing written; where the target's ids are taken, the candidates are
+/// renumbered and the content hash is still the same.
+#[test]
+fn store_copy_round_trips_a_campaign_through_postgres() {
+    let (dir, config, a) = campaign(TestBackend::Sqlite, "copied", 8, 2, "30steps", "");
+    search(&config, &a);
+    // Rows of every table: a retraining and stored weights, too.
+    let h = history(&a, "copied");
+    rt().block_on(async {
+        let s = Store::open(&a).await.unwrap();
+        let best = h.iter().find(|r| r.fitness.is_some()).unwrap();
+        let rerun = primer_store::Rerun {
+            candidate: best.candidate,
+            budget: "60steps".into(),
+            seed: 1,
+            fitness: Some(3.25),
+            steps: 60,
+            flops: 1e9,
+            seconds: 1.5,
+            outcome: Outcome::Finished,
+            reason: None,
+        };
+        assert!(s.add_rerun(&rerun).await.unwrap());
+        let w = primer_store::Weights {
+            candidate: best.candidate,
+            budget: "60steps".into(),
+            seed: 1,
+            fitness: Some(3.25),
+            steps: 60,
+            data: (0..=255u8).collect(),
+        };
+        assert!(s.put_weights(&w).await.unwrap());
+    });
+    let pg = TestBackend::Postgres.url(&dir, "copy_target");
+    let b = format!("sqlite://{}", dir.join("back.db").display());
+    let copy = |from: &str, to: &str| json(&["store", "copy", from, to, "--campaign", "copied"]);
+    let there = copy(&a, &pg);
+    let back = copy(&pg, &b);
+    let hash = there[0]["content_hash"].as_str().unwrap();
+    assert_eq!(back[0]["content_hash"].as_str(), Some(hash), "{there} {back}");
+    assert_eq!(there[0]["rows"], back[0]["rows"]);
+    assert_eq!(there[0]["ids_kept"], true);
+    let rows: std::collections::HashMap<String, u64> = there[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!((rows["candidates"], rows["evaluations"], rows["reruns"], rows["weights"]), (8, 8, 1, 1));
+    assert!(rows["curve_points"] > 8 && rows["checkpoints"] > 0, "{rows:?}");
+    // The same answers from all three stores.
+    let child = h.iter().rev().find(|r| r.parent.is_some() && r.outcome == Some(Outcome::Finished)).unwrap();
+    for args in [
+        vec!["top", "copied", "-k", "5"],
+        vec!["show", &child.candidate.to_string()],
+        vec!["lineage", &child.candidate.to_string()],
+        vec!["top", "copied", "--budget", "60steps"],
+    ] {
+        let on = |db: &str| run_ok(&[args.clone(), vec!["--db", db]].concat());
+        let first = on(&a);
+        assert_eq!(first, on(&pg), "{args:?}");
+        assert_eq!(first, on(&b), "{args:?}");
+    }
+    // A name the target has: refused, nothing written.
+    let out = primer().args(["store", "copy", &a, &pg]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("already in"), "{stderr}");
+    assert_eq!(
+        copy(&pg, &format!("sqlite://{}", dir.join("again.db").display()))[0]["content_hash"].as_str(),
+        Some(hash)
+    );
+    // A target whose ids are taken: renumbered, the same content.
+    let c = format!("sqlite://{}", dir.join("busy.db").display());
+    rt().block_on(async {
+        let s = Store::open(&c).await.unwrap();
+        let other = s.create_campaign("other", "{}", 1).await.unwrap().unwrap();
+        for i in 0..20 {
+            let p = primer_store::NewProgram {
+                hash: format!("h{i}"),
+                text: String::new(),
+                json: String::new(),
+                parameters: 0,
+                flops_per_token: 0,
+            };
+            s.put_program(&p).await.unwrap();
+            let n = primer_store::NewCandidate {
+                campaign: other.id,
+                birth: i,
+                program: p.hash,
+                parent: None,
+                seed_index: None,
+                mutation: None,
+                description: None,
+            };
+            s.add_candidate(&n).await.unwrap().unwrap();
+        }
+    });
+    let moved = copy(&pg, &c);
+    assert_eq!((moved[0]["ids_kept"].as_bool(), moved[0]["content_hash"].as_str()), (Some(false), Some(hash)));
+    let renumbered = history(&c, "copied");
+    assert_eq!(renumbered.len(), 8);
+    assert!(renumbered[1..].iter().all(|r| renumbered.iter().any(|p| Some(p.candidate) == r.parent)), "parents follow");
 }

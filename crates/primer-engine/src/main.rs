@@ -59,8 +59,16 @@ fn run() -> Result<ExitCode> {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
-        EngineCommand::Worker { db, campaign, id } => {
-            worker::worker(&db.unwrap_or_else(primer_cli::paths::default_store_url), campaign, id)
+        EngineCommand::Worker { db, campaign, device, threads, id, wait, simulate: _, follow_parent } => {
+            let args = primer_cli::work::WorkerArgs {
+                db: db.unwrap_or_else(primer_cli::paths::default_store_url),
+                campaign,
+                id,
+                device: device.to_string(),
+                follow_parent,
+                wait_for_campaign: std::time::Duration::from_secs_f64(wait.max(0.0)),
+            };
+            worker::worker(&args, device, threads)
         }
     }
 }

@@ -18,7 +18,7 @@ use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, LanguageModel, TrainConfig, TrainJob, train_program};
 
-fn device(d: DeviceArg) -> Result<Device> {
+pub fn device(d: DeviceArg) -> Result<Device> {
     match d {
         DeviceArg::Cpu => Ok(Device::Cpu),
         DeviceArg::Cuda(_) if !tch::Cuda::is_available() => {

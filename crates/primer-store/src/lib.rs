@@ -25,7 +25,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod copy;
 pub mod testing;
+mod workers;
+
+pub use copy::{CampaignDump, Copied, CopyError};
+pub use workers::{NewWorker, WorkerRow};
 
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
@@ -165,6 +170,32 @@ text_enum!(
         Outcome::Failed
     ]
 );
+
+/// An `Option<f64>` to bind. sqlx 0.8.6's `Any` driver sends a NULL double to PostgreSQL as
+/// float4 (its table maps a null Double to f32, a null Real to f64), and a statement prepared
+/// with that NULL then rejects a real double in the same place ("incorrect binary data
+/// format"): this sends NULL as float8.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OptF64(pub Option<f64>);
+
+impl sqlx::Type<sqlx::Any> for OptF64 {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for OptF64 {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(v) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&v, buf),
+            // Encoded as Real, which that table sends as a float8 NULL.
+            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
 
 /// The file of a `sqlite://PATH` (or `sqlite:PATH`) store URL, query string removed; `None` for
 /// other URLs. The one place that knows how a store URL names its file.
@@ -800,7 +831,7 @@ impl Store {
         .bind(p.flops)
         .bind(p.seconds)
         .bind(p.train_loss)
-        .bind(p.val_loss)
+        .bind(OptF64(p.val_loss))
         .execute(&self.pool)).await?;
         Ok(())
     }
@@ -862,6 +893,7 @@ impl Store {
                 }));
             }
             insert_evaluation(&mut tx, candidate, Some(worker), e).await?;
+            sqlx::query("UPDATE workers SET done = done + 1 WHERE id = $1").bind(worker).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -966,7 +998,7 @@ impl Store {
         .bind(r.candidate)
         .bind(&r.budget)
         .bind(r.seed)
-        .bind(r.fitness)
+        .bind(OptF64(r.fitness))
         .bind(r.steps)
         .bind(r.flops)
         .bind(r.seconds)
@@ -991,7 +1023,7 @@ impl Store {
                 .bind(w.candidate)
                 .bind(&w.budget)
                 .bind(w.seed)
-                .bind(w.fitness)
+                .bind(OptF64(w.fitness))
                 .bind(w.steps)
                 .bind(&w.data)
                 .bind(now())
@@ -1082,7 +1114,7 @@ async fn insert_evaluation(
     )
     .bind(candidate)
     .bind(&e.budget)
-    .bind(e.fitness)
+    .bind(OptF64(e.fitness))
     .bind(e.steps)
     .bind(e.tokens)
     .bind(e.flops)

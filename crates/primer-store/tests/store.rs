@@ -296,3 +296,30 @@ async fn a_postgres_restart_under_load_loses_nothing_and_records_nothing_twice()
     let evaluations = server.psql("restart", "SELECT COUNT(*) FROM evaluations");
     assert_eq!(evaluations, n.to_string());
 }
+
+/// Regression: on PostgreSQL, a statement first run with a NULL real (a curve point without a
+/// validation loss, a failed candidate's fitness) then rejected a real value in the same place
+/// ("incorrect binary data format"): sqlx's Any driver sent the NULL as float4.
+async fn nulls_then_values_in_the_same_place(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("nulls", "{}", 1).await.unwrap().unwrap();
+    let mut ids = Vec::new();
+    for (i, h) in ["a", "b"].into_iter().enumerate() {
+        store.put_program(&program(h)).await.unwrap();
+        ids.push(store.add_candidate(&candidate(c.id, i as i64, h)).await.unwrap().unwrap());
+    }
+    for (step, val_loss) in [(1, None), (2, Some(4.5)), (3, None), (4, Some(4.0))] {
+        let p = primer_store::CurvePoint { step, tokens: 1, flops: 1.0, seconds: 0.1, train_loss: 5.0, val_loss };
+        store.add_curve_point(ids[0], &p).await.unwrap();
+    }
+    let curve = store.curve(ids[0]).await.unwrap();
+    assert_eq!(curve.iter().map(|p| p.val_loss).collect::<Vec<_>>(), [None, Some(4.5), None, Some(4.0)]);
+    for (fitness, w) in [(None, "w1"), (Some(3.5), "w2")] {
+        let claim = store.claim(c.id, w, 60.0).await.unwrap().unwrap();
+        assert!(store.finish(claim.candidate, w, &result(fitness)).await.unwrap());
+    }
+    let h = store.history(c.id).await.unwrap();
+    assert_eq!(h.iter().map(|r| r.fitness).collect::<Vec<_>>(), [None, Some(3.5)]);
+}
+
+on_both_backends!(nulls_then_values_in_the_same_place);

