@@ -293,6 +293,9 @@ pub enum EngineCommand {
         /// own workers).
         #[arg(long, hide = true)]
         follow_parent: bool,
+        /// Write the seconds each claim took to this file at exit (for `bench coordination`).
+        #[arg(long, hide = true)]
+        latency_log: Option<PathBuf>,
     },
     /// Compare programs the way the paper does: train each at each budget (FLOPs or seconds)
     /// over several seeds, print the loss table (mean and spread) and each program's speedup
@@ -556,6 +559,35 @@ pub enum Bench {
         /// Seconds to measure.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+    },
+    /// The load test of the coordination path: a campaign holding H finished candidates is
+    /// extended by --births with the controller alone and W simulated workers (`primer worker
+    /// --simulate`: no training), offered --rate candidates per second, on SQLite and on a real
+    /// PostgreSQL server started for the run. Prints candidates per second sustained, worker
+    /// busy share, claim latency p50/p99, controller CPU per birth, and checks that no
+    /// candidate was lost or evaluated twice.
+    Coordination {
+        /// The campaign (its model, budget (FLOPs), population and hurdles).
+        #[arg(long, default_value = "experiments/coordination/campaign.toml")]
+        config: PathBuf,
+        /// Backends, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+        backends: Vec<String>,
+        /// Numbers of simulated workers, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "64,256")]
+        workers: Vec<usize>,
+        /// Candidates of history before the measured births, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,25000")]
+        history: Vec<usize>,
+        /// New births measured in each run.
+        #[arg(long, default_value_t = 600)]
+        births: usize,
+        /// Offered load: candidates per second (each candidate takes workers / rate seconds).
+        #[arg(long, default_value_t = 33.0)]
+        rate: f64,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Benchmarks that need libtorch (run by `primer-engine`).
     #[command(flatten)]

@@ -10,7 +10,9 @@
 //!
 //! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
-//! [`inspect`] (status, top, show, lineage), [`compare`]
+//! [`inspect`] (status, top, show, lineage, store copy), [`work`] (the worker loop every
+//! `primer worker` runs, and the simulated evaluator), [`launch`] (Slurm job arrays),
+//! [`loadtest`] (`bench coordination`), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
 //! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,
 //! [`resolve`] (program files, campaigns and candidates named on the command line) and [`output`]
@@ -45,6 +47,7 @@ pub mod demo;
 pub mod doctor;
 pub mod inspect;
 pub mod launch;
+pub mod loadtest;
 pub mod output;
 pub mod paths;
 pub mod resolve;

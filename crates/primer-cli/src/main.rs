@@ -36,6 +36,7 @@ fn run() -> Result<ExitCode> {
             wait,
             simulate: Some(speed),
             follow_parent,
+            latency_log,
         }) => {
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--simulate: {speed} FLOP/s must be positive");
             let args = primer_cli::work::WorkerArgs {
@@ -45,6 +46,7 @@ fn run() -> Result<ExitCode> {
                 device: "simulated".into(),
                 follow_parent,
                 wait_for_campaign: Duration::from_secs_f64(wait.max(0.0)),
+                latency_log,
             };
             let joined = primer_cli::work::join(&args)?;
             primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
@@ -65,6 +67,21 @@ fn run() -> Result<ExitCode> {
         }
         Command::Bench { what: Bench::Dsl { file, seconds } } => {
             bench::bench_dsl(file.as_deref(), seconds)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what: Bench::Coordination { config, backends, workers, history, births, rate, out } } => {
+            anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate: must be positive");
+            anyhow::ensure!(births >= 10, "--births: at least 10");
+            anyhow::ensure!(workers.iter().all(|&w| w > 0), "--workers: each must be positive");
+            primer_cli::loadtest::coordination(&primer_cli::loadtest::LoadTest {
+                config,
+                backends,
+                workers,
+                history,
+                births,
+                rate,
+                out,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Bench::Evolve { file, space, seconds } } => {

@@ -81,11 +81,18 @@ pub async fn open_campaign(
     Ok((c, spec, resolved.seed_programs))
 }
 
-/// What the controller keeps between births instead of reading it again: the parsed programs
-/// of the living population (parents come from it, and it changes by a candidate or two a
-/// birth), the canonical hashes already in the campaign (no program is proposed twice), and
-/// the seeds' candidate ids.
+/// What the controller keeps between births instead of reading it again, so that a birth
+/// costs the same at 25,000 candidates of history as at 10: the finished history (only what
+/// finished since the last birth is read), the parsed programs of the living population
+/// (parents come from it, and it changes by a candidate or two a birth), the canonical hashes
+/// already in the campaign (no program is proposed twice), and the seeds' candidate ids.
 struct Memory {
+    history: Vec<Finished>,
+    /// How many of them have no loss (failed).
+    failed: i64,
+    finished: HashSet<i64>,
+    /// Every birth below it has a result.
+    frontier: i64,
     programs: HashMap<u64, Program>,
     seen: HashSet<String>,
     seeds: HashMap<i64, i64>,
@@ -97,7 +104,52 @@ impl Memory {
         let seen = store.program_hashes(campaign).await?.into_iter().collect();
         let seeds =
             store.history(campaign).await?.iter().filter_map(|r| r.seed_index.map(|i| (i, r.candidate))).collect();
-        Ok(Memory { programs: HashMap::new(), seen, seeds })
+        let mut m = Memory {
+            history: Vec::new(),
+            failed: 0,
+            finished: HashSet::new(),
+            frontier: 0,
+            programs: HashMap::new(),
+            seen,
+            seeds,
+        };
+        m.sync(store, campaign).await?;
+        Ok(m)
+    }
+
+    /// Reads the results that came in since the last call.
+    async fn sync(&mut self, store: &Store, campaign: i64) -> Result<()> {
+        let mut births = HashSet::new();
+        for f in store.finished_since(campaign, self.frontier).await? {
+            births.insert(f.birth);
+            if self.finished.insert(f.candidate) {
+                // Kept in birth order (results come in out of order).
+                let at = self.history.partition_point(|h| h.birth < f.birth as u64);
+                let row = Finished {
+                    candidate: f.candidate as u64,
+                    birth: f.birth as u64,
+                    fitness: f.fitness.unwrap_or(f64::INFINITY),
+                };
+                self.history.insert(at, row);
+                self.failed += i64::from(f.fitness.is_none());
+            }
+        }
+        while births.contains(&self.frontier) {
+            self.frontier += 1;
+        }
+        Ok(())
+    }
+
+    /// The end of the history that holds the last `population` finished candidates with a
+    /// loss: all that regularized evolution's population (and so the tournament) depends on.
+    fn tail(&self, population: usize) -> &[Finished] {
+        let mut alive = 0;
+        let mut start = self.history.len();
+        while start > 0 && alive < population {
+            start -= 1;
+            alive += usize::from(self.history[start].fitness.is_finite());
+        }
+        &self.history[start..]
     }
 }
 
@@ -110,16 +162,8 @@ async fn propose(
     memory: &mut Memory,
     birth: i64,
 ) -> Result<bool> {
-    let history: Vec<Finished> = store
-        .finished(campaign)
-        .await?
-        .into_iter()
-        .map(|f| Finished {
-            candidate: f.candidate as u64,
-            birth: f.birth as u64,
-            fitness: f.fitness.unwrap_or(f64::INFINITY),
-        })
-        .collect();
+    memory.sync(store, campaign).await?;
+    let history = memory.tail(evolver.evolution.population_size).to_vec();
     // Only the living population can be parents: keep their programs (random search has none),
     // reading from the store only the ones that joined it since the last birth.
     let living = if evolver.strategy.is_evolution() { evolver.evolution.population(&history) } else { Vec::new() };
@@ -264,6 +308,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
     let mut exhausted = false;
     let mut memory = Memory::load(&store, campaign.id).await?;
     let mut last_done = -1;
+    let mut seen_finished = -1;
     let mut last_line = Instant::now();
     loop {
         // Leases that ran out (a worker on another machine, or hung).
@@ -287,7 +332,12 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
                 i += 1;
             }
         }
-        let counts = store.counts(campaign.id).await?;
+        // Counted without reading the finished candidates: the in-flight ones from the store,
+        // the finished from memory.
+        memory.sync(&store, campaign.id).await?;
+        let (pending, running) = store.in_flight(campaign.id).await?;
+        let failed = memory.failed;
+        let counts = primer_store::Counts { pending, running, done: memory.history.len() as i64 - failed, failed };
         let births = store.next_birth(campaign.id).await?;
         let goal = if exhausted { births } else { target };
         if births >= goal && counts.pending + counts.running == 0 {
@@ -315,9 +365,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             pool.push(spawn_worker(db, campaign.id, &id, &log)?);
         }
         // Progress.
-        if counts.finished() != last_done || last_line.elapsed() > Duration::from_secs(30) {
-            let top = store.top(campaign.id, 1).await?;
-            let best = top.first().map_or("best: none yet".into(), |b| {
+        // (At most once a second: with many workers results come in faster than anyone reads.)
+        let changed = counts.finished() != last_done && last_line.elapsed() >= Duration::from_secs(1);
+        if changed || last_line.elapsed() > Duration::from_secs(30) {
+            let best = store.best(campaign.id).await?.map_or("best: none yet".into(), |b| {
                 format!("best: {:.4} (candidate {}, birth {})", b.fitness.unwrap_or(f64::NAN), b.candidate, b.birth)
             });
             let running = store.running(campaign.id).await?;
@@ -356,7 +407,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             last_done = counts.finished();
             last_line = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Back soon while results come in (many workers), at ease while nothing moves.
+        let moved = counts.finished() != seen_finished || next > births;
+        seen_finished = counts.finished();
+        tokio::time::sleep(Duration::from_millis(if moved { 50 } else { 200 })).await;
     }
     store.mark_finished(campaign.id).await?;
     if let Some(b) = &bar {

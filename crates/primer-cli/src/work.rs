@@ -36,6 +36,9 @@ pub struct WorkerArgs {
     /// How long to wait for the campaign to appear in the store (a controller that is still
     /// starting, e.g. an earlier Slurm job).
     pub wait_for_campaign: Duration,
+    /// Where to write the seconds each successful claim took, one per line, at exit (the load
+    /// test reads them).
+    pub latency_log: Option<std::path::PathBuf>,
 }
 
 /// A worker that joined its campaign.
@@ -65,7 +68,7 @@ pub fn hostname() -> String {
 /// Opens the store, finds the campaign (waiting for it as told), reads its spec, and registers.
 pub fn join(args: &WorkerArgs) -> Result<Joined> {
     let rt = runtime()?;
-    let store = rt.block_on(Store::open(&args.db))?;
+    let store = rt.block_on(Store::open_with(&args.db, 1))?;
     let deadline = Instant::now() + args.wait_for_campaign;
     let campaign = loop {
         match rt.block_on(crate::resolve::find_campaign(&store, &args.campaign)) {
@@ -100,7 +103,15 @@ impl Heartbeat {
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let Ok(rt) = runtime() else { return };
-            let Ok(store) = rt.block_on(Store::open(&db)) else { return };
+            // A store that cannot be reached now may be reachable in a moment (a restarting
+            // server): keep trying rather than let the leases lapse silently.
+            let store = loop {
+                match rt.block_on(Store::open_with(&db, 1)) {
+                    Ok(s) => break s,
+                    Err(_) if !flag.load(Ordering::Relaxed) => std::thread::sleep(Duration::from_secs(1)),
+                    Err(_) => return,
+                }
+            };
             let period = Duration::from_secs_f64((lease / 3.0).max(0.05));
             let tick = Duration::from_millis(20);
             let mut waited = period;
@@ -139,6 +150,21 @@ pub fn run(w: Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result
 }
 
 fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<ExitCode> {
+    let mut latencies = Vec::new();
+    let result = claim_loop(w, args, evaluator, &mut latencies);
+    if let Some(path) = &args.latency_log {
+        let text: String = latencies.iter().map(|s| format!("{s:.6}\n")).collect();
+        std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
+    }
+    result
+}
+
+fn claim_loop(
+    w: &Joined,
+    args: &WorkerArgs,
+    evaluator: &mut dyn Evaluate,
+    latencies: &mut Vec<f64>,
+) -> Result<ExitCode> {
     let lease = w.spec.execution.lease_seconds;
     let holding = Arc::new(AtomicI64::new(-1));
     let _heartbeat = Heartbeat::start(args.db.clone(), w.id.clone(), holding.clone(), lease);
@@ -148,24 +174,27 @@ fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<E
         "worker {id}: campaign `{}` (id {campaign}) in {}, budget {}, device {}",
         w.spec.name, w.store.url, w.spec.training.budget, args.device
     );
-    // Idle polling backs off (200 ms to 2 s) so that many idle workers cost the store little.
-    let mut idle = Duration::from_millis(200);
+    // Idle polling backs off (50 ms to 1 s) so that many idle workers cost the store little.
+    let mut idle = Duration::from_millis(50);
     loop {
         if args.follow_parent && std::os::unix::process::parent_id() != parent {
             eprintln!("worker {id}: the process that started me is gone; stopping");
             return Ok(ExitCode::SUCCESS);
         }
-        let Some(claim) = w.rt.block_on(w.store.claim(campaign, id, lease))? else {
+        let asked = Instant::now();
+        let claimed = w.rt.block_on(w.store.claim(campaign, id, lease))?;
+        let Some(claim) = claimed else {
             let finished = w.rt.block_on(w.store.campaign_by_id(campaign))?.is_some_and(|c| c.finished_at.is_some());
             if finished {
                 eprintln!("worker {id}: campaign finished");
                 return Ok(ExitCode::SUCCESS);
             }
             std::thread::sleep(idle);
-            idle = (idle * 2).min(Duration::from_secs(2));
+            idle = (idle * 2).min(Duration::from_secs(1));
             continue;
         };
-        idle = Duration::from_millis(200);
+        latencies.push(asked.elapsed().as_secs_f64());
+        idle = Duration::from_millis(50);
         holding.store(claim.candidate, Ordering::Relaxed);
         eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
         let e = evaluator.evaluate(w, &claim);
@@ -246,8 +275,8 @@ impl Evaluate for Simulated {
             let p = point(fraction, loss);
             rt.block_on(store.add_curve_point(claim.candidate, &p))?;
             rt.block_on(store.add_checkpoint(claim.candidate, k as i64, loss))?;
-            let earlier = rt.block_on(store.checkpoint_losses(w.campaign.id, k as i64, claim.birth))?;
-            if !spec.hurdles.passes(loss, &earlier) {
+            let (n, median) = rt.block_on(store.checkpoint_median(w.campaign.id, k as i64, claim.birth))?;
+            if !spec.hurdles.passes_median(loss, n as usize, median) {
                 return Ok(Evaluation {
                     budget: budget_text,
                     fitness: Some(loss),

@@ -59,7 +59,7 @@ fn run() -> Result<ExitCode> {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
-        EngineCommand::Worker { db, campaign, device, threads, id, wait, simulate: _, follow_parent } => {
+        EngineCommand::Worker { db, campaign, device, threads, id, wait, simulate: _, follow_parent, latency_log } => {
             let args = primer_cli::work::WorkerArgs {
                 db: db.unwrap_or_else(primer_cli::paths::default_store_url),
                 campaign,
@@ -67,6 +67,7 @@ fn run() -> Result<ExitCode> {
                 device: device.to_string(),
                 follow_parent,
                 wait_for_campaign: std::time::Duration::from_secs_f64(wait.max(0.0)),
+                latency_log,
             };
             worker::worker(&args, device, threads)
         }

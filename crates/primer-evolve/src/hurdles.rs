@@ -36,12 +36,10 @@ impl HalvingHurdles {
 
     /// The threshold at a checkpoint: the median of the losses earlier candidates had there,
     /// once at least `min_predecessors` of them got there (`None` before that: everyone passes).
+    /// (Non-finite losses are not counted: a diverged predecessor sets no bar.)
     pub fn threshold(&self, earlier: &[f64]) -> Option<f64> {
-        if earlier.is_empty() || earlier.len() < self.min_predecessors {
-            return None;
-        }
         let mut v: Vec<f64> = earlier.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
+        if v.is_empty() || v.len() < self.min_predecessors {
             return None;
         }
         v.sort_by(f64::total_cmp);
@@ -53,6 +51,13 @@ impl HalvingHurdles {
     /// equal to the median passes). A non-finite loss never passes.
     pub fn passes(&self, loss: f64, earlier: &[f64]) -> bool {
         loss.is_finite() && self.threshold(earlier).is_none_or(|t| loss <= t)
+    }
+
+    /// [`HalvingHurdles::passes`] given what the store computes instead of the losses: how
+    /// many earlier candidates reached the checkpoint with a finite loss, and their median.
+    pub fn passes_median(&self, loss: f64, count: usize, median: Option<f64>) -> bool {
+        let applies = count > 0 && count >= self.min_predecessors;
+        loss.is_finite() && (!applies || median.is_none_or(|t| loss <= t))
     }
 }
 
@@ -85,6 +90,15 @@ mod tests {
         assert!(!h.passes(2.1, &[3.0, 1.0, 2.0]));
         assert!(h.passes(9.0, &[1.0]), "too few predecessors: everyone passes");
         assert!(!h.passes(f64::NAN, &[]));
+        assert_eq!(h.threshold(&[3.0, 1.0, f64::NAN, f64::INFINITY]), None, "two finite predecessors are too few");
+        // What the store computes (count and median) decides the same.
+        for (loss, earlier) in [(2.0, vec![3.0, 1.0, 2.0]), (2.1, vec![3.0, 1.0, 2.0]), (9.0, vec![1.0])] {
+            let n = earlier.len();
+            let mut v = earlier.clone();
+            v.sort_by(f64::total_cmp);
+            let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
+            assert_eq!(h.passes_median(loss, n, Some(median)), h.passes(loss, &earlier), "{loss} {earlier:?}");
+        }
     }
 
     /// Synthetic candidates with independent random losses, run one after another with the

@@ -347,12 +347,15 @@ impl Store {
             .await?;
         }
         for p in &d.checkpoints {
-            sqlx::query("INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3)")
-                .bind(id(p.candidate))
-                .bind(p.k)
-                .bind(p.loss)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO checkpoints (candidate, k, loss, campaign, birth)
+                 SELECT $1, $2, $3, c.campaign, c.birth FROM candidates c WHERE c.id = $1",
+            )
+            .bind(id(p.candidate))
+            .bind(p.k)
+            .bind(p.loss)
+            .execute(&mut *tx)
+            .await?;
         }
         for p in &d.curve_points {
             sqlx::query(

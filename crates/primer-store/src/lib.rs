@@ -4,7 +4,7 @@
 //! Callers never know which: one `Store` API over sqlx's `Any` driver, one set of queries
 //! (integers, reals, text; `$N` placeholders), and a schema per backend with a comment on every
 //! table, `migrations/sqlite/` and `migrations/postgres/` (0001 campaigns, 0002 reruns,
-//! 0003 weights, 0004 workers), embedded and run on open.
+//! 0003 weights, 0004 workers, 0005 checkpoints in loss order), embedded and run on open.
 //!
 //! - SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
 //!   transaction, so readers never block a campaign and many worker processes share one file.
@@ -424,11 +424,19 @@ impl Store {
     /// Opens (creating the SQLite file or the schema if needed) the store at `url`:
     /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, 4).await
+    }
+
+    /// [`Store::open`] with at most `connections` connections: a worker, which does one thing at
+    /// a time, holds one (and its heartbeat one more), so that a PostgreSQL server with
+    /// `max_connections` M serves about M / 2 workers.
+    pub async fn open_with(url: &str, connections: u32) -> Result<Store> {
         static DRIVERS: std::sync::Once = std::sync::Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::of(url)?;
         let open = |source| StoreError::Open { url: url.into(), source };
-        let mut options = AnyPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(30));
+        let mut options =
+            AnyPoolOptions::new().max_connections(connections.max(1)).acquire_timeout(Duration::from_secs(30));
         let connect_url = match backend {
             Backend::Sqlite => {
                 options = options.after_connect(|conn, _| {
@@ -686,7 +694,37 @@ impl Store {
         .await
     }
 
-    /// Candidates with a result (done or failed), any order.
+    /// Candidates born at `from_birth` or later that have a result (done or failed), by birth:
+    /// what the controller reads to keep its history current without reading it all again.
+    pub async fn finished_since(&self, campaign: i64, from_birth: i64) -> Result<Vec<Finished>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
+                 FROM candidates c JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1 AND c.birth >= $2
+                 ORDER BY c.birth",
+            )
+            .bind(campaign)
+            .bind(from_birth)
+            .fetch_all(&self.pool)
+        })
+        .await
+    }
+
+    /// The best finished candidate (lowest fitness; ties to the earlier), without reading the
+    /// whole history.
+    pub async fn best(&self, campaign: i64) -> Result<Option<Finished>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
+                 FROM candidates c JOIN evaluations e ON e.candidate = c.id
+                 WHERE c.campaign = $1 AND e.fitness IS NOT NULL ORDER BY e.fitness, c.birth LIMIT 1",
+            )
+            .bind(campaign)
+            .fetch_optional(&self.pool)
+        })
+        .await
+    }
+
     pub async fn finished(&self, campaign: i64) -> Result<Vec<Finished>> {
         self.retry(|| {
             sqlx::query_as(
@@ -697,6 +735,22 @@ impl Store {
             .fetch_all(&self.pool)
         })
         .await
+    }
+
+    /// (pending, running): the candidates in flight, read through the status index without
+    /// touching the finished ones (the controller asks many times a second).
+    pub async fn in_flight(&self, campaign: i64) -> Result<(i64, i64)> {
+        let rows: Vec<(Status, i64)> = self
+            .retry(|| {
+                sqlx::query_as(
+                    "SELECT status, COUNT(*) FROM candidates WHERE campaign = $1 AND status IN ('pending', 'running') GROUP BY status",
+                )
+                .bind(campaign)
+                .fetch_all(&self.pool)
+            })
+            .await?;
+        let n = |s| rows.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+        Ok((n(Status::Pending), n(Status::Running)))
     }
 
     pub async fn counts(&self, campaign: i64) -> Result<Counts> {
@@ -836,18 +890,48 @@ impl Store {
         Ok(())
     }
 
+    /// Records a candidate's loss at hurdle checkpoint `k` (a second one is ignored). A loss
+    /// that is not a number is stored as +inf (SQLite cannot store NaN): it never passes and
+    /// sets no bar.
     pub async fn add_checkpoint(&self, candidate: i64, k: i64, loss: f64) -> Result<()> {
+        let loss = if loss.is_nan() { f64::INFINITY } else { loss };
         self.retry(|| {
             sqlx::query(
-            "INSERT INTO checkpoints (candidate, k, loss) VALUES ($1, $2, $3) ON CONFLICT (candidate, k) DO NOTHING",
-        )
-        .bind(candidate)
-        .bind(k)
-        .bind(loss)
-        .execute(&self.pool)
+                "INSERT INTO checkpoints (candidate, k, loss, campaign, birth)
+             SELECT $1, $2, $3, c.campaign, c.birth FROM candidates c WHERE c.id = $1
+             ON CONFLICT (candidate, k) DO NOTHING",
+            )
+            .bind(candidate)
+            .bind(k)
+            .bind(loss)
+            .execute(&self.pool)
         })
         .await?;
         Ok(())
+    }
+
+    /// How many of the campaign's candidates born before `before_birth` reached checkpoint `k`
+    /// with a finite loss, and the median of those losses (the hurdle's threshold), computed
+    /// by the store server: a worker reads two numbers, not the whole history. The same
+    /// number as `HalvingHurdles::threshold` over [`Store::checkpoint_losses`] (tested).
+    pub async fn checkpoint_median(&self, campaign: i64, k: i64, before_birth: i64) -> Result<(i64, Option<f64>)> {
+        // NaN is NULL in SQLite and above every number in PostgreSQL: both fail the range test.
+        // The checkpoint rows carry their campaign and birth, indexed (migration 0005).
+        const FINITE: &str = "FROM checkpoints p
+             WHERE p.campaign = $1 AND p.k = $2 AND p.birth < $3 AND p.loss > -1e308 AND p.loss < 1e308";
+        let count_sql = format!("SELECT COUNT(*) {FINITE}");
+        let n: i64 = self
+            .retry(|| sqlx::query_scalar(&count_sql).bind(campaign).bind(k).bind(before_birth).fetch_one(&self.pool))
+            .await?;
+        if n == 0 {
+            return Ok((0, None));
+        }
+        let (take, skip) = if n % 2 == 1 { (1, n / 2) } else { (2, n / 2 - 1) };
+        let middle_sql = format!("SELECT p.loss {FINITE} ORDER BY p.loss LIMIT {take} OFFSET {skip}");
+        let middle: Vec<f64> = self
+            .retry(|| sqlx::query_scalar(&middle_sql).bind(campaign).bind(k).bind(before_birth).fetch_all(&self.pool))
+            .await?;
+        Ok((n, (!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64)))
     }
 
     /// Losses at checkpoint `k` of the campaign's candidates born before `before_birth`.

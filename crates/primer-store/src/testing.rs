@@ -137,7 +137,7 @@ impl PgServer {
             .arg(self.dir.join("server.log"))
             .args(["-w", "-t", "30", "-m", "fast", "-o"]);
         c.arg(format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000",
             self.port,
             self.dir.display()
         ));

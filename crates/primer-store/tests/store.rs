@@ -323,3 +323,46 @@ async fn nulls_then_values_in_the_same_place(url: String) {
 }
 
 on_both_backends!(nulls_then_values_in_the_same_place);
+
+/// The hurdle's median computed by the store server agrees with the plain reference path
+/// (`HalvingHurdles::threshold` over every earlier loss), NaN and infinity included.
+async fn checkpoint_median_agrees_with_the_reference(url: String) {
+    use primer_evolve::HalvingHurdles;
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("median", "{}", 1).await.unwrap().unwrap();
+    let mut x: u64 = 12345;
+    let mut rnd = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for birth in 0..61 {
+        let h = format!("m{birth}");
+        store.put_program(&program(&h)).await.unwrap();
+        let id = store.add_candidate(&candidate(c.id, birth, &h)).await.unwrap().unwrap();
+        let loss = match birth {
+            7 => f64::NAN,
+            13 => f64::INFINITY,
+            _ => 2.0 + (rnd() * 100.0).round() / 100.0, // ties happen
+        };
+        store.add_checkpoint(id, 0, loss).await.unwrap();
+        if birth % 3 == 0 {
+            store.add_checkpoint(id, 1, loss - 0.1).await.unwrap();
+        }
+    }
+    let h = HalvingHurdles { hurdles: 2, min_predecessors: 5 };
+    for k in [0, 1] {
+        for before in [0, 1, 4, 8, 9, 14, 15, 30, 33, 61, 100] {
+            let earlier = store.checkpoint_losses(c.id, k, before).await.unwrap();
+            let (n, median) = store.checkpoint_median(c.id, k, before).await.unwrap();
+            assert_eq!(n as usize, earlier.iter().filter(|l| l.is_finite()).count(), "k {k} before {before}");
+            let want = h.threshold(&earlier);
+            let got = if (n as usize) < h.min_predecessors { None } else { median };
+            assert_eq!(got, want, "k {k} before {before}: {earlier:?}");
+            for loss in [1.0, 2.5, 2.99, want.unwrap_or(2.5), f64::NAN] {
+                assert_eq!(h.passes_median(loss, n as usize, median), h.passes(loss, &earlier), "{loss}");
+            }
+        }
+    }
+}
+
+on_both_backends!(checkpoint_median_agrees_with_the_reference);
