@@ -144,13 +144,16 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), dirs.len());
+    // Every logit within rtol = atol = 1e-4 of primer's (`not_close` is 0), and no difference
+    // above 5e-4: float32 sums in another order differ by about 1e-4 at logits of a few units
+    // (1.08e-4 was seen on a candidate of a 2-worker campaign, whose winners vary by run).
     for (r, l) in chosen.iter().zip(&lines) {
         assert!(l.get("error").is_none(), "candidate {}: {l}", r.candidate);
         assert_eq!(l["keys_match"], true, "{l}");
         assert_eq!(l["reader_matches"], true, "{l}");
-        assert!(l["max_abs"].as_f64().unwrap() <= 1e-4, "candidate {}: {l}", r.candidate);
+        assert!(l["max_abs"].as_f64().unwrap() <= 5e-4, "candidate {}: {l}", r.candidate);
         assert_eq!(l["not_close"], 0, "{l}");
-        assert!(l["ts_max_abs"].as_f64().unwrap() <= 1e-4, "candidate {}: {l}", r.candidate);
+        assert!(l["ts_max_abs"].as_f64().unwrap() <= 5e-4, "candidate {}: {l}", r.candidate);
         assert_eq!(l["ts_batch3"], 0, "{l}");
         assert_eq!(l["shape"], serde_json::json!([2, 16, 256]));
     }

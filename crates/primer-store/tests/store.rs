@@ -366,3 +366,34 @@ async fn checkpoint_median_agrees_with_the_reference(url: String) {
 }
 
 on_both_backends!(checkpoint_median_agrees_with_the_reference);
+
+/// Workers register, keep a heartbeat on the server's clock, count the results they record,
+/// go stale when silent longer than the lease, and say when they leave.
+async fn workers_register_heartbeat_go_stale_and_leave(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("workers", "{}", 1).await.unwrap().unwrap();
+    store.put_program(&program("a")).await.unwrap();
+    store.add_candidate(&candidate(c.id, 0, "a")).await.unwrap().unwrap();
+    for id in ["w1", "w2"] {
+        let w =
+            primer_store::NewWorker { id: id.into(), campaign: c.id, host: "h".into(), pid: 7, device: "cpu".into() };
+        store.register_worker(&w).await.unwrap();
+    }
+    assert_eq!(store.live_workers(c.id, 30.0).await.unwrap(), 2);
+    let claim = store.claim(c.id, "w1", 60.0).await.unwrap().unwrap();
+    assert!(store.finish(claim.candidate, "w1", &result(Some(1.0))).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    store.worker_heartbeat("w2").await.unwrap();
+    let rows = store.workers(c.id).await.unwrap();
+    let w1 = rows.iter().find(|w| w.id == "w1").unwrap();
+    let w2 = rows.iter().find(|w| w.id == "w2").unwrap();
+    assert_eq!((w1.done, w2.done), (1, 0), "the result is counted for the worker that recorded it");
+    assert!(w1.silent >= 0.25 && w2.silent < 0.25, "{} {}", w1.silent, w2.silent);
+    assert_eq!((w1.state(0.25), w2.state(0.25)), ("stale", "live"));
+    assert_eq!(store.live_workers(c.id, 0.25).await.unwrap(), 1);
+    store.worker_exited("w2").await.unwrap();
+    assert_eq!(store.workers(c.id).await.unwrap().iter().find(|w| w.id == "w2").unwrap().state(30.0), "exited");
+    assert_eq!(store.live_workers(c.id, 30.0).await.unwrap(), 1);
+}
+
+on_both_backends!(workers_register_heartbeat_go_stale_and_leave);
