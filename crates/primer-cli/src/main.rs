@@ -3,7 +3,6 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -27,27 +26,9 @@ fn run() -> Result<ExitCode> {
         }
     }
     match cli.command {
-        Command::Engine(EngineCommand::Worker {
-            db,
-            campaign,
-            device: _,
-            threads: _,
-            id,
-            wait,
-            simulate: Some(speed),
-            follow_parent,
-            latency_log,
-        }) => {
+        Command::Engine(worker @ EngineCommand::Worker { simulate: Some(speed), .. }) => {
             anyhow::ensure!(speed.is_finite() && speed > 0.0, "--simulate: {speed} FLOP/s must be positive");
-            let args = primer_cli::work::WorkerArgs {
-                db: db.unwrap_or_else(paths::default_store_url),
-                campaign,
-                id,
-                device: "simulated".into(),
-                follow_parent,
-                wait_for_campaign: Duration::from_secs_f64(wait.max(0.0)),
-                latency_log,
-            };
+            let args = primer_cli::work::WorkerArgs::of(&worker).expect("a worker command");
             let joined = primer_cli::work::join(&args)?;
             primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
         }

@@ -162,7 +162,7 @@ async fn propose(
     memory: &mut Memory,
     birth: i64,
 ) -> Result<bool> {
-    memory.sync(store, campaign).await?;
+    // (The controller's loop synced `memory` with the store just before.)
     let history = memory.tail(evolver.evolution.population_size).to_vec();
     // Only the living population can be parents: keep their programs (random search has none),
     // reading from the store only the ones that joined it since the last birth.

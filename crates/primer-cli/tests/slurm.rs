@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use primer_store::testing::postgres_database;
+use primer_store::testing::{free_port, is_root, postgres_database};
 use primer_store::{HistoryRow, Status, Store};
 
 fn root() -> PathBuf {
@@ -16,10 +16,6 @@ fn root() -> PathBuf {
 
 fn primer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_primer"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn ok(c: &mut Command) -> String {
@@ -48,8 +44,7 @@ impl Slurm {
             Path::new("/usr/sbin/slurmctld").exists() && Path::new("/usr/sbin/munged").exists(),
             "Slurm is not installed (slurmctld, slurmd, slurm-client, munge): run `cargo xtask test`, which installs them"
         );
-        let uid = std::fs::read_to_string("/proc/self/status").unwrap();
-        assert!(uid.lines().any(|l| l.starts_with("Uid:\t0")), "the Slurm test starts daemons and must run as root");
+        assert!(is_root(), "the Slurm test starts daemons and must run as root");
         let dir = PathBuf::from(format!("/tmp/primer-slurm-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for d in ["state", "spool", "log", "munge"] {

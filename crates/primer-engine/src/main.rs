@@ -59,16 +59,8 @@ fn run() -> Result<ExitCode> {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
-        EngineCommand::Worker { db, campaign, device, threads, id, wait, simulate: _, follow_parent, latency_log } => {
-            let args = primer_cli::work::WorkerArgs {
-                db: db.unwrap_or_else(primer_cli::paths::default_store_url),
-                campaign,
-                id,
-                device: device.to_string(),
-                follow_parent,
-                wait_for_campaign: std::time::Duration::from_secs_f64(wait.max(0.0)),
-                latency_log,
-            };
+        worker @ EngineCommand::Worker { device, threads, .. } => {
+            let args = primer_cli::work::WorkerArgs::of(&worker).expect("a worker command");
             worker::worker(&args, device, threads)
         }
     }

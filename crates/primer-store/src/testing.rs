@@ -40,7 +40,7 @@ pub fn postgres_bin() -> Option<PathBuf> {
 }
 
 /// Whether this process runs as root (its effective uid, from /proc).
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -71,7 +71,8 @@ fn run(mut c: Command, what: &str) {
     );
 }
 
-fn free_port() -> u16 {
+/// A TCP port on 127.0.0.1 that is free now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
