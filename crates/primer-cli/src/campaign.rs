@@ -213,6 +213,7 @@ fn locate(text: &str, field: &str) -> (usize, usize) {
 /// Parses a TOML file into `T`; errors say `file:line:column: message` (campaign and study files),
 /// with the dotted key the error is in (`training.budget`) when toml knows it.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    let text = primer_dsl::text::without_bom(text);
     toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
         match key_path(&e) {
@@ -241,6 +242,7 @@ impl CampaignFile {
 pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Resolved> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
+    let text = primer_dsl::text::without_bom(&text).to_string();
     let mut f = CampaignFile::parse(&text, &file)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let err = |field: &str, message: String| {

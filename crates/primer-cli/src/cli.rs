@@ -38,16 +38,16 @@ pub enum Command {
     Demo {
         /// The store (default: sqlite://demo.db in the workspace). A finished demo campaign is
         /// only reported again; pass --name for a new one.
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         /// Campaign name (default: demo).
         #[arg(long)]
         name: Option<String>,
         /// Local workers (default: 2).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::positive)]
         workers: Option<usize>,
         /// Candidates (default: the demo file's 64).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::positive_u64)]
         candidates: Option<u64>,
         /// Per-candidate budget (default: the demo file's 5e11flops), e.g. 2e10flops for a quick look.
         #[arg(long)]
@@ -84,7 +84,7 @@ pub enum Command {
         /// The campaign file (TOML), e.g. experiments/demo.toml.
         config: PathBuf,
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         /// Local worker processes (overrides `workers`); 0 runs the controller alone, for
         /// workers started elsewhere (`primer worker`, `primer launch slurm`).
@@ -97,7 +97,7 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
         /// Candidates in all (overrides `candidates`; a finished campaign can be extended).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::positive_u64)]
         candidates: Option<u64>,
         /// Seed of every random choice (overrides `seed`).
         #[arg(long)]
@@ -119,7 +119,7 @@ pub enum Command {
     /// Campaigns in the store: progress and the best so far.
     Status {
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -129,12 +129,12 @@ pub enum Command {
     Top {
         campaign: String,
         /// How many.
-        #[arg(short, default_value_t = 10)]
+        #[arg(short, default_value_t = 10, value_parser = flags::positive_i64)]
         k: i64,
         /// Rank by the retrainings at this budget instead.
         #[arg(long)]
         budget: Option<Budget>,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -143,7 +143,7 @@ pub enum Command {
     /// and its seed (CSV: the learning curve).
     Show {
         candidate: i64,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -158,9 +158,9 @@ pub enum Command {
     Analyze {
         campaign: String,
         /// How many of the best count as the top.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = flags::positive)]
         top: usize,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -175,7 +175,7 @@ pub enum Command {
         /// Also write an SVG plot of every campaign's curve.
         #[arg(long)]
         svg: Option<PathBuf>,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -186,7 +186,7 @@ pub enum Command {
         /// Write Graphviz (dot) instead.
         #[arg(long)]
         dot: bool,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -207,18 +207,18 @@ pub enum EngineCommand {
     Rerun {
         campaign: String,
         /// How many of the best.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = flags::positive_i64)]
         top: i64,
         /// The new budget: 500steps, 2e12flops, 60s.
         #[arg(long)]
         budget: Budget,
         /// Seeds per candidate.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = flags::positive_i64)]
         seeds: i64,
         /// libtorch threads (default: the campaign's).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::positive)]
         threads: Option<usize>,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -257,7 +257,7 @@ pub enum EngineCommand {
         /// For a program file: the model size.
         #[command(flatten)]
         model: ModelArgs,
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
     },
     /// Work for a campaign from any machine that reaches its store: claim pending candidates,
@@ -266,7 +266,7 @@ pub enum EngineCommand {
     /// containers (docker/, deploy/k8s/). Each registers in the store: `primer status` lists it.
     Worker {
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         /// The campaign, by name or id.
         #[arg(long)]
@@ -282,12 +282,12 @@ pub enum EngineCommand {
         id: Option<String>,
         /// Seconds to wait for the campaign to appear in the store (its controller may still be
         /// starting, e.g. in another Slurm job).
-        #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+        #[arg(long, default_value_t = 0.0, value_name = "SECONDS", value_parser = flags::non_negative_real)]
         wait: f64,
         /// No training, no libtorch: sleep for each candidate's training FLOPs at this many FLOP/s
         /// (default 1e10) and report a synthetic loss that depends on the program alone. For load
         /// tests of the coordination path (`primer bench coordination`).
-        #[arg(long, value_name = "FLOPS_PER_SECOND", num_args = 0..=1, default_missing_value = "1e10")]
+        #[arg(long, value_name = "FLOPS_PER_SECOND", num_args = 0..=1, default_missing_value = "1e10", value_parser = flags::positive_real)]
         simulate: Option<f64>,
         /// Stop when the process that started this one is gone (how `primer search` starts its
         /// own workers).
@@ -307,16 +307,16 @@ pub enum EngineCommand {
         #[arg(required = true, num_args = 2..)]
         programs: Vec<String>,
         /// Comma-separated budgets of one kind, FLOPs or seconds: 1e11flops,3e11flops.
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', required = true, value_parser = flags::flops_or_seconds)]
         budgets: Vec<Budget>,
         /// Seeds per program and budget (0..N).
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = flags::positive_u64)]
         seeds: u64,
         /// Where the plot goes.
         #[arg(long, default_value = "compare.svg")]
         svg: PathBuf,
         /// The store candidate ids are read from (default: $PRIMER_DB, else sqlite://primer.db).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         /// A text file or a folder of them (default: the corpus set-up fetched).
         #[arg(long)]
@@ -341,7 +341,7 @@ pub enum EngineCommand {
         #[arg(long)]
         render: bool,
         /// Training runs at once (overrides the file's `jobs`).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::positive)]
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -394,19 +394,19 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Sequences per step.
-    #[arg(long, default_value_t = TrainConfig::default().batch)]
+    #[arg(long, default_value_t = TrainConfig::default().batch, value_parser = flags::positive)]
     pub batch: usize,
     /// Peak learning rate (AdamW; linear warm-up, then inverse square root decay).
-    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    #[arg(long, default_value_t = TrainConfig::default().lr, value_parser = flags::positive_real)]
     pub lr: f64,
     /// Warm-up steps.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
     pub warmup: u64,
     /// A validation point every this many steps.
-    #[arg(long, default_value_t = TrainConfig::default().eval_interval)]
+    #[arg(long, default_value_t = TrainConfig::default().eval_interval, value_parser = flags::positive_u64)]
     pub eval_interval: u64,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = flags::positive)]
     pub threads: Option<usize>,
     /// `cpu` or `cuda` (`cuda:N` for GPU N).
     #[arg(long, default_value = "cpu")]
@@ -463,13 +463,13 @@ impl TrainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// Width of the residual stream (a multiple of 8).
-    #[arg(long, default_value_t = ModelConfig::default().d_model)]
+    #[arg(long, default_value_t = ModelConfig::default().d_model, value_parser = flags::d_model)]
     pub d_model: usize,
     /// Sequence length.
-    #[arg(long, default_value_t = ModelConfig::default().seq_len)]
+    #[arg(long, default_value_t = ModelConfig::default().seq_len, value_parser = flags::positive)]
     pub seq_len: usize,
     /// Number of stacked layers.
-    #[arg(long, default_value_t = ModelConfig::default().n_layers)]
+    #[arg(long, default_value_t = ModelConfig::default().n_layers, value_parser = flags::positive)]
     pub n_layers: usize,
 }
 
@@ -511,7 +511,7 @@ pub enum Launch {
         #[arg(long)]
         dry_run: bool,
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
-        #[arg(long)]
+        #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
     },
 }
@@ -524,8 +524,10 @@ pub enum StoreCommand {
     /// campaign whose name the target already has, and one with candidates in training.
     Copy {
         /// The store to read (it must exist), e.g. sqlite://demo.db.
+        #[arg(value_parser = flags::store_url)]
         from: String,
         /// The store to write (created if missing), e.g. postgres://primer@db.example:5432/primer.
+        #[arg(value_parser = flags::store_url)]
         to: String,
         /// Only this campaign (name or id); default: all of them.
         #[arg(long)]
@@ -544,7 +546,7 @@ pub enum Bench {
         #[arg(long)]
         file: Option<PathBuf>,
         /// Seconds to measure each stage.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, value_parser = flags::positive_real)]
         seconds: f64,
     },
     /// Children per second per core: mutation (re-mutation included) + validation + canonical
@@ -557,7 +559,7 @@ pub enum Bench {
         #[arg(long)]
         space: Option<PathBuf>,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 3.0, value_parser = flags::positive_real)]
         seconds: f64,
     },
     /// The load test of the coordination path: a campaign holding H finished candidates is
@@ -574,16 +576,16 @@ pub enum Bench {
         #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
         backends: Vec<String>,
         /// Numbers of simulated workers, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "64,256")]
+        #[arg(long, value_delimiter = ',', default_value = "64,256", value_parser = flags::positive)]
         workers: Vec<usize>,
         /// Candidates of history before the measured births, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1000,25000")]
         history: Vec<usize>,
         /// New births measured in each run.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 600, value_parser = flags::at_least_ten)]
         births: usize,
         /// Offered load: candidates per second (each candidate takes workers / rate seconds).
-        #[arg(long, default_value_t = 33.0)]
+        #[arg(long, default_value_t = 33.0, value_parser = flags::positive_real)]
         rate: f64,
         /// Also write the figures as JSON here.
         #[arg(long)]
@@ -602,11 +604,105 @@ pub enum EngineBench {
     /// peak memory.
     Train {
         /// Timed steps for each model (after 3 untimed warm-up steps).
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = flags::positive_u64)]
         steps: u64,
         #[command(flatten)]
         training: TrainArgs,
         #[command(flatten)]
         model: ModelArgs,
     },
+}
+
+/// Value parsers that check flags at the door: a bad value exits with status 2 and a message
+/// naming the flag, before anything is loaded, trained or opened.
+pub mod flags {
+    use primer_dsl::budget::Budget;
+
+    fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+        s.trim().parse().map_err(|_| format!("`{s}` is not a number"))
+    }
+
+    /// A count of at least 1 (batch, sequence length, layers, seeds, ...).
+    pub fn positive(s: &str) -> Result<usize, String> {
+        match number::<usize>(s)? {
+            0 => Err("must be at least 1".into()),
+            n => Ok(n),
+        }
+    }
+
+    /// [`positive`], as u64.
+    pub fn positive_u64(s: &str) -> Result<u64, String> {
+        positive(s).map(|n| n as u64)
+    }
+
+    /// [`positive`], as i64.
+    pub fn positive_i64(s: &str) -> Result<i64, String> {
+        positive(s).and_then(|n| i64::try_from(n).map_err(|_| "too large".into()))
+    }
+
+    /// A count of at least 10 (births measured by a load test).
+    pub fn at_least_ten(s: &str) -> Result<usize, String> {
+        match number::<usize>(s)? {
+            n if n < 10 => Err(format!("must be at least 10, is {n}")),
+            n => Ok(n),
+        }
+    }
+
+    /// A finite real above 0 (learning rate, rates, seconds).
+    pub fn positive_real(s: &str) -> Result<f64, String> {
+        let x: f64 = number(s)?;
+        if x.is_finite() && x > 0.0 { Ok(x) } else { Err(format!("must be a positive number, is {x}")) }
+    }
+
+    /// A finite real of at least 0.
+    pub fn non_negative_real(s: &str) -> Result<f64, String> {
+        let x: f64 = number(s)?;
+        if x.is_finite() && x >= 0.0 { Ok(x) } else { Err(format!("must be 0 or more, is {x}")) }
+    }
+
+    /// The residual width: a positive multiple of 8 (dims are in units of d_model / 8).
+    pub fn d_model(s: &str) -> Result<usize, String> {
+        let n = positive(s)?;
+        if n.is_multiple_of(8) { Ok(n) } else { Err(format!("{n} is not a multiple of 8")) }
+    }
+
+    /// A budget in FLOPs or seconds (what `compare` measures speedups in).
+    pub fn flops_or_seconds(s: &str) -> Result<Budget, String> {
+        match s.parse::<Budget>()? {
+            b @ (Budget::Flops(_) | Budget::Seconds(_)) => Ok(b),
+            b => Err(format!("`{b}`: compare needs FLOPs or seconds budgets, e.g. 1e11flops,3e11flops")),
+        }
+    }
+
+    /// A store URL of a scheme primer can open (`sqlite://PATH`, `postgres://...`).
+    pub fn store_url(s: &str) -> Result<String, String> {
+        primer_store::Backend::of(s).map_err(|e| e.to_string())?;
+        if s.starts_with("sqlite:") && primer_store::sqlite_file(s).is_none() {
+            return Err(format!("`{s}`: no file named; use sqlite://PATH"));
+        }
+        Ok(s.to_string())
+    }
+}
+
+impl Cli {
+    /// Parses the command line, then checks what one flag's parser cannot (`--budgets` of one
+    /// kind): a mistake exits with status 2 naming the flag, as clap's own do.
+    pub fn parse_checked() -> Cli {
+        use clap::{CommandFactory, Parser};
+        let cli = Cli::parse();
+        if let Err(message) = cli.check() {
+            Cli::command().error(clap::error::ErrorKind::ValueValidation, message).exit();
+        }
+        cli
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Command::Engine(EngineCommand::Compare { budgets, .. }) = &self.command {
+            let seconds = |b: &Budget| matches!(b, Budget::Seconds(_));
+            if budgets.iter().any(seconds) && !budgets.iter().all(seconds) {
+                return Err("invalid value for '--budgets <BUDGETS>': all budgets must be of one kind (all FLOPs or all seconds)".into());
+            }
+        }
+        Ok(())
+    }
 }

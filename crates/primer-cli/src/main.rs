@@ -5,7 +5,6 @@ use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, EngineCommand, Format, Launch, StoreCommand};
 use primer_cli::{bench, check, doctor, inspect, paths, search};
 use primer_dsl::budget::Budget;
@@ -15,7 +14,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     if reads_only(&cli.command) {
         // `primer top ... | head`: stop quietly when the reader goes away (Rust ignores SIGPIPE,
         // and a failed print would panic). Not for the controller, which must outlive its
@@ -27,7 +26,6 @@ fn run() -> Result<ExitCode> {
     }
     match cli.command {
         Command::Engine(worker @ EngineCommand::Worker { simulate: Some(speed), .. }) => {
-            anyhow::ensure!(speed.is_finite() && speed > 0.0, "--simulate: {speed} FLOP/s must be positive");
             let args = primer_cli::work::WorkerArgs::of(&worker).expect("a worker command");
             let joined = primer_cli::work::join(&args)?;
             primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
@@ -51,9 +49,6 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what: Bench::Coordination { config, backends, workers, history, births, rate, out } } => {
-            anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate: must be positive");
-            anyhow::ensure!(births >= 10, "--births: at least 10");
-            anyhow::ensure!(workers.iter().all(|&w| w > 0), "--workers: each must be positive");
             primer_cli::loadtest::coordination(&primer_cli::loadtest::LoadTest {
                 config,
                 backends,
@@ -93,11 +88,9 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Store { what: StoreCommand::Copy { from, to, campaign, format } } => {
-            if let Some(file) = primer_store::sqlite_file(&from) {
-                anyhow::ensure!(file.exists(), "no store at {from}");
-            }
             tokio::runtime::Runtime::new()?.block_on(async {
-                let (src, dst) = (primer_store::Store::open(&from).await?, primer_store::Store::open(&to).await?);
+                let src = primer_store::Store::open_read(&from).await?;
+                let dst = primer_store::Store::open(&to).await?;
                 inspect::copy(&src, &dst, campaign.as_deref(), format).await
             })?;
             Ok(ExitCode::SUCCESS)
@@ -156,18 +149,16 @@ fn demo(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs an inspection command against the store (which must exist: inspection never creates one).
+/// Runs an inspection command against the store, opened read-only: it must exist and be a
+/// primer store at this version (inspection never creates, migrates or writes one).
 fn inspect_with<F, Fut>(db: Option<String>, f: F) -> Result<ExitCode>
 where
     F: FnOnce(primer_store::Store) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
     let db = db.unwrap_or_else(paths::default_store_url);
-    if let Some(file) = primer_store::sqlite_file(&db) {
-        anyhow::ensure!(file.exists(), "no store at {db} (run `primer search` first, or pass --db)");
-    }
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = primer_store::Store::open(&db).await?;
+        let store = primer_store::Store::open_read(&db).await?;
         f(store).await
     })?;
     Ok(ExitCode::SUCCESS)

@@ -287,6 +287,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             store.url, spec.name
         );
     }
+    // One controller per campaign: a second one is refused here, before it changes anything.
+    let lease = spec.execution.lease_seconds;
+    let me = take_controller(&store, campaign.id, lease).await?;
+    let mut renewed = Instant::now();
     // A dead controller's workers finish what they hold (or their leases run out) and exit.
     store.reopen(campaign.id).await?;
 
@@ -311,6 +315,17 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
     let mut seen_finished = -1;
     let mut last_line = Instant::now();
     loop {
+        if renewed.elapsed().as_secs_f64() > lease / 3.0 {
+            if !store.controller_heartbeat(campaign.id, &me).await? {
+                let other = store.controller(campaign.id).await?;
+                bail!(
+                    "campaign `{}`: another controller took it over ({}); this one stops",
+                    spec.name,
+                    other.map_or("none now".into(), |c| describe_controller(&c))
+                );
+            }
+            renewed = Instant::now();
+        }
         // Leases that ran out (a worker on another machine, or hung).
         let (rq, failed) = store.requeue(campaign.id, None, spec.execution.max_attempts).await?;
         if rq + failed > 0 {
@@ -413,6 +428,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         tokio::time::sleep(Duration::from_millis(if moved { 50 } else { 200 })).await;
     }
     store.mark_finished(campaign.id).await?;
+    store.release_controller(campaign.id, &me).await?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -426,6 +442,50 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
     }
     report(&store, &campaign, &spec, &seed_programs, started.elapsed().as_secs_f64()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the campaign's controller lease, or says who holds it. A holder on this host whose
+/// process is gone (a controller that was killed) is taken over at once; elsewhere, once its
+/// heartbeat is older than the lease. Returns this controller's holder name.
+pub async fn take_controller(store: &Store, campaign: i64, lease: f64) -> Result<String> {
+    let host = crate::work::hostname();
+    let pid = std::process::id();
+    let me = primer_store::NewController {
+        campaign,
+        holder: format!("{host}:{pid}:{}", primer_store::now()),
+        host: host.clone(),
+        pid: pid as i64,
+    };
+    let mut got = store.acquire_controller(&me, lease, None).await?;
+    if got.holder != me.holder && got.host == host && !process_alive(got.pid) {
+        eprintln!("the campaign's last controller ({}) is gone: taking over", describe_controller(&got));
+        got = store.acquire_controller(&me, lease, Some(&got.holder)).await?;
+    }
+    if got.holder != me.holder {
+        bail!(
+            "the campaign already has a controller: {}; stop it first (or, if it died on another machine, wait until its heartbeat is {lease:.0} s old)",
+            describe_controller(&got)
+        );
+    }
+    Ok(me.holder)
+}
+
+/// Whether a process of this host exists (signal 0: nothing is sent).
+fn process_alive(pid: i64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn describe_controller(c: &primer_store::ControllerRow) -> String {
+    format!(
+        "pid {} on {}, running for {:.0} s, last heartbeat {:.0} s ago",
+        c.pid,
+        c.host,
+        primer_store::now() - c.started_at,
+        c.silent.max(0.0)
+    )
 }
 
 /// The end of a search: the top programs and the best one's diff against its seed.

@@ -31,9 +31,16 @@ impl FromStr for Budget {
         if !(value.is_finite() && value > 0.0) {
             return Err(format!("`{s}`: the budget must be positive"));
         }
+        let whole = |what: &str| {
+            if value >= 1.0 && value.fract() == 0.0 && value < u64::MAX as f64 {
+                Ok(value as u64)
+            } else {
+                Err(format!("`{s}`: {what} must be a whole number, at least 1"))
+            }
+        };
         match unit {
-            "steps" | "step" => Ok(Budget::Steps(value as u64)),
-            "tokens" | "token" => Ok(Budget::Tokens(value as u64)),
+            "steps" | "step" => Ok(Budget::Steps(whole("steps")?)),
+            "tokens" | "token" => Ok(Budget::Tokens(whole("tokens")?)),
             "flops" | "FLOPs" | "flop" => Ok(Budget::Flops(value)),
             "s" | "seconds" | "sec" => Ok(Budget::Seconds(value)),
             "" => Err(format!("`{s}`: missing the unit (steps, tokens, flops or s)")),
@@ -85,6 +92,9 @@ mod tests {
         assert!("5parsecs".parse::<Budget>().unwrap_err().contains("unknown unit `parsecs`"));
         assert!("-3steps".parse::<Budget>().unwrap_err().contains("positive"));
         assert!("steps".parse::<Budget>().unwrap_err().contains("expected a number"));
+        // Steps and tokens are counted: a fraction of one was read as 0 steps before.
+        assert!("0.5steps".parse::<Budget>().unwrap_err().contains("whole number"));
+        assert!("2.5tokens".parse::<Budget>().unwrap_err().contains("whole number"));
         for b in [Budget::Steps(7), Budget::Flops(3e9), Budget::Seconds(2.5)] {
             assert_eq!(b.to_string().parse(), Ok(b));
         }

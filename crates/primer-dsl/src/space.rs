@@ -72,6 +72,7 @@ pub struct SpaceError {
 impl SearchSpace {
     /// Parses and checks a search space; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<SearchSpace, SpaceError> {
+        let text = crate::text::without_bom(text);
         let space: SearchSpace = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
             SpaceError { file: file.into(), line, column, message: e.message().to_string() }

@@ -42,9 +42,10 @@ pub fn parse(text: &str, file: &str) -> Result<Program, ParseError> {
     parse_with_source_map(text, file).map(|(p, _)| p)
 }
 
-/// Parses `.prim` text and says where each instruction was written.
+/// Parses `.prim` text and says where each instruction was written. A UTF-8 byte-order mark
+/// (some editors save one) is skipped: columns are counted as the editor shows them.
 pub fn parse_with_source_map(text: &str, file: &str) -> Result<(Program, SourceMap), ParseError> {
-    let tokens = lex(text, file)?;
+    let tokens = lex(without_bom(text), file)?;
     Parser { tokens, pos: 0, file: file.to_string() }.program()
 }
 
@@ -739,9 +740,14 @@ pub fn to_json(p: &Program) -> String {
     serde_json::to_string_pretty(p).expect("programs serialize")
 }
 
-/// A program from JSON; errors name line and column.
+/// The text without a leading UTF-8 byte-order mark.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// A program from JSON; errors name line and column (a byte-order mark is skipped).
 pub fn from_json(text: &str, file: &str) -> Result<Program, ParseError> {
-    serde_json::from_str(text).map_err(|e| ParseError {
+    serde_json::from_str(without_bom(text)).map_err(|e| ParseError {
         file: file.into(),
         line: e.line(),
         column: e.column(),

@@ -44,3 +44,27 @@ fn every_malformed_file_gives_its_exact_error() {
     assert!(mismatches.is_empty(), "got, for files whose expectation differs:\n{}", mismatches.join("\n"));
     assert_eq!(expected.len(), files.len(), "expected.txt names a file that does not exist");
 }
+
+/// A file saved with a UTF-8 byte-order mark (some editors write one) parses as without it,
+/// and its errors are at the same line and column (it was refused at 1:1 before).
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let programs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/programs");
+    let text = std::fs::read_to_string(programs.join("transformer.prim")).unwrap();
+    let with_bom = format!("\u{feff}{text}");
+    assert_eq!(parse(&with_bom, "t.prim").unwrap(), parse(&text, "t.prim").unwrap());
+    let json = primer_dsl::text::to_json(&parse(&text, "t.prim").unwrap());
+    assert_eq!(
+        primer_dsl::text::from_json(&format!("\u{feff}{json}"), "t.json").unwrap(),
+        parse(&text, "t.prim").unwrap()
+    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let bad = std::fs::read_to_string(dir.join("01-unknown-op.prim")).unwrap();
+    let (a, b) = (parse(&bad, "x").unwrap_err(), parse(&format!("\u{feff}{bad}"), "x").unwrap_err());
+    assert_eq!((a.line, a.column, a.message), (b.line, b.column, b.message));
+    let space = std::fs::read_to_string(programs.join("../primer-cpu.toml")).unwrap();
+    assert_eq!(
+        primer_dsl::SearchSpace::from_toml(&format!("\u{feff}{space}"), "s.toml").unwrap(),
+        primer_dsl::SearchSpace::from_toml(&space, "s.toml").unwrap()
+    );
+}

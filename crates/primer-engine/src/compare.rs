@@ -81,7 +81,7 @@ pub fn compare(
         if let Some(id) = candidate_id(arg) {
             if store.is_none() {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                let s = rt.block_on(Store::open(db))?;
+                let s = rt.block_on(Store::open_read(db))?;
                 store = Some((rt, s));
             }
             let (rt, s) = store.as_ref().expect("opened above");

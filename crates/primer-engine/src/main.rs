@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 use primer_cli::cli::{Bench, Cli, Command, EngineBench, EngineCommand};
 
 mod compare;
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     let command = match cli.command {
         Command::Engine(command) => command,
         Command::Bench { what: Bench::Engine(EngineBench::Train { steps, training, model }) } => {

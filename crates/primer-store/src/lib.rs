@@ -4,7 +4,9 @@
 //! Callers never know which: one `Store` API over sqlx's `Any` driver, one set of queries
 //! (integers, reals, text; `$N` placeholders), and a schema per backend with a comment on every
 //! table, `migrations/sqlite/` and `migrations/postgres/` (0001 campaigns, 0002 reruns,
-//! 0003 weights, 0004 workers, 0005 checkpoints in loss order), embedded and run on open.
+//! 0003 weights, 0004 workers, 0005 checkpoints in loss order, 0006 controller leases), embedded
+//! and run when a command that writes opens the store ([`Access`]; commands that read open it
+//! read-only and refuse one that is not primer's, or not at this version).
 //!
 //! - SQLite runs in WAL mode with a busy timeout, and every write is one short statement or
 //!   transaction, so readers never block a campaign and many worker processes share one file.
@@ -30,25 +32,54 @@ pub mod testing;
 mod workers;
 
 pub use copy::{CampaignDump, Copied, CopyError};
-pub use workers::{NewWorker, WorkerRow};
+pub use workers::{ControllerRow, NewController, NewWorker, WorkerRow};
 
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-/// A store that cannot be opened or queried: which URL, and why.
+/// A store that cannot be opened or queried: which URL, and why. Each message is whole: the
+/// sqlx error it wraps is part of the text, not a separate source, so that printing the chain
+/// (`{:#}`) says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {url}: {source}")]
-    Open { url: String, source: sqlx::Error },
-    #[error("store {url}: migrating the schema: {source}")]
-    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("store {url}: {error}")]
+    Open { url: String, error: sqlx::Error },
+    #[error("store {url}: migrating the schema: {error}")]
+    Migrate { url: String, error: sqlx::migrate::MigrateError },
     #[error("store: {0}")]
-    Query(#[from] sqlx::Error),
-    #[error("store URL `{0}`: not a store primer can open; use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE")]
+    Query(sqlx::Error),
+    #[error(
+        "store URL `{0}`: not a store primer can open; supported: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (or postgresql://)"
+    )]
     Unsupported(String),
     #[error("store {url}: PostgreSQL {} is too old; primer needs 15 or newer (server_version_num {version})", version / 10000)]
     OldServer { url: String, version: i64 },
+    /// A read-only open of a SQLite file that does not exist.
+    #[error("no store at {url}: {path} does not exist (run `primer search` first, or pass --db)")]
+    Missing { url: String, path: String },
+    /// A read-only open of a database with no tables at all.
+    #[error("no store at {url}: the database is empty (run `primer search` first, or pass --db)")]
+    Empty { url: String },
+    /// A database of something else: tables, but not primer's migrations.
+    #[error("store {url}: not a primer store, refusing to touch it: it holds {what}")]
+    Foreign { url: String, what: String },
+    /// A store migrated by a newer primer.
+    #[error(
+        "store {url}: its schema is version {found}, newer than this primer's {supported}: use a newer primer (nothing was changed)"
+    )]
+    Newer { url: String, found: i64, supported: i64 },
+    /// An older store opened by a command that only reads.
+    #[error(
+        "store {url}: its schema is version {found}, older than this primer's {supported}; commands that only read never migrate: run one that writes (search, worker, rerun, export), which migrates it"
+    )]
+    Older { url: String, found: i64, supported: i64 },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Query(e)
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -420,56 +451,216 @@ pub struct Store {
     pub backend: Backend,
 }
 
+/// What a command may do to a store it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Commands that only read (status, top, show, lineage, analyze, compare, copy's source):
+    /// the store must exist and be primer's, at this primer's schema version; it is opened
+    /// read-only (SQLite `mode=ro` and `query_only`, a PostgreSQL session whose transactions
+    /// are read-only), so nothing can be written, created or migrated.
+    Read,
+    /// Commands that write (search, worker, rerun, export, copy's target): a missing store is
+    /// created, an older one migrated (said on stderr).
+    Write,
+}
+
+/// The schema version this primer writes: the last embedded migration.
+pub fn schema_version() -> i64 {
+    sqlite_migrator().migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+fn sqlite_migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/sqlite")
+}
+
+fn postgres_migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/postgres")
+}
+
+/// What a database holds before primer touches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    /// Tables other than sqlx's `_sqlx_migrations`.
+    tables: Vec<String>,
+    /// Applied migrations (version, description), when there is a `_sqlx_migrations` table.
+    migrations: Option<Vec<(i64, String)>>,
+}
+
+/// What to do with a database, from what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// No tables: a new store (Write) or none (Read).
+    Empty,
+    /// At this primer's version.
+    Current,
+    /// Primer's, at an older version.
+    Older(i64),
+}
+
+impl Found {
+    fn verdict(&self, url: &str, migrator: &sqlx::migrate::Migrator) -> Result<Verdict> {
+        let supported = schema_version();
+        let Some(applied) = &self.migrations else {
+            if self.tables.is_empty() {
+                return Ok(Verdict::Empty);
+            }
+            return Err(StoreError::Foreign { url: url.into(), what: tables_named(&self.tables) });
+        };
+        // Applied migrations must be primer's own, by version and description.
+        let ours: std::collections::HashMap<i64, &str> =
+            migrator.migrations.iter().map(|m| (m.version, m.description.as_ref())).collect();
+        let ours_too = |(v, d): &&(i64, String)| ours.get(v) == Some(&d.as_str());
+        let mismatch = applied.iter().find(|m| m.0 <= supported && !ours_too(m));
+        let none_ours = !applied.is_empty() && !applied.iter().any(|m| ours_too(&m));
+        if let Some((v, d)) = mismatch.or(none_ours.then(|| &applied[0])) {
+            return Err(StoreError::Foreign {
+                url: url.into(),
+                what: format!("{}, and sqlx migration {v} `{d}`, which is not primer's", tables_named(&self.tables)),
+            });
+        }
+        if let Some(&(found, _)) = applied.iter().max() {
+            if found > supported {
+                return Err(StoreError::Newer { url: url.into(), found, supported });
+            }
+        }
+        match applied.iter().map(|(v, _)| *v).max() {
+            None if self.tables.is_empty() => Ok(Verdict::Empty),
+            None => Err(StoreError::Foreign { url: url.into(), what: tables_named(&self.tables) }),
+            Some(v) if v < supported => Ok(Verdict::Older(v)),
+            Some(_) => Ok(Verdict::Current),
+        }
+    }
+}
+
+/// "tables a, b and 3 more" for an error message.
+fn tables_named(tables: &[String]) -> String {
+    if tables.is_empty() {
+        return "no tables".into();
+    }
+    let shown: Vec<&str> = tables.iter().take(8).map(String::as_str).collect();
+    let more = tables.len().saturating_sub(shown.len());
+    let s = if tables.len() == 1 { "" } else { "s" };
+    let list = shown.join(", ");
+    if more > 0 { format!("table{s} {list} and {more} more") } else { format!("table{s} {list}") }
+}
+
+/// The tables and applied migrations of a database.
+async fn found(pool: &AnyPool, backend: Backend) -> std::result::Result<Found, sqlx::Error> {
+    let q = match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+             WHERE table_schema = current_schema() ORDER BY 1"
+        }
+    };
+    let mut tables: Vec<String> = sqlx::query_scalar(q).fetch_all(pool).await?;
+    let migrations = match tables.iter().position(|t| t == "_sqlx_migrations") {
+        Some(i) => {
+            tables.remove(i);
+            let q = "SELECT version, description FROM _sqlx_migrations WHERE success = TRUE ORDER BY version";
+            Some(sqlx::query_as::<_, (i64, String)>(q).fetch_all(pool).await?)
+        }
+        None => None,
+    };
+    Ok(Found { tables, migrations })
+}
+
 impl Store {
-    /// Opens (creating the SQLite file or the schema if needed) the store at `url`:
-    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    /// Opens the store at `url` (`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`) for a
+    /// command that writes: creates it if missing, migrates it if older (see [`Access`]).
     pub async fn open(url: &str) -> Result<Store> {
         Store::open_with(url, 4).await
+    }
+
+    /// Opens the store at `url` for a command that only reads (see [`Access::Read`]).
+    pub async fn open_read(url: &str) -> Result<Store> {
+        Store::open_as(url, 4, Access::Read).await
     }
 
     /// [`Store::open`] with at most `connections` connections: a worker, which does one thing at
     /// a time, holds one (and its heartbeat one more), so that a PostgreSQL server with
     /// `max_connections` M serves about M / 2 workers.
     pub async fn open_with(url: &str, connections: u32) -> Result<Store> {
+        Store::open_as(url, connections, Access::Write).await
+    }
+
+    /// Opens the store at `url` with at most `connections` connections for `access`. Every
+    /// opening first looks at what the database holds, without writing: a database with tables
+    /// but not primer's migrations is refused (naming what it holds), as is one migrated by a
+    /// newer primer; an older one is migrated only for [`Access::Write`].
+    pub async fn open_as(url: &str, connections: u32, access: Access) -> Result<Store> {
         static DRIVERS: std::sync::Once = std::sync::Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::of(url)?;
-        let open = |source| StoreError::Open { url: url.into(), source };
+        let open = |error| StoreError::Open { url: url.into(), error };
+        let migrator = match backend {
+            Backend::Sqlite => sqlite_migrator(),
+            Backend::Postgres => postgres_migrator(),
+        };
+        let read_only = access == Access::Read;
         let mut options =
             AnyPoolOptions::new().max_connections(connections.max(1)).acquire_timeout(Duration::from_secs(30));
+        // SQLite: what a file holds is read on a read-only connection first (a read-write one
+        // would switch someone else's database to WAL before primer could refuse it).
+        let mut checked = None;
         let connect_url = match backend {
             Backend::Sqlite => {
-                options = options.after_connect(|conn, _| {
+                let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
+                let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let with_mode = |mode: &str| {
+                    let mode = if query.contains("mode=") { String::new() } else { format!("mode={mode}") };
+                    let query = [query, &mode].into_iter().filter(|q| !q.is_empty()).collect::<Vec<_>>().join("&");
+                    format!("sqlite://{}?{query}", file.display())
+                };
+                if file.exists() {
+                    let pool = connect(
+                        AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+                            Box::pin(async move {
+                                use sqlx::Executor;
+                                conn.execute("PRAGMA busy_timeout = 30000; PRAGMA query_only = ON;").await?;
+                                Ok(())
+                            })
+                        }),
+                        &with_mode("ro"),
+                    )
+                    .await
+                    .map_err(open)?;
+                    let f = found(&pool, backend).await.map_err(open)?;
+                    pool.close().await;
+                    checked = Some(f.verdict(url, &migrator)?);
+                } else if read_only {
+                    return Err(StoreError::Missing { url: url.into(), path: file.display().to_string() });
+                }
+                options = options.after_connect(move |conn, _| {
                     Box::pin(async move {
                         use sqlx::Executor;
-                        conn.execute(
-                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
+                        let pragmas = if read_only {
+                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+                        } else {
+                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                        };
+                        conn.execute(pragmas).await?;
                         Ok(())
                     })
                 });
-                let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
-                let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-                let mode = if query.contains("mode=") { String::new() } else { "mode=rwc".into() };
-                let query = [query, &mode].into_iter().filter(|q| !q.is_empty()).collect::<Vec<_>>().join("&");
-                format!("sqlite://{}?{query}", file.display())
+                with_mode(if read_only { "ro" } else { "rwc" })
             }
-            Backend::Postgres => url.to_string(),
-        };
-        // Switching a new SQLite file to WAL needs a lock that a concurrent opener may hold for
-        // a moment; a PostgreSQL server may be starting: retry what is transient.
-        let mut tries = 0;
-        let pool = loop {
-            match options.clone().connect(&connect_url).await {
-                Ok(pool) => break pool,
-                Err(e) if tries < 20 && transient(&e) => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            Backend::Postgres => {
+                if read_only {
+                    options = options.after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await?;
+                            Ok(())
+                        })
+                    });
                 }
-                Err(e) => return Err(open(e)),
+                url.to_string()
             }
         };
+        let pool = connect(options, &connect_url).await.map_err(open)?;
         if backend == Backend::Postgres {
             let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
                 .fetch_one(&pool)
@@ -480,23 +671,21 @@ impl Store {
                 return Err(StoreError::OldServer { url: url.into(), version });
             }
         }
-        // Several processes may open a new store at once (a controller and a reader, many
-        // workers). SQLite migrations take no lock across processes: the loser of a race fails
-        // on a table the winner just created, and on a retry sees the migration applied.
-        // PostgreSQL's take an advisory lock.
-        let mut tries = 0;
-        loop {
-            let migrated = match backend {
-                Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
-                Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
-            };
-            match migrated {
-                Ok(()) => break,
-                Err(_) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+        let verdict = match checked {
+            Some(v) => v,
+            None => found(&pool, backend).await.map_err(open)?.verdict(url, &migrator)?,
+        };
+        match (verdict, access) {
+            (Verdict::Current, _) => {}
+            (Verdict::Empty, Access::Read) => return Err(StoreError::Empty { url: url.into() }),
+            (Verdict::Older(found), Access::Read) => {
+                return Err(StoreError::Older { url: url.into(), found, supported: schema_version() });
+            }
+            (Verdict::Empty | Verdict::Older(_), Access::Write) => {
+                if let Verdict::Older(found) = verdict {
+                    eprintln!("store {url}: migrating the schema from version {found} to {}", schema_version());
                 }
-                Err(source) => return Err(StoreError::Migrate { url: url.into(), source }),
+                migrate(&pool, &migrator, url).await?;
             }
         }
         Ok(Store { pool, url: url.into(), backend })
@@ -1166,6 +1355,40 @@ impl Store {
         )
         .bind(candidate)
         .fetch_all(&self.pool)).await
+    }
+}
+
+/// Connects, retrying what is transient: switching a new SQLite file to WAL needs a lock that a
+/// concurrent opener may hold for a moment; a PostgreSQL server may be starting.
+async fn connect(options: AnyPoolOptions, url: &str) -> std::result::Result<AnyPool, sqlx::Error> {
+    let mut tries = 0;
+    loop {
+        match options.clone().connect(url).await {
+            Ok(pool) => return Ok(pool),
+            Err(e) if tries < 20 && transient(&e) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs the migrations. Several processes may open a new store at once (a controller and
+/// many workers). SQLite migrations take no lock across processes: the loser of a race fails
+/// on a table the winner just created, and on a retry sees the migration applied.
+/// PostgreSQL's take an advisory lock.
+async fn migrate(pool: &AnyPool, migrator: &sqlx::migrate::Migrator, url: &str) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            Err(error) => return Err(StoreError::Migrate { url: url.into(), error }),
+        }
     }
 }
 

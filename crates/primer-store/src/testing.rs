@@ -195,3 +195,55 @@ impl TestBackend {
         }
     }
 }
+
+/// Runs SQL statements on the database at `url` as they are, through no `Store` (tests that
+/// make foreign, older or newer databases on purpose); a SQLite file is created if missing.
+pub async fn raw_sql(url: &str, statements: &[&str]) {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let url = match crate::sqlite_file(url) {
+        Some(file) => format!("sqlite://{}?mode=rwc", file.display()),
+        None => url.to_string(),
+    };
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+    for s in statements {
+        pool.execute(*s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    pool.close().await;
+}
+
+/// The tables at `url` (sqlx's `_sqlx_migrations` included), sorted, read without a `Store`.
+pub async fn raw_tables(url: &str) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let (url, q) = match crate::sqlite_file(url) {
+        Some(file) => (
+            format!("sqlite://{}?mode=ro", file.display()),
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        ),
+        None => (
+            url.to_string(),
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+        ),
+    };
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+    let tables = sqlx::query_scalar(q).fetch_all(&pool).await.expect("tables");
+    pool.close().await;
+    tables
+}
+
+/// Makes the store an older primer would have written: primer's migrations up to `version` only.
+pub async fn migrate_to(url: &str, version: i64) {
+    sqlx::any::install_default_drivers();
+    let mut m = match crate::Backend::of(url).expect("a store URL") {
+        crate::Backend::Sqlite => crate::sqlite_migrator(),
+        crate::Backend::Postgres => crate::postgres_migrator(),
+    };
+    m.migrations = m.migrations.iter().filter(|x| x.version <= version).cloned().collect::<Vec<_>>().into();
+    let url = match crate::sqlite_file(url) {
+        Some(file) => format!("sqlite://{}?mode=rwc", file.display()),
+        None => url.to_string(),
+    };
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("connect");
+    m.run(&pool).await.expect("migrations");
+    pool.close().await;
+}

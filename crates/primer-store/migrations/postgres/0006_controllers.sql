@@ -1,0 +1,11 @@
+-- The controller of each campaign (`primer search`): one at a time. A controller holds the
+-- campaign while its heartbeat (the store server's clock, Unix seconds) is fresher than the
+-- lease it renews; a second one started on the campaign is refused and told who holds it.
+CREATE TABLE controllers (
+    campaign      BIGINT PRIMARY KEY REFERENCES campaigns(id),
+    holder        TEXT    NOT NULL,
+    host          TEXT    NOT NULL,
+    pid           BIGINT NOT NULL,
+    started_at    DOUBLE PRECISION NOT NULL,
+    heartbeat_at  DOUBLE PRECISION NOT NULL
+);
