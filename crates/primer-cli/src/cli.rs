@@ -191,9 +191,65 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Reliability drills against a real campaign.
+    Drill {
+        #[command(subcommand)]
+        what: Drill,
+    },
     /// The commands that train or evaluate models (run by `primer-engine`).
     #[command(flatten)]
     Engine(EngineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Drill {
+    /// Run one real campaign (a controller with --workers 0 and W `primer worker`s; default
+    /// experiments/drill/campaign.toml: tiny model, step budget, 3 s leases) while SIGKILLing a
+    /// random worker K times and the controller C times at random moments (seeded), restarting
+    /// each at once; then check the store: births 0..n-1 each with exactly one evaluation, no
+    /// curve point or checkpoint twice, a reason for every attempt beyond the first, every
+    /// stored program parseable, nothing left running. Exits 1 when anything is wrong.
+    Chaos {
+        /// The store (a new campaign name each run: see --name).
+        #[arg(long, value_parser = flags::store_url)]
+        db: String,
+        /// The campaign file (default: experiments/drill/campaign.toml of the workspace).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Campaign name (default: chaos-SEED).
+        #[arg(long)]
+        name: Option<String>,
+        /// Worker processes.
+        #[arg(long, default_value_t = 2, value_parser = flags::positive)]
+        workers: usize,
+        /// Worker kills.
+        #[arg(long, default_value_t = 20)]
+        worker_kills: usize,
+        /// Controller kills.
+        #[arg(long, default_value_t = 5)]
+        controller_kills: usize,
+        /// Seeds the kill times and victims.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Candidates (overrides the file's).
+        #[arg(long, value_parser = flags::positive_u64)]
+        candidates: Option<u64>,
+        /// Least seconds between kills.
+        #[arg(long, default_value_t = 1.0, value_parser = flags::positive_real)]
+        min_gap: f64,
+        /// Most seconds between kills.
+        #[arg(long, default_value_t = 4.0, value_parser = flags::positive_real)]
+        max_gap: f64,
+        /// Seconds the drill may take in all.
+        #[arg(long, default_value_t = 1800.0, value_parser = flags::positive_real)]
+        timeout: f64,
+        /// Where the logs go (default: a folder in the temp dir).
+        #[arg(long)]
+        logs: Option<PathBuf>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The commands that need libtorch: `primer` hands them to `primer-engine`, which runs them.

@@ -45,6 +45,7 @@ pub mod cli;
 pub mod compare;
 pub mod demo;
 pub mod doctor;
+pub mod drill;
 pub mod inspect;
 pub mod launch;
 pub mod loadtest;

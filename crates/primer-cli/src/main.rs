@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use primer_cli::cli::{Bench, Cli, Command, EngineCommand, Format, Launch, StoreCommand};
+use primer_cli::cli::{Bench, Cli, Command, Drill, EngineCommand, Format, Launch, StoreCommand};
 use primer_cli::{bench, check, doctor, inspect, paths, search};
 use primer_dsl::budget::Budget;
 
@@ -94,6 +94,46 @@ fn run() -> Result<ExitCode> {
                 inspect::copy(&src, &dst, campaign.as_deref(), format).await
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Drill {
+            what:
+                Drill::Chaos {
+                    db,
+                    config,
+                    name,
+                    workers,
+                    worker_kills,
+                    controller_kills,
+                    seed,
+                    candidates,
+                    min_gap,
+                    max_gap,
+                    timeout,
+                    logs,
+                    out,
+                },
+        } => {
+            let d = primer_cli::drill::ChaosDrill {
+                config: config.unwrap_or_else(|| paths::workspace_root().join("experiments/drill/campaign.toml")),
+                db,
+                name: name.unwrap_or_else(|| format!("chaos-{seed}")),
+                workers,
+                worker_kills,
+                controller_kills,
+                seed,
+                candidates,
+                min_gap,
+                max_gap,
+                timeout,
+                logs: logs.unwrap_or_else(|| std::env::temp_dir().join(format!("primer-drill-{}", std::process::id()))),
+            };
+            let report = primer_cli::drill::chaos(&d)?;
+            primer_cli::drill::print(&report);
+            if let Some(out) = out {
+                std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            Ok(if report.check.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
         Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {

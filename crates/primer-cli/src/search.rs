@@ -44,25 +44,29 @@ pub async fn open_campaign(
 ) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
     let resolved = resolve(config, o, &paths::default_corpus())?;
     let spec = resolved.spec;
-    if let Some(c) = store.campaign(&spec.name).await? {
-        let stored: CampaignSpec = serde_json::from_str(&c.config)
-            .with_context(|| format!("campaign `{}`: its stored config cannot be read", c.name))?;
-        let diff = spec.differences(&stored);
-        if !diff.is_empty() {
-            bail!(
-                "campaign `{}` already exists in {} with a different {}; run with --name NEW for a new campaign",
-                c.name,
-                store.url,
-                diff.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
-            );
-        }
-        return Ok((c, spec, resolved.seed_programs));
-    }
     let json = serde_json::to_string_pretty(&spec)?;
-    let c = store
-        .create_campaign(&spec.name, &json, spec.seed as i64)
-        .await?
-        .with_context(|| format!("campaign `{}` was created by another process meanwhile", spec.name))?;
+    // Created here, or by another process a moment ago (a second controller started at once):
+    // either way the stored config must be this one.
+    let c = match store.campaign(&spec.name).await? {
+        Some(c) => c,
+        None => match store.create_campaign(&spec.name, &json, spec.seed as i64).await? {
+            Some(c) => c,
+            None => store.campaign(&spec.name).await?.context("a campaign that was just created")?,
+        },
+    };
+    let stored: CampaignSpec = serde_json::from_str(&c.config)
+        .with_context(|| format!("campaign `{}`: its stored config cannot be read", c.name))?;
+    let diff = spec.differences(&stored);
+    if !diff.is_empty() {
+        bail!(
+            "campaign `{}` already exists in {} with a different {}; run with --name NEW for a new campaign",
+            c.name,
+            store.url,
+            diff.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    // The seeds, every time: a controller killed between creating the campaign and enqueuing
+    // its seeds left some out (adding one that is there is a no-op).
     for (i, p) in resolved.seed_programs.iter().enumerate() {
         let row = program_row(&spec, p);
         store.put_program(&row).await?;
@@ -327,7 +331,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             renewed = Instant::now();
         }
         // Leases that ran out (a worker on another machine, or hung).
-        let (rq, failed) = store.requeue(campaign.id, None, spec.execution.max_attempts).await?;
+        let (rq, failed) = store.requeue(campaign.id, None, None, spec.execution.max_attempts).await?;
         if rq + failed > 0 {
             eprintln!(
                 "{rq} candidate(s) with expired leases back to pending, {failed} failed after {} attempts",
@@ -339,7 +343,9 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         while i < pool.len() {
             if let Some(status) = pool[i].child.try_wait()? {
                 let w = pool.remove(i);
-                let (rq, failed) = store.requeue(campaign.id, Some(&w.id), spec.execution.max_attempts).await?;
+                let why = format!("worker {} exited ({status})", w.id);
+                let (rq, failed) =
+                    store.requeue(campaign.id, Some(&w.id), Some(&why), spec.execution.max_attempts).await?;
                 if rq + failed > 0 || !status.success() {
                     eprintln!("worker {} exited ({status}); {rq} candidate(s) back to pending, {failed} failed", w.id);
                 }

@@ -348,6 +348,15 @@ pub struct Running {
     pub description: Option<String>,
 }
 
+/// An attempt that ended without a result, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Requeue {
+    pub candidate: i64,
+    pub attempt: i64,
+    pub worker: Option<String>,
+    pub reason: String,
+}
+
 /// One row of a campaign's history (every candidate, its lineage and result), in birth order.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct HistoryRow {
@@ -407,6 +416,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
     /// The backend a store URL names, or why none does.
     pub fn of(url: &str) -> Result<Backend> {
         if url.starts_with("sqlite:") {
@@ -1176,7 +1193,17 @@ impl Store {
     /// Puts running candidates whose lease has expired on the server's clock (or, with
     /// `worker`, that this worker held) back to pending; a candidate that has had
     /// `max_attempts` attempts is recorded as failed instead. Returns (requeued, failed).
-    pub async fn requeue(&self, campaign: i64, worker: Option<&str>, max_attempts: i64) -> Result<(u64, u64)> {
+    ///
+    /// Each attempt given back or ended this way is recorded with why (`requeues`): `why` (for
+    /// a worker that is known to have gone, e.g. "worker local-3 exited: signal 9"), else that
+    /// its lease ran out.
+    pub async fn requeue(
+        &self,
+        campaign: i64,
+        worker: Option<&str>,
+        why: Option<&str>,
+        max_attempts: i64,
+    ) -> Result<(u64, u64)> {
         let expired = &self.sql(
             "SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND lease_until < {now}",
         );
@@ -1196,6 +1223,22 @@ impl Store {
             };
             let (mut requeued, mut failed) = (0, 0);
             for (id, attempts, w) in lost {
+                let who = w.as_deref().unwrap_or("?");
+                let reason = match why {
+                    Some(why) => why.to_string(),
+                    None => format!("the lease of worker {who} ran out (it stopped answering)"),
+                };
+                sqlx::query(
+                    "INSERT INTO requeues (candidate, attempt, worker, reason, at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (candidate, attempt) DO NOTHING",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(w.as_deref())
+                .bind(&reason)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
                 if attempts >= max_attempts {
                     sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1")
                         .bind(id)
@@ -1210,10 +1253,7 @@ impl Store {
                         seconds: 0.0,
                         hurdles: 0,
                         outcome: Outcome::Failed,
-                        reason: Some(format!(
-                            "its worker died or stopped answering {attempts} times (last: {})",
-                            w.as_deref().unwrap_or("?")
-                        )),
+                        reason: Some(format!("{attempts} attempts ended without a result (last: {reason})")),
                         reused_from: None,
                     };
                     insert_evaluation(&mut tx, id, None, &e).await?;
@@ -1228,6 +1268,19 @@ impl Store {
             }
             tx.commit().await?;
             Ok((requeued, failed))
+        })
+        .await
+    }
+
+    /// Why attempts of the campaign's candidates ended without a result, by candidate and attempt.
+    pub async fn requeues(&self, campaign: i64) -> Result<Vec<Requeue>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT r.candidate, r.attempt, r.worker, r.reason FROM requeues r
+                 JOIN candidates c ON c.id = r.candidate WHERE c.campaign = $1 ORDER BY r.candidate, r.attempt",
+            )
+            .bind(campaign)
+            .fetch_all(&self.pool)
         })
         .await
     }

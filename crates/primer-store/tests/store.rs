@@ -133,16 +133,30 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts(url: String)
         )
         .await
         .unwrap();
-    assert_eq!(store.requeue(c.id, None, 2).await.unwrap(), (1, 0));
+    assert_eq!(store.requeue(c.id, None, None, 2).await.unwrap(), (1, 0));
     let again = store.claim(c.id, "w2", -1.0).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
     assert!(store.curve(id).await.unwrap().is_empty(), "the dead attempt's curve is gone");
     // The second death is the last allowed: failed, with the reason.
-    assert_eq!(store.requeue(c.id, Some("w2"), 2).await.unwrap(), (0, 1));
+    assert_eq!(store.requeue(c.id, Some("w2"), Some("worker w2 exited (signal: 9)"), 2).await.unwrap(), (0, 1));
     let h = store.history(c.id).await.unwrap();
     assert_eq!(h[0].status, Status::Failed);
     assert_eq!(h[0].outcome, Some(Outcome::Failed));
-    assert!(h[0].reason.as_deref().unwrap().contains("died or stopped answering 2 times"), "{:?}", h[0].reason);
+    assert!(
+        h[0].reason.as_deref().unwrap().contains("2 attempts ended without a result (last: worker w2 exited"),
+        "{:?}",
+        h[0].reason
+    );
+    // Each attempt that ended without a result has its reason.
+    let why: Vec<(i64, i64, String)> =
+        store.requeues(c.id).await.unwrap().into_iter().map(|r| (r.candidate, r.attempt, r.reason)).collect();
+    assert_eq!(
+        why,
+        [
+            (id, 1, "the lease of worker w1 ran out (it stopped answering)".to_string()),
+            (id, 2, "worker w2 exited (signal: 9)".to_string())
+        ]
+    );
     assert!(!store.finish(id, "w2", &result(Some(1.0))).await.unwrap(), "a late result is not recorded");
 }
 

@@ -9,3 +9,15 @@ CREATE TABLE controllers (
     started_at    REAL    NOT NULL,
     heartbeat_at  REAL    NOT NULL
 );
+
+-- Why a candidate's attempt ended without a result: one row per attempt that was given back
+-- (its worker exited, or its lease ran out) or ended the candidate as failed. A candidate with
+-- attempts A > 1 has a row for each of its first A - 1 attempts.
+CREATE TABLE requeues (
+    candidate  INTEGER NOT NULL REFERENCES candidates(id),
+    attempt    INTEGER NOT NULL,
+    worker     TEXT,
+    reason     TEXT    NOT NULL,
+    at         REAL NOT NULL,
+    PRIMARY KEY (candidate, attempt)
+);

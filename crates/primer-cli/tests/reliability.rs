@@ -1,0 +1,218 @@
+//! Reliability, on both backends (a SQLite file and a database on a real, throwaway
+//! PostgreSQL server): the chaos drill (workers and the controller SIGKILLed at random moments
+//! and restarted) loses and duplicates nothing; its check finds what is wrong in a store that
+//! is broken on purpose; two controllers started at once on one campaign: one runs it, the
+//! other refuses, naming the first.
+//!
+//! CI runs a short drill (3 worker kills, 1 controller kill). The full one (20 and 5) runs
+//! with `PRIMER_DRILL_FULL=DIR`, which writes `DIR/chaos-BACKEND.json` (see
+//! experiments/drill/README.md).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use primer_store::testing::TestBackend;
+use primer_store::{NewCandidate, NewProgram, Store};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(primer_store::testing::TestBackend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(primer_store::testing::TestBackend::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    the_chaos_drill_loses_and_duplicates_nothing,
+    the_drill_check_finds_what_is_broken,
+    two_controllers_started_at_once_one_runs_the_other_refuses,
+);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("primer-reliability-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn primer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_primer"))
+}
+
+fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
+    let dir = temp_dir(&format!("drill-{backend:?}"));
+    let url = backend.url(&dir, "drill");
+    let full = std::env::var_os("PRIMER_DRILL_FULL").map(PathBuf::from);
+    let out = match &full {
+        Some(d) => d.join(format!("chaos-{}.json", if backend == TestBackend::Sqlite { "sqlite" } else { "postgres" })),
+        None => dir.join("report.json"),
+    };
+    let mut c = primer();
+    c.args(["drill", "chaos", "--db", &url, "--seed", "3", "--logs"]).arg(dir.join("logs")).arg("--out").arg(&out);
+    if full.is_none() {
+        c.args([
+            "--worker-kills",
+            "3",
+            "--controller-kills",
+            "1",
+            "--candidates",
+            "40",
+            "--min-gap",
+            "0.5",
+            "--max-gap",
+            "2",
+        ]);
+    }
+    let o = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let (wk, ck) = if full.is_some() { (20, 5) } else { (3, 1) };
+    assert_eq!((r["worker_kills"].as_u64(), r["controller_kills"].as_u64()), (Some(wk), Some(ck)), "{stdout}");
+    let check = &r["check"];
+    assert_eq!(check["violations"].as_array().unwrap().len(), 0, "{stdout}");
+    assert_eq!(check["candidates"], check["evaluations"], "{stdout}");
+    assert!(check["candidates"].as_u64().unwrap() >= 40, "{stdout}");
+    assert!(stdout.contains("nothing lost, nothing recorded twice, every retry explained"), "{stdout}");
+}
+
+fn program(hash: &str) -> NewProgram {
+    let text = std::fs::read_to_string(root().join("search-spaces/programs/transformer.prim")).unwrap();
+    NewProgram { hash: hash.into(), text, json: "{}".into(), parameters: 1, flops_per_token: 1 }
+}
+
+fn the_drill_check_finds_what_is_broken(backend: TestBackend) {
+    let dir = temp_dir(&format!("check-{backend:?}"));
+    let url = backend.url(&dir, "check");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let check = rt.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let c = store.create_campaign("broken", "{}", 1).await.unwrap().unwrap();
+        for (birth, hash) in [(0, "a"), (2, "b")] {
+            store.put_program(&program(hash)).await.unwrap();
+            store
+                .add_candidate(&NewCandidate {
+                    campaign: c.id,
+                    birth,
+                    program: hash.into(),
+                    parent: None,
+                    seed_index: Some(0),
+                    mutation: None,
+                    description: None,
+                })
+                .await
+                .unwrap();
+        }
+        // Candidate a: claimed twice with no reason recorded for the first attempt, and never
+        // finished; b: never claimed. Its program JSON is not a program.
+        store.claim(c.id, "w", 30.0).await.unwrap().unwrap();
+        primer_store::testing::raw_sql(
+            &url,
+            &["UPDATE candidates SET status = 'pending', worker = NULL WHERE birth = 0"],
+        )
+        .await;
+        store.claim(c.id, "w2", 30.0).await.unwrap().unwrap();
+        store
+            .acquire_controller(
+                &primer_store::NewController { campaign: c.id, holder: "x".into(), host: "h".into(), pid: 1 },
+                30.0,
+                None,
+            )
+            .await
+            .unwrap();
+        primer_cli::drill::check(&store, c.id, 3).await.unwrap()
+    });
+    let v = check.violations.join("\n");
+    for expected in [
+        "births are not 0..2",
+        "2 candidates of the 3 asked for",
+        "has 0 evaluations",
+        "is left running",
+        "is left pending",
+        "attempt 1 of 2 ended with no reason recorded",
+        "unparseable (json:",
+        "the controller lease is still held by pid 1 on h",
+    ] {
+        assert!(v.contains(expected), "missing `{expected}` in:\n{v}");
+    }
+}
+
+fn wait_for(child: &mut std::process::Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn two_controllers_started_at_once_one_runs_the_other_refuses(backend: TestBackend) {
+    let dir = temp_dir(&format!("two-{backend:?}"));
+    let url = backend.url(&dir, "two");
+    let config = root().join("experiments/drill/campaign.toml");
+    let start = |n: usize| {
+        let log = std::fs::File::create(dir.join(format!("controller-{n}.log"))).unwrap();
+        primer()
+            .args(["search"])
+            .arg(&config)
+            .args(["--db", &url, "--workers", "0", "--candidates", "6"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut a = start(0);
+    let mut b = start(1);
+    // One of them refuses at once; the other waits for workers.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut runner, refused, refused_log) = loop {
+        if let Some(s) = a.try_wait().unwrap() {
+            break (b, s, dir.join("controller-0.log"));
+        }
+        if let Some(s) = b.try_wait().unwrap() {
+            break (a, s, dir.join("controller-1.log"));
+        }
+        assert!(Instant::now() < deadline, "neither controller refused");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = std::fs::read_to_string(&refused_log).unwrap();
+    assert_eq!(refused.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the campaign already has a controller: pid") && said.contains(&runner.id().to_string()),
+        "{said}"
+    );
+    // The one that runs it finishes it with a worker, and no birth was made twice.
+    let mut w = primer()
+        .args(["worker", "--db", &url, "--campaign", "drill", "--wait", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let done = wait_for(&mut runner, 240);
+    let _ = wait_for(&mut w, 30);
+    let _ = w.kill();
+    assert!(done.is_some_and(|s| s.success()), "the controller did not finish");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let check = rt.block_on(async {
+        let store = Store::open_read(&url).await.unwrap();
+        let c = store.campaign("drill").await.unwrap().unwrap();
+        primer_cli::drill::check(&store, c.id, 6).await.unwrap()
+    });
+    assert!(check.violations.is_empty(), "{:?}", check.violations);
+    assert_eq!(check.candidates, 6);
+}
