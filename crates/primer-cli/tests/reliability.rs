@@ -86,6 +86,7 @@ fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
     assert_eq!(check["candidates"], check["evaluations"], "{stdout}");
     assert!(check["candidates"].as_u64().unwrap() >= 40, "{stdout}");
     assert!(stdout.contains("nothing lost, nothing recorded twice, every retry explained"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn program(hash: &str) -> NewProgram {
@@ -135,6 +136,7 @@ fn the_drill_check_finds_what_is_broken(backend: TestBackend) {
         primer_cli::drill::check(&store, c.id, 3).await.unwrap()
     });
     let v = check.violations.join("\n");
+    let _ = std::fs::remove_dir_all(&dir);
     for expected in [
         "births are not 0..2",
         "2 candidates of the 3 asked for",
@@ -215,4 +217,96 @@ fn two_controllers_started_at_once_one_runs_the_other_refuses(backend: TestBacke
     });
     assert!(check.violations.is_empty(), "{:?}", check.violations);
     assert_eq!(check.candidates, 6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The disk holding a SQLite store fills up mid-campaign (a 6 MB tmpfs, filled with a file):
+/// the controller and the worker wait, saying why, with their results in memory; once space is
+/// back the campaign goes on and ends with nothing lost or recorded twice. Needs root (mount).
+#[test]
+fn a_full_disk_pauses_the_campaign_and_loses_nothing() {
+    if !primer_store::testing::is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = temp_dir("full");
+    let disk = dir.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"]).arg(&disk).status().unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+    let url = format!("sqlite://{}", disk.join("store.db").display());
+    let config = root().join("experiments/drill/campaign.toml");
+    // Logs outside the full disk.
+    let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
+    let mut controller = primer()
+        .args(["search"])
+        .arg(&config)
+        .args(["--db", &url, "--workers", "0", "--candidates", "24", "--name", "full"])
+        .stdin(Stdio::null())
+        .stdout(log("controller.log"))
+        .stderr(log("controller.err"))
+        .spawn()
+        .unwrap();
+    let mut worker = primer()
+        .args(["worker", "--db", &url, "--campaign", "full", "--wait", "60"])
+        .stdin(Stdio::null())
+        .stdout(log("worker.log"))
+        .stderr(log("worker.err"))
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let finished = || {
+        rt.block_on(async {
+            let Ok(store) = Store::open_read(&url).await else { return 0 };
+            let Ok(Some(c)) = store.campaign("full").await else { return 0 };
+            store.counts(c.id).await.map_or(0, |n| n.finished())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while finished() < 4 {
+        assert!(Instant::now() < deadline, "the campaign did not start");
+        assert!(controller.try_wait().unwrap().is_none(), "the controller exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Fill the disk.
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let at_full = finished();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(controller.try_wait().unwrap().is_none(), "the controller died on a full disk");
+    assert!(worker.try_wait().unwrap().is_none(), "the worker died on a full disk");
+    let said = std::fs::read_to_string(dir.join("controller.err")).unwrap()
+        + &std::fs::read_to_string(dir.join("worker.err")).unwrap();
+    assert!(said.contains("the disk holding it is full"), "nobody said why they wait:\n{said}");
+    assert!(finished() <= at_full + 1, "results were stored on a full disk?");
+    // Space is back.
+    std::fs::remove_file(&filler).unwrap();
+    let done = wait_for(&mut controller, 240);
+    let _ = wait_for(&mut worker, 30);
+    let _ = worker.kill();
+    let err = std::fs::read_to_string(dir.join("controller.err")).unwrap();
+    assert!(done.is_some_and(|s| s.success()), "the campaign did not end:\n{err}");
+    assert!(err.contains("writing again after"), "{err}");
+    let check = rt.block_on(async {
+        let store = Store::open_read(&url).await.unwrap();
+        let c = store.campaign("full").await.unwrap().unwrap();
+        primer_cli::drill::check(&store, c.id, 24).await.unwrap()
+    });
+    assert!(check.violations.is_empty(), "{:?}", check.violations);
+    assert_eq!(check.candidates, 24);
+    drop(_unmount);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -457,8 +457,19 @@ impl Backend {
 pub const MIN_POSTGRES: i64 = 150_000;
 
 /// How long a transient fault (a dropped connection, a restarting server, a serialization
-/// failure, a locked SQLite file) is retried, with exponential backoff, before it is an error.
-const RETRY_FOR: Duration = Duration::from_secs(120);
+/// failure) is retried, with exponential backoff, before it is an error: 120 s, or
+/// `$PRIMER_STORE_RETRY_SECONDS` (read once). Store faults (a full disk, a file locked past the
+/// busy timeout) are waited out however long they last.
+fn retry_for() -> Duration {
+    static FOR: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *FOR.get_or_init(|| {
+        std::env::var("PRIMER_STORE_RETRY_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(Duration::from_secs(120), Duration::from_secs_f64)
+    })
+}
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -625,7 +636,24 @@ impl Store {
         let connect_url = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
-                let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+                // `?busy_timeout=MS` (primer's, default 30000): how long SQLite waits for a lock
+                // before the store says it waits (see `fault`). The rest goes to sqlx.
+                let mut busy_ms = 30_000u64;
+                let params: Vec<&str> = url
+                    .split_once('?')
+                    .map(|(_, q)| q)
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|p| match p.strip_prefix("busy_timeout=") {
+                        Some(ms) => {
+                            busy_ms = ms.parse().unwrap_or(busy_ms);
+                            false
+                        }
+                        None => !p.is_empty(),
+                    })
+                    .collect();
+                let query = params.join("&");
+                let query = query.as_str();
                 let with_mode = |mode: &str| {
                     let mode = if query.contains("mode=") { String::new() } else { format!("mode={mode}") };
                     let query = [query, &mode].into_iter().filter(|q| !q.is_empty()).collect::<Vec<_>>().join("&");
@@ -654,11 +682,11 @@ impl Store {
                     Box::pin(async move {
                         use sqlx::Executor;
                         let pragmas = if read_only {
-                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+                            "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
                         } else {
-                            "PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                         };
-                        conn.execute(pragmas).await?;
+                        conn.execute(format!("PRAGMA busy_timeout = {busy_ms}; {pragmas}").as_str()).await?;
                         Ok(())
                     })
                 });
@@ -708,7 +736,7 @@ impl Store {
         Ok(Store { pool, url: url.into(), backend })
     }
 
-    /// Runs `f` again while it fails for a transient reason (see [`RETRY_FOR`]). Every
+    /// Runs `f` again while it fails for a transient reason (see [`retry_for`]). Every
     /// operation is written so that running it twice is the same as once (a reply lost after
     /// a commit must not record a result twice).
     async fn retry<T, F, Fut>(&self, f: F) -> Result<T>
@@ -716,11 +744,39 @@ impl Store {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
     {
-        let deadline = std::time::Instant::now() + RETRY_FOR;
+        let deadline = std::time::Instant::now() + retry_for();
         let mut wait = Duration::from_millis(50);
+        // A store fault (a full disk, a file locked past the busy timeout) is waited out for as
+        // long as it lasts: what the caller is writing stays in its memory meanwhile. Said on
+        // stderr when it starts, every 30 s, and when it ends.
+        let mut faulted: Option<(std::time::Instant, std::time::Instant)> = None;
         loop {
             match f().await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    if let Some((since, _)) = faulted {
+                        eprintln!(
+                            "store {}: writing again after {:.0} s; nothing was lost",
+                            self.url,
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
+                    return Ok(v);
+                }
+                Err(e) if fault(self.backend, &e).is_some() => {
+                    let now = std::time::Instant::now();
+                    let said = faulted.get_or_insert((now, now - Duration::from_secs(60)));
+                    if now.duration_since(said.1) >= Duration::from_secs(30) {
+                        eprintln!(
+                            "store {}: {} ({e}); waiting {:.0} s so far, retrying every 5 s; nothing is lost",
+                            self.url,
+                            fault(self.backend, &e).unwrap_or_default(),
+                            now.duration_since(said.0).as_secs_f64()
+                        );
+                        said.1 = now;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
                 Err(e) if transient(&e) && std::time::Instant::now() + wait < deadline => {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
@@ -1459,6 +1515,29 @@ fn transient(e: &sqlx::Error) -> bool {
                 || d.message().contains("database is locked")
         }
         _ => false,
+    }
+}
+
+/// A store fault that lasts until someone ends it, and what it is: the disk holding the store
+/// is full (SQLite `SQLITE_FULL`, an I/O error on write; PostgreSQL `53100 disk_full`), or a
+/// SQLite file stays locked by another process past the busy timeout. [`Store`] waits these out.
+fn fault(backend: Backend, e: &sqlx::Error) -> Option<&'static str> {
+    let sqlx::Error::Database(d) = e else { return None };
+    let code = d.code().unwrap_or_default();
+    match backend {
+        Backend::Postgres => (code.as_ref() == "53100").then_some("the disk holding it is full"),
+        Backend::Sqlite => {
+            let n: i64 = code.parse().unwrap_or(-1);
+            if n == 13 || d.message().contains("disk is full") {
+                Some("the disk holding it is full")
+            } else if n & 0xff == 10 {
+                Some("the disk refused a write (I/O error)")
+            } else if n & 0xff == 5 || n & 0xff == 6 || d.message().contains("database is locked") {
+                Some("another process keeps it locked past the busy timeout")
+            } else {
+                None
+            }
+        }
     }
 }
 
