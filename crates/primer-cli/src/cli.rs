@@ -250,6 +250,39 @@ pub enum Drill {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Drills that need libtorch (run by `primer-engine`).
+    #[command(flatten)]
+    Engine(EngineDrill),
+}
+
+/// The drills that train (run by `primer-engine`).
+#[derive(Debug, Subcommand)]
+pub enum EngineDrill {
+    /// N random programs (3 of 4 are chains of 1-8 raw mutations of transformer.prim,
+    /// primer_ez.prim or primer.prim, without the mutator's checks; 1 of 4 come from the
+    /// sampler) validated, compiled and trained 2 steps at d_model 16, seq_len 8, 1 layer:
+    /// counts of each outcome (finished, invalid, diverged, out of memory) by source, panics,
+    /// and programs validation accepted but compilation or training rejected. Exits 1 on any
+    /// panic or disagreement.
+    Programs {
+        /// How many programs.
+        #[arg(long, default_value_t = 10_000, value_parser = flags::positive)]
+        count: usize,
+        /// Seeds the programs and their training.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The search space mutations draw from (default: search-spaces/primer.toml).
+        #[arg(long)]
+        space: Option<PathBuf>,
+        /// Save programs that panicked or that validation and compilation disagree on here.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 /// The commands that need libtorch: `primer` hands them to `primer-engine`, which runs them.

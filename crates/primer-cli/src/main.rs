@@ -30,7 +30,9 @@ fn run() -> Result<ExitCode> {
             let joined = primer_cli::work::join(&args)?;
             primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
         }
-        Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } => exec_engine(),
+        Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } | Command::Drill { what: Drill::Engine(_) } => {
+            exec_engine()
+        }
         Command::Doctor { format } => {
             let ok = doctor::report(&doctor::run_checks(), format);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -310,3 +310,32 @@ fn a_full_disk_pauses_the_campaign_and_loses_nothing() {
     drop(_unmount);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// 1,000 random programs (mutation chains of the reference programs and the sampler's)
+/// validated, compiled and trained 2 steps: no panic, every outcome classified, and no program
+/// that validation accepts is rejected by compilation or training. (The 10,000-program run
+/// is in experiments/drill/README.md.)
+#[test]
+fn a_thousand_random_programs_never_panic_and_validation_agrees_with_compilation() {
+    let dir = temp_dir("programs");
+    let out = dir.join("programs.json");
+    let o = primer()
+        .args(["drill", "programs", "--count", "1000", "--seed", "7", "--keep"])
+        .arg(dir.join("kept"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!((r["panics"].as_u64(), r["disagreements"].as_u64()), (Some(0), Some(0)), "{stdout}");
+    let totals = r["totals"].as_object().unwrap();
+    assert_eq!(totals.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 1000, "{stdout}");
+    for kind in ["finished", "invalid (validation)"] {
+        assert!(totals.get(kind).and_then(|v| v.as_u64()).unwrap_or(0) >= 100, "too few `{kind}`: {stdout}");
+    }
+    let known = ["finished", "invalid (validation)", "diverged", "out of memory"];
+    assert!(totals.keys().all(|k| known.contains(&k.as_str())), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -196,7 +196,12 @@ impl Inference<'_> {
             }
             let at = || Location::Instruction { subprogram: sub.name.clone(), index: i, name: ins.name.clone() };
             let fail = |reason| Err(ValidationError { location: at(), reason });
-            let a = values[ins.in1].expect("inputs of live instructions are live");
+            // An op that reads no input (CONSTANT) may name a dead value: it does not read it.
+            let a = if p.reads(ins, Field::In1) {
+                values[ins.in1].expect("inputs of live instructions are live")
+            } else {
+                Shape::Seq(1)
+            };
             let b = if p.reads(ins, Field::In2) { values[ins.in2].expect("live") } else { a };
             let seq = |s: Shape| match s {
                 Shape::Seq(c) => Ok(c),

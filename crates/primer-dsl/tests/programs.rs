@@ -185,3 +185,30 @@ fn printed_line_points_at_the_printed_instruction() {
         }
     }
 }
+
+/// The JSON of every reference and landscape program, as the store keeps it, is what
+/// fuzz/seeds/program_json/ holds: the stored form does not change unnoticed, and the JSON
+/// fuzz target starts from real programs. `PRIMER_BLESS=1` rewrites the files.
+#[test]
+fn program_json_seeds_are_current() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let seeds = root.join("fuzz/seeds/program_json");
+    let bless = std::env::var_os("PRIMER_BLESS").is_some();
+    let mut stale = Vec::new();
+    for dir in ["search-spaces/programs", "experiments/landscape/programs", "experiments/landscape/setup/programs"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "prim")) {
+            let json = to_json(&parse_file(f).unwrap_or_else(|e| panic!("{e}"))) + "\n";
+            let name = format!("{}.json", f.file_stem().unwrap().to_string_lossy());
+            let seed = seeds.join(&name);
+            if bless {
+                std::fs::create_dir_all(&seeds).unwrap();
+                std::fs::write(&seed, &json).unwrap();
+            } else if std::fs::read_to_string(&seed).ok().as_deref() != Some(json.as_str()) {
+                stale.push(name);
+            }
+        }
+    }
+    assert!(stale.is_empty(), "stale or missing in fuzz/seeds/program_json (PRIMER_BLESS=1 rewrites them): {stale:?}");
+}

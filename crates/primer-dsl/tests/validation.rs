@@ -115,3 +115,19 @@ fn the_shipped_search_spaces_load() {
     assert_eq!(paper.dims, vec![1, 2, 4, 8, 12, 16, 24, 32, 48, 64]);
     SearchSpace::load(&dir.join("primer-cpu.toml")).unwrap();
 }
+
+/// An op that reads no input (CONSTANT) whose unused in1 names a dead value (as mutations and
+/// hand-written JSON can make it) validates; it panicked before (found by `primer drill
+/// programs`).
+#[test]
+fn a_constant_naming_a_dead_value_validates() {
+    let src = "bank {\n const c = 0.5\n dim d = 8\n}\ndef main(x) {\n  dead = DENSE(x, d)\n  z = CONSTANT(c)\n  y = ADD(x, z)\n}\n";
+    let mut p = parse(src, "<test>").unwrap();
+    p.subprograms[0].instructions[1].in1 = 1;
+    let json = primer_dsl::text::to_json(&p);
+    let p = primer_dsl::text::from_json(&json, "<test>").unwrap();
+    let v = validate(&p, &CONFIG).expect("valid");
+    assert!(!v.liveness.instructions[0][0], "`dead` is dead");
+    let out = primer_dsl::analysis::eliminate_dead_code(&p);
+    validate(&out, &CONFIG).expect("still valid without dead code");
+}

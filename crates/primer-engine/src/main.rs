@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use primer_cli::cli::{Bench, Cli, Command, EngineBench, EngineCommand};
+use primer_cli::cli::{Bench, Cli, Command, Drill, EngineBench, EngineCommand, EngineDrill};
 
 mod compare;
+mod drill;
 mod export;
 mod rerun;
 mod study;
@@ -23,6 +24,9 @@ fn run() -> Result<ExitCode> {
         Command::Engine(command) => command,
         Command::Bench { what: Bench::Engine(EngineBench::Train { steps, training, model }) } => {
             return train::bench(steps, &training, &model);
+        }
+        Command::Drill { what: Drill::Engine(EngineDrill::Programs { count, seed, space, keep, out, format }) } => {
+            return drill::programs(count, seed, space.as_deref(), keep.as_deref(), out.as_deref(), format);
         }
         other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
     };

@@ -322,7 +322,10 @@ fn compile_instance(
                     _ => Vec::new(),
                 };
                 let constant = if p.reads(ins, Field::Constant) { p.constant(ins).unwrap_or(0.0) } else { 0.0 };
-                Step::Primitive { op, in1: ins.in1, in2: ins.in2, constant, params }
+                // An op that reads no input (CONSTANT) takes its shape from the first input, which
+                // is always there, not from the value it names (which may be dead).
+                let in1 = if p.reads(ins, Field::In1) { ins.in1 } else { 0 };
+                Step::Primitive { op, in1, in2: ins.in2, constant, params }
             }
         };
         steps.push(Some(step));

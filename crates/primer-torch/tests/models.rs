@@ -292,3 +292,17 @@ fn fused_kernels_agree_with_the_primitive_path() {
     }
     assert!(fused_any > 40, "most mutants keep some fusable pattern: {fused_any}");
 }
+
+/// A CONSTANT whose unused in1 names a dead value (mutations and JSON can make one) compiles
+/// and trains: the compiler takes the constant's shape from the first input, not from the dead
+/// value (it panicked before; found by `primer drill programs`).
+#[test]
+fn a_constant_naming_a_dead_value_compiles_and_trains() {
+    let src = "bank {\n const c = 0.5\n dim d = 8\n}\ndef main(x) {\n  dead = DENSE(x, d)\n  z = CONSTANT(c)\n  y = ADD(x, z)\n}\n";
+    let mut p = text::parse(src, "<test>").unwrap();
+    p.subprograms[0].instructions[1].in1 = 1;
+    let data = corpus(small().seq_len);
+    let tc = TrainConfig { batch: 2, ..TrainConfig::default() };
+    let r = run(&p, &job(&data, small(), &tc, Budget::Steps(2)));
+    assert_eq!(r.outcome, Outcome::Finished, "{:?}", r.outcome);
+}

@@ -13,6 +13,9 @@
 //!   and lint gates (`cargo fmt --check`,
 //!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
+//! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer,
+//!   nightly), each corpus seeded with every file of its kind in the repository; prints
+//!   executions, seconds and crashes per target, and fails if any crashed.
 //!
 //! This crate has no dependencies so that it builds in seconds; everything it downloads goes
 //! through pip (PyPI) or apt (Debian), the only registries the project may use.
@@ -44,6 +47,11 @@ commands:
                    missing (the tests start throwaway servers and a one-node cluster), `cargo fmt --check`, `cargo clippy -D warnings`,
                    build, then `cargo test --release --workspace [ARGS]`
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
+  fuzz [--seconds N] [TARGET...]
+                   cargo-fuzz (installed from crates.io if missing; nightly) on the parsers of
+                   every text primer reads: prim_text, program_json, campaign_toml,
+                   space_toml; each corpus seeded with every such file of the repository;
+                   N seconds per target (default 60); prints executions, time and crashes
 ";
 
 fn main() -> ExitCode {
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
         }),
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root, &args[1..]),
+        Some("fuzz") => fuzz(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -443,4 +452,146 @@ fn demo(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, false)?;
     build_primer(root)?;
     run(Command::new(root.join("target/release/primer")).arg("demo").args(extra).current_dir(root))
+}
+
+/// The fuzz targets (fuzz/fuzz_targets) and which files of the repository seed each.
+const FUZZ_TARGETS: [(&str, &[&str]); 4] =
+    [("prim_text", &["prim"]), ("program_json", &["json"]), ("campaign_toml", &["toml"]), ("space_toml", &["toml"])];
+
+/// Files under `dir` with one of `exts`, skipping build outputs and set-up folders.
+fn files_with(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p.is_dir() {
+            if !["target", ".git", ".venv", ".libtorch", ".cache", "corpus", "artifacts", "node_modules"]
+                .contains(&name.as_str())
+            {
+                files_with(&p, exts, out);
+            }
+        } else if p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) {
+            out.push(p);
+        }
+    }
+}
+
+/// The seeds of a target: program JSON from fuzz/seeds (and no other JSON: the rest are
+/// reports); campaign files from experiments/ and docker/; search spaces from search-spaces/;
+/// `.prim` files from everywhere.
+fn fuzz_seeds(root: &Path, target: &str, exts: &[&str]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    match target {
+        "program_json" => files_with(&root.join("fuzz/seeds/program_json"), exts, &mut files),
+        "campaign_toml" => {
+            files_with(&root.join("experiments"), exts, &mut files);
+            files_with(&root.join("docker"), exts, &mut files);
+            files_with(&root.join("crates/primer-cli/tests"), exts, &mut files);
+        }
+        "space_toml" => files_with(&root.join("search-spaces"), exts, &mut files),
+        _ => files_with(root, exts, &mut files),
+    }
+    files.sort();
+    files
+}
+
+fn fuzz(root: &Path, args: &[String]) -> Result<()> {
+    let mut seconds = 60u64;
+    let mut targets: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--seconds" => {
+                seconds = args
+                    .get(i + 1)
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&s| s > 0)
+                    .ok_or("--seconds: a positive number of seconds")?;
+                i += 1;
+            }
+            t => match FUZZ_TARGETS.iter().find(|(n, _)| *n == t) {
+                Some((n, _)) => targets.push(n),
+                None => {
+                    let names: Vec<&str> = FUZZ_TARGETS.iter().map(|(n, _)| *n).collect();
+                    return Err(format!("fuzz: unknown target `{t}` (targets: {})", names.join(", ")));
+                }
+            },
+        }
+        i += 1;
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.iter().map(|(n, _)| *n).collect();
+    }
+    let toolchains = run_output(Command::new("rustup").args(["toolchain", "list"]))?;
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        return Err("fuzz: cargo-fuzz needs the nightly toolchain: `rustup toolchain install nightly`".into());
+    }
+    if !Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success()) {
+        step("installing cargo-fuzz (cargo install cargo-fuzz --locked)");
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    // Optimized, with debug assertions (integer overflow is a crash); no sanitizer: the code
+    // under test is safe Rust, so libFuzzer looks for panics and runs faster without one.
+    let flags = ["-O", "-a", "-s", "none"];
+    step("building the fuzz targets (cargo +nightly fuzz build)");
+    run(Command::new("cargo").args(["+nightly", "fuzz", "build"]).args(flags).current_dir(root))?;
+    let mut rows = Vec::new();
+    let mut crashed = Vec::new();
+    for name in &targets {
+        let exts = FUZZ_TARGETS.iter().find(|(n, _)| n == name).map(|(_, e)| *e).unwrap_or(&[]);
+        let corpus = root.join("fuzz/corpus").join(name);
+        fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+        let seeds = fuzz_seeds(root, name, exts);
+        for f in &seeds {
+            let rel = f.strip_prefix(root).unwrap_or(f).display().to_string().replace('/', "__");
+            fs::copy(f, corpus.join(format!("seed__{rel}"))).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+        step(&format!("fuzzing {name} for {seconds} s ({} seed files)", seeds.len()));
+        let started = Instant::now();
+        let out = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run"])
+            .args(flags)
+            .arg(name)
+            .arg(&corpus)
+            .args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"])
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("cargo fuzz run {name}: {e}"))?;
+        let secs = started.elapsed().as_secs_f64();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+        let stat = |key: &str| {
+            log.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse::<u64>().ok())).unwrap_or(0)
+        };
+        let execs = stat("stat::number_of_executed_units:");
+        let files = fs::read_dir(&corpus).map(|d| d.count()).unwrap_or(0);
+        let ok = out.status.success();
+        if !ok {
+            let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+            eprintln!("{}", tail.join("\n"));
+            crashed.push(name.to_string());
+        }
+        rows.push((name.to_string(), execs, secs, files, ok));
+    }
+    println!(
+        "\n{:<14} {:>12} {:>8} {:>10} {:>8} {:>8}",
+        "target", "executions", "seconds", "exec/s", "corpus", "crashes"
+    );
+    let mut total = 0;
+    for (name, execs, secs, files, ok) in &rows {
+        total += execs;
+        println!(
+            "{name:<14} {execs:>12} {secs:>8.0} {:>10.0} {files:>8} {:>8}",
+            *execs as f64 / secs.max(1e-9),
+            if *ok { 0 } else { 1 }
+        );
+    }
+    println!("{:<14} {total:>12}", "all");
+    if crashed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fuzz: {} crashed; the input is in fuzz/artifacts/<target>/ (make it a malformed-file test)",
+            crashed.join(", ")
+        ))
+    }
 }
