@@ -98,6 +98,7 @@ fn prefill(config: &Path, name: &str, n: usize, total: usize) -> Result<Campaign
         curve_points: Vec::new(),
         reruns: Vec::new(),
         weights: Vec::new(),
+        requeues: Vec::new(),
     };
     let budget = spec.training.budget.to_string();
     for birth in 0..n {

@@ -86,6 +86,15 @@ fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
     assert_eq!(check["candidates"], check["evaluations"], "{stdout}");
     assert!(check["candidates"].as_u64().unwrap() >= 40, "{stdout}");
     assert!(stdout.contains("nothing lost, nothing recorded twice, every retry explained"), "{stdout}");
+    // The drill's campaign copies, reasons for retries included, with the same content.
+    let copy = format!("sqlite://{}", dir.join("copy.db").display());
+    let o = primer().args(["store", "copy", &url, &copy, "--format", "json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let copied: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = &copied[0]["rows"];
+    let count = |table: &str| rows.as_array().unwrap().iter().find(|r| r[0] == table).map(|r| r[1].clone());
+    assert_eq!(count("requeues"), Some(check["requeues"].clone()), "{copied}");
+    assert_eq!(count("evaluations"), Some(check["evaluations"].clone()), "{copied}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

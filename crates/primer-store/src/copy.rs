@@ -105,6 +105,16 @@ fn sha256_hex<S: serde::Serializer>(data: &[u8], s: S) -> std::result::Result<S:
     s.serialize_str(&hex::encode(Sha256::digest(data)))
 }
 
+/// Why an attempt ended without a result.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RequeueRow {
+    pub candidate: i64,
+    pub attempt: i64,
+    pub worker: Option<String>,
+    pub reason: String,
+    pub at: f64,
+}
+
 /// Every row of one campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignDump {
@@ -116,6 +126,7 @@ pub struct CampaignDump {
     pub curve_points: Vec<CurveRow>,
     pub reruns: Vec<RerunRow>,
     pub weights: Vec<WeightsRow>,
+    pub requeues: Vec<RequeueRow>,
 }
 
 /// Rows per table, in a fixed order.
@@ -131,6 +142,7 @@ impl CampaignDump {
             ("curve_points", self.curve_points.len()),
             ("reruns", self.reruns.len()),
             ("weights", self.weights.len()),
+            ("requeues", self.requeues.len()),
         ]
     }
 
@@ -166,6 +178,10 @@ impl CampaignDump {
             w.candidate = b(w.candidate);
         }
         d.weights.sort_by(|x, y| (x.candidate, &x.budget, x.seed).cmp(&(y.candidate, &y.budget, y.seed)));
+        for r in &mut d.requeues {
+            r.candidate = b(r.candidate);
+        }
+        d.requeues.sort_by_key(|r| (r.candidate, r.attempt));
         let json = serde_json::to_vec(&d).expect("a dump serializes");
         hex::encode(Sha256::digest(json))
     }
@@ -220,6 +236,7 @@ impl Store {
         );
         let weights =
             q("candidate, budget, seed, fitness, steps, data, created_at", "weights", "candidate, budget, seed");
+        let requeues = q("candidate, attempt, worker, reason, at", "requeues", "candidate, attempt");
         Ok(CampaignDump {
             programs: self.retry(|| sqlx::query_as(&programs).bind(id).fetch_all(&self.pool)).await?,
             candidates: self.retry(|| sqlx::query_as(candidates).bind(id).fetch_all(&self.pool)).await?,
@@ -228,6 +245,7 @@ impl Store {
             curve_points: self.retry(|| sqlx::query_as(&curves).bind(id).fetch_all(&self.pool)).await?,
             reruns: self.retry(|| sqlx::query_as(&reruns).bind(id).fetch_all(&self.pool)).await?,
             weights: self.retry(|| sqlx::query_as(&weights).bind(id).fetch_all(&self.pool)).await?,
+            requeues: self.retry(|| sqlx::query_as(&requeues).bind(id).fetch_all(&self.pool)).await?,
             campaign,
         })
     }
@@ -402,6 +420,16 @@ impl Store {
             .bind(w.created_at)
             .execute(&mut *tx)
             .await?;
+        }
+        for r in &d.requeues {
+            sqlx::query("INSERT INTO requeues (candidate, attempt, worker, reason, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id(r.candidate))
+                .bind(r.attempt)
+                .bind(&r.worker)
+                .bind(&r.reason)
+                .bind(r.at)
+                .execute(&mut *tx)
+                .await?;
         }
         if self.backend == crate::Backend::Postgres {
             // Explicit ids leave PostgreSQL's identity sequences behind: move them past the rows.

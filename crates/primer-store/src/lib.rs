@@ -546,10 +546,10 @@ impl Found {
                 what: format!("{}, and sqlx migration {v} `{d}`, which is not primer's", tables_named(&self.tables)),
             });
         }
-        if let Some(&(found, _)) = applied.iter().max() {
-            if found > supported {
-                return Err(StoreError::Newer { url: url.into(), found, supported });
-            }
+        if let Some(&(found, _)) = applied.iter().max()
+            && found > supported
+        {
+            return Err(StoreError::Newer { url: url.into(), found, supported });
         }
         match applied.iter().map(|(v, _)| *v).max() {
             None if self.tables.is_empty() => Ok(Verdict::Empty),
