@@ -303,6 +303,12 @@ fn bad_campaign_files_name_the_field_and_where(b: TestBackend) {
             "`training.budget`: `10parsecs`: unknown unit",
         ),
         (text.replace("d_model = 16", "d_model = 12"), "`model.d_model`: 12 is not a multiple of 8"),
+        (text.replace("batch = 4", "batch = 0"), "campaign.toml:15:1: `training.batch`: must be positive, is 0"),
+        (text.replace("lr = 0.002", "lr = -0.002"), "`training.lr`: must be positive, is -0.002"),
+        (
+            text.replace("budget = \"10steps\"", "budget = \"0.5steps\""),
+            "`training.budget`: `0.5steps`: steps must be a whole number",
+        ),
     ];
     for (bad, want) in cases {
         std::fs::write(&config, bad).unwrap();
@@ -310,8 +316,9 @@ fn bad_campaign_files_name_the_field_and_where(b: TestBackend) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(want), "want `{want}` in: {stderr}");
     }
-    // A resumed campaign must keep its config: a changed budget is refused, naming it.
-    std::fs::write(&config, &text).unwrap();
+    // A resumed campaign must keep its config: a changed budget is refused, naming it. (Saved
+    // with a byte-order mark, as some editors do: read as without.)
+    std::fs::write(&config, format!("\u{feff}{text}")).unwrap();
     search(&config, &db);
     std::fs::write(&config, text.replace("lr = 0.002", "lr = 0.003")).unwrap();
     let out = primer().arg("search").arg(&config).args(["--db", &db]).output().unwrap();

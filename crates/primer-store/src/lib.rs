@@ -12,9 +12,13 @@
 //!   transaction, so readers never block a campaign and many worker processes share one file.
 //! - PostgreSQL claims with `FOR UPDATE SKIP LOCKED`; the server must be 15 or newer.
 //! - Leases are on the store server's clock, never a worker's.
-//! - Transient faults (a dropped connection, a restarting server, a serialization failure, a
-//!   locked file) are retried with backoff for up to two minutes, and every operation is safe
-//!   to run twice: a result whose reply was lost is acknowledged, never recorded twice.
+//! - Transient faults (a dropped connection, a restarting server, a serialization failure) are
+//!   retried with backoff for up to two minutes, and every operation is safe to run twice: a
+//!   result whose reply was lost is acknowledged, never recorded twice. Store faults (a full
+//!   disk, a SQLite file locked past its busy timeout, `?busy_timeout=MS`) are waited out for
+//!   as long as they last, said on stderr.
+//! - Opening looks before it writes ([`Access`]): commands that read open the store read-only;
+//!   a database that is not primer's, or a newer primer's, is refused by every command.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), primer_store::StoreError> {
