@@ -165,6 +165,9 @@ pub struct Overrides {
     pub budget: Option<Budget>,
     pub candidates: Option<u64>,
     pub seed: Option<u64>,
+    /// Not an override of the file: put candidates that failed only because their workers died
+    /// back to pending before the search goes on (`primer search --retry-failed`).
+    pub retry_failed: bool,
 }
 
 /// A seed program as stored.

@@ -102,6 +102,11 @@ pub enum Command {
         /// Seed of every random choice (overrides `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// First put the candidates that failed only because their workers died (never
+        /// measured) back to pending, keeping their attempt history; programs that failed on
+        /// their own (invalid, diverged, out of memory) stay as they are.
+        #[arg(long)]
+        retry_failed: bool,
     },
     /// Start workers with a cluster engine: `primer launch slurm CAMPAIGN.toml --workers N`
     /// creates the campaign in the store and submits a Slurm job array of `primer worker`s
@@ -243,6 +248,14 @@ pub enum Drill {
         /// Seconds the drill may take in all.
         #[arg(long, default_value_t = 1800.0, value_parser = flags::positive_real)]
         timeout: f64,
+        /// The signal workers get: kill (SIGKILL: a crash, the kernel's out-of-memory killer)
+        /// or term (SIGTERM: preemption, `scancel`, `docker stop`).
+        #[arg(long, value_enum, default_value = "kill")]
+        worker_signal: WorkerSignal,
+        /// Workers started by the controller (`primer search --workers W`, which stop when it
+        /// is killed) instead of by the drill.
+        #[arg(long)]
+        spawned: bool,
         /// Where the logs go (default: a folder in the temp dir).
         #[arg(long)]
         logs: Option<PathBuf>,
@@ -253,6 +266,15 @@ pub enum Drill {
     /// Drills that need libtorch (run by `primer-engine`).
     #[command(flatten)]
     Engine(EngineDrill),
+}
+
+/// What the chaos drill sends workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WorkerSignal {
+    /// SIGKILL.
+    Kill,
+    /// SIGTERM.
+    Term,
 }
 
 /// The drills that train (run by `primer-engine`).

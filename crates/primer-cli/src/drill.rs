@@ -37,6 +37,12 @@ pub struct ChaosDrill {
     pub timeout: f64,
     /// Where the controller's and workers' logs go.
     pub logs: PathBuf,
+    /// The signal workers get: SIGKILL (a crash, the OOM killer) or SIGTERM (preemption,
+    /// `scancel`, `docker stop`: they give their candidate back and exit).
+    pub worker_signal: i32,
+    /// Workers started by the controller (`--workers W`, following it: a killed controller's
+    /// workers stop too) instead of by the drill.
+    pub spawned: bool,
 }
 
 /// What a drill did and found.
@@ -45,6 +51,10 @@ pub struct DrillReport {
     pub backend: String,
     pub seed: u64,
     pub workers: usize,
+    /// `SIGKILL` or `SIGTERM`.
+    pub worker_signal: String,
+    /// Whether the controller started the workers.
+    pub spawned: bool,
     pub worker_kills: usize,
     pub controller_kills: usize,
     pub seconds: f64,
@@ -61,6 +71,10 @@ pub struct Check {
     pub retried: usize,
     /// Attempts that ended without a result, each with its reason.
     pub requeues: usize,
+    /// Of them, charged to the candidate (its worker died in a way the program could cause).
+    pub charged: usize,
+    /// Of them, by the kind of reason (stopped by a signal, controller gone, killed, ...).
+    pub reasons: BTreeMap<String, usize>,
     pub curve_points: usize,
     pub checkpoints: usize,
     pub programs: usize,
@@ -107,7 +121,7 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         "--db".into(),
         d.db.clone(),
         "--workers".into(),
-        "0".into(),
+        if d.spawned { d.workers.to_string() } else { "0".into() },
         "--name".into(),
         d.name.clone(),
     ];
@@ -132,7 +146,10 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         let log = d.logs.join(format!("worker-{id}.log"));
         spawn(&exe, &worker_args(&id), &log, format!("worker {id}"))
     };
-    let mut workers: Vec<Proc> = (0..d.workers).map(&mut start_worker).collect::<Result<_>>()?;
+    let mut workers: Vec<Proc> =
+        if d.spawned { Vec::new() } else { (0..d.workers).map(&mut start_worker).collect::<Result<_>>()? };
+    let rt = crate::work::runtime()?;
+    let host = crate::work::hostname();
 
     let (mut worker_kills, mut controller_kills) = (0usize, 0usize);
     let mut finished = false;
@@ -170,14 +187,37 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
                 d.controller_kills
             );
             (controller, controller_log) = start_controller(generation)?;
+        } else if d.spawned {
+            // One of the controller's workers, as the store lists them.
+            let live = rt.block_on(live_pids(&d.db, &d.name, &host));
+            if live.is_empty() {
+                continue;
+            }
+            let (id, pid) = &live[rng.random_range(0..live.len())];
+            // SAFETY: a signal to a worker process this drill's controller started.
+            unsafe {
+                libc::kill(*pid, d.worker_signal);
+            }
+            worker_kills += 1;
+            eprintln!(
+                "[{:6.1} s] sent signal {} to worker {id} ({worker_kills}/{})",
+                started.elapsed().as_secs_f64(),
+                d.worker_signal,
+                d.worker_kills
+            );
         } else {
             let slot = rng.random_range(0..workers.len());
-            workers[slot].child.kill()?;
+            let pid = workers[slot].child.id() as i32;
+            // SAFETY: a signal to a child process of this drill.
+            unsafe {
+                libc::kill(pid, d.worker_signal);
+            }
             workers[slot].child.wait()?;
             worker_kills += 1;
             eprintln!(
-                "[{:6.1} s] killed {} ({worker_kills}/{})",
+                "[{:6.1} s] sent signal {} to {} ({worker_kills}/{})",
                 started.elapsed().as_secs_f64(),
+                d.worker_signal,
                 workers[slot].label,
                 d.worker_kills
             );
@@ -212,7 +252,6 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         let _ = w.child.wait();
     }
     let seconds = started.elapsed().as_secs_f64();
-    let rt = crate::work::runtime()?;
     let check = rt.block_on(async {
         let store = Store::open_read(&d.db).await?;
         let c = crate::resolve::find_campaign(&store, &d.name).await?;
@@ -223,11 +262,48 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         backend: primer_store::Backend::of(&d.db)?.as_str().into(),
         seed: d.seed,
         workers: d.workers,
+        worker_signal: if d.worker_signal == libc::SIGTERM { "SIGTERM".into() } else { "SIGKILL".into() },
+        spawned: d.spawned,
         worker_kills,
         controller_kills,
         seconds,
         check,
     })
+}
+
+/// The live workers of the campaign on this host: (id, pid).
+async fn live_pids(db: &str, campaign: &str, host: &str) -> Vec<(String, i32)> {
+    let Ok(store) = Store::open_read(db).await else { return Vec::new() };
+    let Ok(Some(c)) = store.campaign(campaign).await else { return Vec::new() };
+    let lease =
+        serde_json::from_str::<crate::campaign::CampaignSpec>(&c.config).map_or(30.0, |s| s.execution.lease_seconds);
+    store
+        .workers(c.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|w| w.host == host && w.state(lease) == "live")
+        .filter_map(|w| Some((w.id, i32::try_from(w.pid).ok()?)))
+        .collect()
+}
+
+/// The kind of a reason an attempt ended, for counting.
+fn reason_kind(reason: &str) -> &'static str {
+    if reason.contains("stopped by signal") {
+        "stopped by a signal"
+    } else if reason.contains("controller that started it is gone") {
+        "its controller was gone"
+    } else if reason.contains("SIGKILL") {
+        "killed (SIGKILL)"
+    } else if reason.contains("went away") {
+        "its machine went away"
+    } else if reason.contains("died while training it") {
+        "its worker died"
+    } else if reason.contains("stuck on it") {
+        "its worker was stuck on it"
+    } else {
+        "other"
+    }
 }
 
 /// Checks a campaign the drill ran (or any finished campaign): see the module docs.
@@ -290,9 +366,16 @@ pub async fn check(store: &Store, campaign: i64, target: usize) -> Result<Check>
             }
         }
     }
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for r in &requeues {
         if r.reason.trim().is_empty() {
             v.push(format!("candidate {}: attempt {} has an empty reason", r.candidate, r.attempt));
+        }
+        let kind = reason_kind(&r.reason);
+        *reasons.entry(kind.into()).or_default() += 1;
+        // Told to stop, or lost its controller: never the candidate's fault.
+        if r.charged != 0 && matches!(kind, "stopped by a signal" | "its controller was gone") {
+            v.push(format!("candidate {}: attempt {} was charged for `{}`", r.candidate, r.attempt, r.reason));
         }
     }
     for p in &dump.programs {
@@ -327,6 +410,8 @@ pub async fn check(store: &Store, campaign: i64, target: usize) -> Result<Check>
         outcomes,
         retried,
         requeues: requeues.len(),
+        charged: requeues.iter().filter(|r| r.charged != 0).count(),
+        reasons,
         curve_points: dump.curve_points.len(),
         checkpoints: dump.checkpoints.len(),
         programs: dump.programs.len(),
@@ -338,8 +423,15 @@ pub async fn check(store: &Store, campaign: i64, target: usize) -> Result<Check>
 pub fn print(r: &DrillReport) {
     let c = &r.check;
     println!(
-        "chaos drill on {} (seed {}, {} workers): {} worker kills, {} controller kills, {:.0} s",
-        r.backend, r.seed, r.workers, r.worker_kills, r.controller_kills, r.seconds
+        "chaos drill on {} (seed {}, {} workers {}): {} {} to workers, {} controller kills, {:.0} s",
+        r.backend,
+        r.seed,
+        r.workers,
+        if r.spawned { "started by the controller" } else { "started by the drill" },
+        r.worker_kills,
+        r.worker_signal,
+        r.controller_kills,
+        r.seconds
     );
     println!(
         "  {} candidates, {} evaluations ({}), {} trained again after a kill, {} attempts ended with their reason",
@@ -348,6 +440,12 @@ pub fn print(r: &DrillReport) {
         c.outcomes.iter().map(|(o, n)| format!("{n} {o}")).collect::<Vec<_>>().join(", "),
         c.retried,
         c.requeues
+    );
+    println!(
+        "  attempts ended: {} charged to the candidate, {} not ({})",
+        c.charged,
+        c.requeues - c.charged,
+        c.reasons.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")
     );
     println!("  {} curve points, {} checkpoints, {} programs (all parsed)", c.curve_points, c.checkpoints, c.programs);
     if c.violations.is_empty() {

@@ -25,7 +25,13 @@ pub struct StatusRow {
     pub campaign: i64,
     pub name: String,
     pub target: u64,
+    /// Measured: a result of the program (finished, stopped at a hurdle, reused, or failed on
+    /// its own).
     pub done: i64,
+    /// Of `done`, the programs that failed on their own: invalid, diverged, out of memory.
+    pub program_failures: i64,
+    /// Never measured: their workers died too often (`primer search --retry-failed` gives them
+    /// new attempts).
     pub failed: i64,
     pub running: i64,
     pub pending: i64,
@@ -63,6 +69,13 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
     let mut rows = Vec::new();
     for c in store.campaigns().await? {
         let counts = store.counts(c.id).await?;
+        let program_failures: i64 = store
+            .outcome_counts(c.id)
+            .await?
+            .into_iter()
+            .filter(|(o, _)| matches!(o, Outcome::Invalid | Outcome::Diverged | Outcome::OutOfMemory))
+            .map(|(_, n)| n)
+            .sum();
         let target = serde_json::from_str::<serde_json::Value>(&c.config)
             .ok()
             .and_then(|v| v["candidates"].as_u64())
@@ -81,6 +94,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             name: c.name,
             target,
             done: counts.done,
+            program_failures,
             failed: counts.failed,
             running: counts.running,
             pending: counts.pending,
@@ -96,7 +110,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
             println!(
-                "campaign,name,target,done,failed,running,pending,finished,best_fitness,best_candidate,live_workers,stale_workers"
+                "campaign,name,target,done,program_failures,failed,running,pending,finished,best_fitness,best_candidate,live_workers,stale_workers"
             );
             for r in &rows {
                 println!(
@@ -106,6 +120,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                         r.name.clone(),
                         r.target.to_string(),
                         r.done.to_string(),
+                        r.program_failures.to_string(),
                         r.failed.to_string(),
                         r.running.to_string(),
                         r.pending.to_string(),
@@ -123,22 +138,38 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                 println!("no campaigns in {}", store.url);
             }
             println!(
-                "{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
-                "id", "name", "progress", "done", "failed", "running", "pending", "state", "best", "candidate"
+                "{:>3}  {:<20} {:>9} {:>5} {:>9} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
+                "id",
+                "name",
+                "progress",
+                "done",
+                "prog-fail",
+                "lost",
+                "running",
+                "pending",
+                "state",
+                "best",
+                "candidate"
             );
             for r in &rows {
                 println!(
-                    "{:>3}  {:<20} {:>9} {:>5} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
+                    "{:>3}  {:<20} {:>9} {:>5} {:>9} {:>6} {:>7} {:>7}  {:<9} {:>9} {:>9}",
                     r.campaign,
                     r.name,
                     format!("{}/{}", r.done + r.failed, r.target),
                     r.done,
+                    r.program_failures,
                     r.failed,
                     r.running,
                     r.pending,
                     if r.finished { "finished" } else { "open" },
                     loss(r.best_fitness),
                     opt(r.best_candidate)
+                );
+            }
+            if rows.iter().any(|r| r.failed > 0) {
+                println!(
+                    "\ndone: measured (prog-fail: of them, programs that failed on their own: invalid, diverged, out of memory);\nlost: never measured, their workers died too often (`primer search CAMPAIGN.toml --retry-failed` tries them again)"
                 );
             }
             for r in rows.iter().filter(|r| r.workers.iter().any(|w| w.state != "exited")) {

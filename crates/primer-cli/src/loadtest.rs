@@ -129,6 +129,7 @@ fn prefill(config: &Path, name: &str, n: usize, total: usize) -> Result<Campaign
             status: Status::Done,
             worker: Some("prefill".into()),
             attempts: 1,
+            retry_from: 0,
             fingerprint: None,
             created_at: 0.0,
         });

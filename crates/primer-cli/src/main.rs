@@ -66,9 +66,9 @@ fn run() -> Result<ExitCode> {
             bench::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Search { config, db, workers, budget, name, candidates, seed } => {
+        Command::Search { config, db, workers, budget, name, candidates, seed, retry_failed } => {
             let db = db.unwrap_or_else(paths::default_store_url);
-            let o = search::Overrides { name, workers, budget, candidates, seed };
+            let o = search::Overrides { name, workers, budget, candidates, seed, retry_failed };
             tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
         }
         Command::Launch {
@@ -111,6 +111,8 @@ fn run() -> Result<ExitCode> {
                     min_gap,
                     max_gap,
                     timeout,
+                    worker_signal,
+                    spawned,
                     logs,
                     out,
                 },
@@ -128,6 +130,11 @@ fn run() -> Result<ExitCode> {
                 max_gap,
                 timeout,
                 logs: logs.unwrap_or_else(|| std::env::temp_dir().join(format!("primer-drill-{}", std::process::id()))),
+                worker_signal: match worker_signal {
+                    primer_cli::cli::WorkerSignal::Kill => libc::SIGKILL,
+                    primer_cli::cli::WorkerSignal::Term => libc::SIGTERM,
+                },
+                spawned,
             };
             let report = primer_cli::drill::chaos(&d)?;
             primer_cli::drill::print(&report);

@@ -22,6 +22,7 @@ use primer_store::{Campaign, NewCandidate, NewProgram, Outcome, Store};
 pub use crate::campaign::Overrides;
 use crate::campaign::{CampaignSpec, resolve};
 use crate::paths;
+use crate::work::{install_stop_signals, stop_reason, stopping};
 
 /// The program row of a program at a campaign's model size.
 pub fn program_row(spec: &CampaignSpec, p: &Program) -> NewProgram {
@@ -301,6 +302,8 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
     let logs = log_dir(db);
     let mut pool: Vec<Worker> = Vec::new();
     let mut spawned = 0usize;
+    let mut died_since_progress = 0usize;
+    let mut progress_seen = -1i64;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
@@ -313,12 +316,20 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         );
         b
     });
+    if o.retry_failed {
+        let n = store.retry_failed(campaign.id).await?;
+        println!("{n} candidate(s) that failed only because their workers died are pending again");
+    }
+    install_stop_signals();
     let mut exhausted = false;
     let mut memory = Memory::load(&store, campaign.id).await?;
     let mut last_done = -1;
     let mut seen_finished = -1;
     let mut last_line = Instant::now();
     loop {
+        if stopping() {
+            return stop(&store, campaign.id, &me, &mut pool, lease, spec.execution.max_attempts).await;
+        }
         if renewed.elapsed().as_secs_f64() > lease / 3.0 {
             if !store.controller_heartbeat(campaign.id, &me).await? {
                 let other = store.controller(campaign.id).await?;
@@ -331,7 +342,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             renewed = Instant::now();
         }
         // Leases that ran out (a worker on another machine, or hung).
-        let (rq, failed) = store.requeue(campaign.id, None, None, spec.execution.max_attempts).await?;
+        let (rq, failed) = store.requeue(campaign.id, None, None, lease, spec.execution.max_attempts).await?;
         if rq + failed > 0 {
             eprintln!(
                 "{rq} candidate(s) with expired leases back to pending, {failed} failed after {} attempts",
@@ -343,11 +354,18 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         while i < pool.len() {
             if let Some(status) = pool[i].child.try_wait()? {
                 let w = pool.remove(i);
-                let why = format!("worker {} exited ({status})", w.id);
+                let why = ended_by(&w.id, status);
                 let (rq, failed) =
-                    store.requeue(campaign.id, Some(&w.id), Some(&why), spec.execution.max_attempts).await?;
+                    store.requeue(campaign.id, Some(&w.id), Some(&why), lease, spec.execution.max_attempts).await?;
                 if rq + failed > 0 || !status.success() {
-                    eprintln!("worker {} exited ({status}); {rq} candidate(s) back to pending, {failed} failed", w.id);
+                    eprintln!(
+                        "worker {} exited ({status}); {rq} candidate(s) back to pending, {failed} failed ({}charged)",
+                        w.id,
+                        if why.charged { "" } else { "not " }
+                    );
+                }
+                if !status.success() {
+                    died_since_progress += 1;
                 }
             } else {
                 i += 1;
@@ -359,6 +377,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         let (pending, running) = store.in_flight(campaign.id).await?;
         let failed = memory.failed;
         let counts = primer_store::Counts { pending, running, done: memory.history.len() as i64 - failed, failed };
+        if counts.finished() != progress_seen {
+            progress_seen = counts.finished();
+            died_since_progress = 0;
+        }
         let births = store.next_birth(campaign.id).await?;
         let goal = if exhausted { births } else { target };
         if births >= goal && counts.pending + counts.running == 0 {
@@ -380,7 +402,14 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         }
         while pool.len() < workers && (counts.pending > 0 || next > births) {
             spawned += 1;
-            anyhow::ensure!(spawned <= 4 * workers + 8, "workers keep dying: see the logs in {}", logs.display());
+            // Workers that die again and again while nothing finishes: something is wrong with
+            // the set-up, not with a candidate (workers killed from outside while results keep
+            // coming in are replaced for as long as it takes).
+            anyhow::ensure!(
+                died_since_progress <= 2 * workers + 4,
+                "{died_since_progress} workers died with no result recorded in between: see the logs in {}",
+                logs.display()
+            );
             let id = format!("local-{}-{}", std::process::id(), spawned);
             let log = logs.join(format!("primer-worker-{}-{}.log", campaign.id, spawned));
             pool.push(spawn_worker(db, campaign.id, &id, &log)?);
@@ -474,6 +503,72 @@ pub async fn take_controller(store: &Store, campaign: i64, lease: f64) -> Result
         );
     }
     Ok(me.holder)
+}
+
+/// The controller was told to stop (SIGTERM, Ctrl-C): its workers are told too, give their
+/// candidates back (no attempt charged) and exit; then it gives up the campaign's controller
+/// lease and exits 128 + the signal. Running the same command again resumes.
+async fn stop(
+    store: &Store,
+    campaign: i64,
+    me: &str,
+    pool: &mut Vec<Worker>,
+    lease: f64,
+    max_attempts: i64,
+) -> Result<ExitCode> {
+    let reason = stop_reason();
+    eprintln!("{reason}: stopping {} worker(s), which give back what they train", pool.len());
+    for w in pool.iter() {
+        if let Some(pid) = w.child.id() {
+            // SAFETY: a signal to our own child process.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for w in pool.iter_mut() {
+        let status = loop {
+            if let Some(s) = w.child.try_wait()? {
+                break Some(s);
+            }
+            if Instant::now() >= deadline {
+                let _ = w.child.start_kill();
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let why = match status {
+            Some(s) => ended_by(&w.id, s),
+            None => primer_store::Ended::free(format!("worker {} did not stop within 60 s of {reason}", w.id)),
+        };
+        store.requeue(campaign, Some(&w.id), Some(&why), lease, max_attempts).await?;
+    }
+    store.release_controller(campaign, me).await?;
+    eprintln!("stopped; run the same command to resume");
+    let signal = crate::work::stop_signal();
+    Ok(ExitCode::from(if signal > 0 { (128 + signal).min(255) as u8 } else { 1 }))
+}
+
+/// How the exit of a local worker that still held a candidate counts (see
+/// [`primer_store::Ended`]): stopped by a signal that asks it to stop, or exited cleanly: not
+/// charged; killed by SIGKILL (the kernel's out-of-memory killer), another signal, or a crash:
+/// charged.
+pub fn ended_by(id: &str, status: std::process::ExitStatus) -> primer_store::Ended {
+    use primer_store::Ended;
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ended::free(format!("worker {id} exited cleanly while holding it")),
+        (_, Some(s)) if [libc::SIGTERM, libc::SIGINT, libc::SIGHUP].contains(&s) => {
+            Ended::free(format!("worker {id} was stopped by signal {s}"))
+        }
+        (_, Some(libc::SIGKILL)) => {
+            Ended::charged(format!("worker {id} was killed by SIGKILL (as the kernel's out-of-memory killer does)"))
+        }
+        (_, Some(s)) => Ended::charged(format!("worker {id} died of signal {s}")),
+        (Some(c), _) => Ended::charged(format!("worker {id} crashed (exit status {c})")),
+        (None, None) => Ended::charged(format!("worker {id} ended ({status})")),
+    }
 }
 
 /// Whether a process of this host exists (signal 0: nothing is sent).

@@ -16,6 +16,67 @@ use primer_store::{Campaign, Claim, CurvePoint, Evaluation, NewWorker, Outcome, 
 
 use crate::campaign::CampaignSpec;
 
+/// Raised when this process is told to stop (SIGTERM, SIGINT, SIGHUP) or, for a worker that
+/// follows its parent, when the controller that started it is gone. Training checks it before
+/// every step.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// The signal that raised [`STOP`], or -1: the parent is gone.
+static STOP_WHY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The stop flag training checks (see [`TrainJob::stop`](../../primer_torch/train/struct.TrainJob.html)).
+pub fn stop_flag() -> &'static AtomicBool {
+    &STOP
+}
+
+/// Whether this process was told to stop.
+pub fn stopping() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// Raises the stop flag for `why` (a signal number, or -1: the parent is gone).
+pub fn request_stop(why: i32) {
+    STOP_WHY.store(why, Ordering::Relaxed);
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// The signal that stopped this process (0 if none; -1: its parent is gone).
+pub fn stop_signal() -> i32 {
+    STOP_WHY.load(Ordering::Relaxed)
+}
+
+/// Why this process is stopping, in words.
+pub fn stop_reason() -> String {
+    match STOP_WHY.load(Ordering::Relaxed) {
+        -1 => "the controller that started it is gone".into(),
+        libc::SIGTERM => "stopped by signal SIGTERM".into(),
+        libc::SIGINT => "stopped by signal SIGINT".into(),
+        libc::SIGHUP => "stopped by signal SIGHUP".into(),
+        s => format!("stopped by signal {s}"),
+    }
+}
+
+extern "C" fn on_stop_signal(signal: libc::c_int) {
+    // Async-signal-safe: two atomic stores.
+    STOP_WHY.store(signal, Ordering::Relaxed);
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// SIGTERM (what Slurm, Kubernetes and `docker stop` send first), SIGINT (Ctrl-C) and SIGHUP
+/// raise [`STOP`] instead of ending the process: a worker gives its candidate back and exits
+/// 0, a controller stops its workers first.
+pub fn install_stop_signals() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only stores to atomics, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
 /// A current-thread runtime (a worker does one thing at a time).
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
@@ -81,7 +142,9 @@ pub struct Joined {
 
 /// Measures claimed candidates.
 pub trait Evaluate {
-    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Evaluation>;
+    /// The candidate's evaluation, or `None` when the worker was told to stop before it was
+    /// done ([`stopping`]): nothing is recorded and the candidate is given back.
+    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Option<Evaluation>>;
 }
 
 /// This machine's name.
@@ -127,7 +190,8 @@ struct Heartbeat {
 }
 
 impl Heartbeat {
-    fn start(db: String, worker: String, holding: Arc<AtomicI64>, lease: f64) -> Heartbeat {
+    /// `parent`: the process to follow (stop when it is gone), if any.
+    fn start(db: String, worker: String, holding: Arc<AtomicI64>, lease: f64, parent: Option<u32>) -> Heartbeat {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -145,6 +209,9 @@ impl Heartbeat {
             let tick = Duration::from_millis(20);
             let mut waited = period;
             while !flag.load(Ordering::Relaxed) {
+                if parent.is_some_and(|p| std::os::unix::process::parent_id() != p) && !stopping() {
+                    request_stop(-1);
+                }
                 if waited >= period {
                     waited = Duration::ZERO;
                     let _ = rt.block_on(store.worker_heartbeat(&worker));
@@ -196,8 +263,9 @@ fn claim_loop(
 ) -> Result<ExitCode> {
     let lease = w.spec.execution.lease_seconds;
     let holding = Arc::new(AtomicI64::new(-1));
-    let _heartbeat = Heartbeat::start(args.db.clone(), w.id.clone(), holding.clone(), lease);
-    let parent = std::os::unix::process::parent_id();
+    install_stop_signals();
+    let parent = args.follow_parent.then(std::os::unix::process::parent_id);
+    let _heartbeat = Heartbeat::start(args.db.clone(), w.id.clone(), holding.clone(), lease, parent);
     let (id, campaign) = (&w.id, w.campaign.id);
     eprintln!(
         "worker {id}: campaign `{}` (id {campaign}) in {}, budget {}, device {}",
@@ -206,8 +274,11 @@ fn claim_loop(
     // Idle polling backs off (50 ms to 1 s) so that many idle workers cost the store little.
     let mut idle = Duration::from_millis(50);
     loop {
-        if args.follow_parent && std::os::unix::process::parent_id() != parent {
-            eprintln!("worker {id}: the process that started me is gone; stopping");
+        if stopping() || parent.is_some_and(|p| std::os::unix::process::parent_id() != p) {
+            if !stopping() {
+                request_stop(-1);
+            }
+            eprintln!("worker {id}: {}; leaving", stop_reason());
             return Ok(ExitCode::SUCCESS);
         }
         let asked = Instant::now();
@@ -218,7 +289,7 @@ fn claim_loop(
                 eprintln!("worker {id}: campaign finished");
                 return Ok(ExitCode::SUCCESS);
             }
-            std::thread::sleep(idle);
+            sleep_unless_stopped(idle);
             idle = (idle * 2).min(Duration::from_secs(1));
             continue;
         };
@@ -228,12 +299,34 @@ fn claim_loop(
         eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
         let e = evaluator.evaluate(w, &claim);
         holding.store(-1, Ordering::Relaxed);
-        let e = e?;
+        let Some(e) = e? else {
+            // Told to stop before it was done: give it back at once, not charged.
+            let reason = stop_reason();
+            let given = w.rt.block_on(w.store.release(claim.candidate, id, &reason))?;
+            eprintln!(
+                "worker {id}: {reason}: candidate {} {} (no attempt charged)",
+                claim.candidate,
+                if given { "given back" } else { "was no longer mine" }
+            );
+            continue;
+        };
         if !w.rt.block_on(w.store.finish(claim.candidate, id, &e))? {
             eprintln!("worker {id}: candidate {} was no longer mine (lease expired); result dropped", claim.candidate);
         } else {
             eprintln!("worker {id}: candidate {}: {} {:?}", claim.candidate, e.outcome, e.fitness);
         }
+    }
+}
+
+/// Sleeps for `d`, waking early when the process is told to stop.
+fn sleep_unless_stopped(d: Duration) {
+    let until = Instant::now() + d;
+    while !stopping() {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(20)));
     }
 }
 
@@ -255,13 +348,13 @@ impl Simulated {
 }
 
 impl Evaluate for Simulated {
-    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Evaluation> {
+    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Option<Evaluation>> {
         let spec = &w.spec;
         let program = primer_dsl::text::from_json(&claim.program_json, "<store>")?;
         let hash = primer_dsl::analysis::canonical_hash(&program).hex();
         let budget_text = spec.training.budget.to_string();
         let Some(cost) = spec.cost(&program) else {
-            return Ok(Evaluation {
+            return Ok(Some(Evaluation {
                 budget: budget_text,
                 fitness: None,
                 steps: 0,
@@ -272,7 +365,7 @@ impl Evaluate for Simulated {
                 outcome: Outcome::Invalid,
                 reason: Some("not a valid program at the campaign's model size".into()),
                 reused_from: None,
-            });
+            }));
         };
         let per_token = cost.training_flops_per_token.max(1) as f64;
         let tokens_per_step = (spec.training.batch * spec.model.seq_len) as f64;
@@ -297,7 +390,10 @@ impl Evaluate for Simulated {
             val_loss: Some(loss),
         };
         for (k, fraction) in spec.hurdles.fractions().into_iter().enumerate() {
-            std::thread::sleep(Duration::from_secs_f64(flops * (fraction - at) / self.speed));
+            sleep_unless_stopped(Duration::from_secs_f64(flops * (fraction - at) / self.speed));
+            if stopping() {
+                return Ok(None);
+            }
             at = fraction;
             // Loss falls towards the final one as training goes on.
             let loss = final_loss + 0.5 * (1.0 - fraction);
@@ -306,7 +402,7 @@ impl Evaluate for Simulated {
             rt.block_on(store.add_checkpoint(claim.candidate, k as i64, loss))?;
             let (n, median) = rt.block_on(store.checkpoint_median(w.campaign.id, k as i64, claim.birth))?;
             if !spec.hurdles.passes_median(loss, n as usize, median) {
-                return Ok(Evaluation {
+                return Ok(Some(Evaluation {
                     budget: budget_text,
                     fitness: Some(loss),
                     steps: p.step,
@@ -317,14 +413,17 @@ impl Evaluate for Simulated {
                     outcome: Outcome::Stopped,
                     reason: Some(format!("below the median at hurdle {}", k + 1)),
                     reused_from: None,
-                });
+                }));
             }
             passed += 1;
         }
-        std::thread::sleep(Duration::from_secs_f64(flops * (1.0 - at) / self.speed));
+        sleep_unless_stopped(Duration::from_secs_f64(flops * (1.0 - at) / self.speed));
+        if stopping() {
+            return Ok(None);
+        }
         let p = point(1.0, final_loss);
         rt.block_on(store.add_curve_point(claim.candidate, &p))?;
-        Ok(Evaluation {
+        Ok(Some(Evaluation {
             budget: budget_text,
             fitness: Some(final_loss),
             steps: total_steps,
@@ -335,6 +434,6 @@ impl Evaluate for Simulated {
             outcome: Outcome::Finished,
             reason: None,
             reused_from: None,
-        })
+        }))
     }
 }

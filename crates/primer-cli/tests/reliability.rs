@@ -352,3 +352,173 @@ fn a_thousand_random_programs_never_panic_and_validation_agrees_with_compilation
     assert!(totals.keys().all(|k| known.contains(&k.as_str())), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// How a worker's exit counts, from real processes ended by real signals: asked to stop
+/// (SIGTERM, SIGINT, SIGHUP) or a clean exit is not charged; SIGKILL (the out-of-memory
+/// killer's signal), another signal or a crash is.
+#[test]
+fn a_workers_exit_is_charged_only_when_the_program_could_have_caused_it() {
+    let status = |script: &str| Command::new("sh").args(["-c", script]).status().unwrap();
+    for (script, charged, says) in [
+        ("exit 0", false, "exited cleanly"),
+        ("kill -TERM $$", false, "stopped by signal 15"),
+        ("kill -INT $$", false, "stopped by signal 2"),
+        ("kill -HUP $$", false, "stopped by signal 1"),
+        ("kill -KILL $$", true, "killed by SIGKILL"),
+        ("kill -SEGV $$", true, "died of signal 11"),
+        ("exit 101", true, "crashed (exit status 101)"),
+    ] {
+        let e = primer_cli::search::ended_by("w", status(script));
+        assert_eq!(e.charged, charged, "{script}: {e:?}");
+        assert!(e.reason.contains(says), "{script}: {e:?}");
+    }
+}
+
+fn running(url: &str, name: &str) -> Vec<primer_store::Running> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let Ok(store) = Store::open_read(url).await else { return Vec::new() };
+        let Ok(Some(c)) = store.campaign(name).await else { return Vec::new() };
+        store.running(c.id).await.unwrap_or_default()
+    })
+}
+
+fn requeues(url: &str, name: &str) -> Vec<primer_store::Requeue> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = Store::open_read(url).await.unwrap();
+        let c = store.campaign(name).await.unwrap().unwrap();
+        store.requeues(c.id).await.unwrap()
+    })
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+}
+
+fn wait_until_training(url: &str, name: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while running(url, name).len() < n {
+        assert!(Instant::now() < deadline, "nothing trains");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// A controller and the workers it started, stopped and killed: SIGTERM to the controller
+/// stops its workers, which give their candidates back uncharged, and it exits 143 having let
+/// go of the campaign; SIGKILL to the controller leaves its workers without a parent, and they
+/// give their candidates back uncharged too; SIGKILL to a worker is charged. Each time the
+/// same command resumes, and the campaign ends with everything measured once.
+fn stopping_and_killing_a_controller_and_its_workers(backend: TestBackend) {
+    let dir = temp_dir(&format!("stop-{backend:?}"));
+    let url = backend.url(&dir, "stop");
+    let config = root().join("experiments/drill/campaign.toml");
+    let start = |n: usize| {
+        let log = std::fs::File::create(dir.join(format!("controller-{n}.log"))).unwrap();
+        primer()
+            .args(["search"])
+            .arg(&config)
+            .args(["--db", &url, "--workers", "2", "--candidates", "24", "--name", "stop"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    // 1. SIGTERM to the controller.
+    let mut c = start(0);
+    wait_until_training(&url, "stop", 2);
+    signal(c.id(), "-TERM");
+    let status = wait_for(&mut c, 60).expect("the controller stops within a minute of SIGTERM");
+    let log = std::fs::read_to_string(dir.join("controller-0.log")).unwrap();
+    assert_eq!(status.code(), Some(143), "{log}");
+    assert!(log.contains("run the same command to resume"), "{log}");
+    assert!(running(&url, "stop").is_empty(), "candidates left running after a graceful stop");
+    let r = requeues(&url, "stop");
+    assert!(!r.is_empty() && r.iter().all(|r| r.charged == 0 && r.reason == "stopped by signal SIGTERM"), "{r:?}");
+    // 2. SIGKILL to the controller: its workers notice and give back what they hold.
+    let mut c = start(1);
+    wait_until_training(&url, "stop", 2);
+    signal(c.id(), "-KILL");
+    let _ = c.wait();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running(&url, "stop").is_empty() {
+        assert!(Instant::now() < deadline, "the dead controller's workers kept their candidates");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let r = requeues(&url, "stop");
+    let orphaned: Vec<_> = r.iter().filter(|r| r.reason == "the controller that started it is gone").collect();
+    assert!(!orphaned.is_empty() && orphaned.iter().all(|r| r.charged == 0), "{r:?}");
+    // 3. SIGKILL to one of its workers: charged, and the controller replaces the worker.
+    let mut c = start(2);
+    wait_until_training(&url, "stop", 2);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (victim, pid) = rt.block_on(async {
+        let store = Store::open_read(&url).await.unwrap();
+        let camp = store.campaign("stop").await.unwrap().unwrap();
+        let held = store.running(camp.id).await.unwrap()[0].worker.clone().unwrap();
+        let w = store.workers(camp.id).await.unwrap().into_iter().find(|w| w.id == held).unwrap();
+        (w.id, w.pid)
+    });
+    signal(pid as u32, "-KILL");
+    let done = wait_for(&mut c, 240);
+    let log = std::fs::read_to_string(dir.join("controller-2.log")).unwrap();
+    assert!(done.is_some_and(|s| s.success()), "{log}");
+    let r = requeues(&url, "stop");
+    assert!(
+        r.iter()
+            .any(|r| r.worker.as_deref() == Some(victim.as_str()) && r.charged == 1 && r.reason.contains("SIGKILL")),
+        "{r:?}"
+    );
+    let check = rt.block_on(async {
+        let store = Store::open_read(&url).await.unwrap();
+        let camp = store.campaign("stop").await.unwrap().unwrap();
+        primer_cli::drill::check(&store, camp.id, 24).await.unwrap()
+    });
+    assert!(check.violations.is_empty(), "{:?}", check.violations);
+    assert_eq!(check.outcomes.get("failed"), None, "{:?}", check.outcomes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The preemption drill: workers started by the controller get SIGTERM at random moments (and
+/// the controller SIGKILL once): every candidate is measured, and no attempt is charged.
+fn a_preemption_drill_measures_every_candidate_and_charges_nothing(backend: TestBackend) {
+    let dir = temp_dir(&format!("preempt-{backend:?}"));
+    let url = backend.url(&dir, "preempt");
+    let out = dir.join("report.json");
+    let o = primer()
+        .args(["drill", "chaos", "--db", &url, "--seed", "5", "--spawned", "--worker-signal", "term"])
+        .args([
+            "--worker-kills",
+            "4",
+            "--controller-kills",
+            "1",
+            "--candidates",
+            "40",
+            "--min-gap",
+            "0.5",
+            "--max-gap",
+            "2",
+        ])
+        .arg("--logs")
+        .arg(dir.join("logs"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let check = &r["check"];
+    assert_eq!(check["violations"].as_array().unwrap().len(), 0, "{stdout}");
+    assert_eq!(check["charged"], 0, "{stdout}");
+    assert!(check["outcomes"].get("failed").is_none(), "{stdout}");
+    assert_eq!(check["candidates"], check["evaluations"], "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+on_both_backends!(
+    stopping_and_killing_a_controller_and_its_workers,
+    a_preemption_drill_measures_every_candidate_and_charges_nothing,
+);

@@ -1,7 +1,8 @@
 //! `primer launch slurm` on a real one-node Slurm cluster (Debian's slurm-wlm: munge,
 //! slurmctld and slurmd on localhost, configured and started here, stopped when the test
 //! process exits), against a real PostgreSQL store: a tiny campaign runs to the end with its
-//! workers as array tasks, and `scancel` of one task mid-training loses no candidate.
+//! workers as array tasks, and a task preempted mid-training (`scancel --signal=TERM`) gives its
+//! candidate back, uncharged, and loses nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -190,6 +191,14 @@ impl Drop for Slurm {
     }
 }
 
+fn requeues(db: &str, name: &str) -> Vec<primer_store::Requeue> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let s = Store::open_read(db).await.unwrap();
+        let c = s.campaign(name).await.unwrap().unwrap();
+        s.requeues(c.id).await.unwrap()
+    })
+}
+
 fn history(db: &str, name: &str) -> Vec<HistoryRow> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
         let s = Store::open(db).await.unwrap();
@@ -244,12 +253,12 @@ max_attempts = 3
 }
 
 #[test]
-fn a_campaign_runs_on_slurm_array_tasks_and_a_scancelled_task_loses_nothing() {
+fn a_campaign_runs_on_slurm_array_tasks_and_a_preempted_task_gives_its_candidate_back() {
     let slurm = Slurm::start();
     let work = slurm.dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let db = postgres_database("slurm");
-    let config = campaign_file(&work, "onslurm", 10, "300steps");
+    let config = campaign_file(&work, "onslurm", 10, "3000steps");
 
     // --dry-run prints the script and touches nothing.
     let dry = slurm
@@ -304,7 +313,8 @@ fn a_campaign_runs_on_slurm_array_tasks_and_a_scancelled_task_loses_nothing() {
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(500));
-    ok(slurm.cmd("scancel").arg(format!("{job}_1")));
+    // Preempted as Slurm does it: SIGTERM to the task (whose batch script `exec`ed the worker).
+    ok(slurm.cmd("scancel").args(["--signal=TERM", "--full"]).arg(format!("{job}_1")));
 
     let deadline = Instant::now() + Duration::from_secs(300);
     while controller.try_wait().unwrap().is_none() {
@@ -319,6 +329,10 @@ fn a_campaign_runs_on_slurm_array_tasks_and_a_scancelled_task_loses_nothing() {
     let again = h.iter().find(|r| r.candidate == victim.candidate).unwrap();
     assert_eq!(again.status, Status::Done, "the cancelled task's candidate was trained again: {again:?}");
     assert!(again.attempts >= 2 && again.worker.as_deref() != Some(&victim_worker), "{again:?}");
+    // The preempted worker gave it back itself, and no attempt was charged for that.
+    let given_back = requeues(&db, "onslurm");
+    let r = given_back.iter().find(|r| r.candidate == victim.candidate).expect("the preemption is recorded");
+    assert_eq!((r.charged, r.reason.as_str()), (0, "stopped by signal SIGTERM"), "{given_back:?}");
     // The surviving task exits once the campaign is finished; the array leaves the queue.
     let deadline = Instant::now() + Duration::from_secs(60);
     while slurm.queued(&job) > 0 {

@@ -69,6 +69,27 @@ fn json_round_trips_2000_random_programs() {
     }
 }
 
+/// Every constant survives the store's JSON to the bit, whatever its value: 1e-25 came back
+/// as 9.999999999999999e-26 before serde_json's exact float parsing was switched on (found
+/// by fuzzing program JSON; fuzz/seeds/program_json/regression-1e-25.json).
+#[test]
+fn json_keeps_every_constant_to_the_bit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut p = programs(1, 3).remove(0);
+    let mut values = vec![1e-25, 5e-324, f64::MAX, f64::MIN_POSITIVE, 0.1 + 0.2, -0.0];
+    while values.len() < 20_000 {
+        let v = f64::from_bits(rng.random::<u64>());
+        if v.is_finite() {
+            values.push(v);
+        }
+    }
+    for v in values {
+        p.bank.constants[0].value = v;
+        let back = from_json(&to_json(&p), "<json>").unwrap();
+        assert_eq!(back.bank.constants[0].value.to_bits(), v.to_bits(), "{v:e}");
+    }
+}
+
 /// Renames every value, input, subprogram and bank entry.
 fn renamed(p: &Program, rng: &mut ChaCha8Rng) -> Program {
     let mut q = p.clone();

@@ -107,6 +107,7 @@ pub fn compare(
                 budget: largest,
                 checkpoints: &fractions,
                 device,
+                stop: None,
             };
             let mut at = Vec::new();
             let r = train_program(

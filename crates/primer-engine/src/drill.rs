@@ -59,14 +59,22 @@ fn classify(
         Err(CompileError::OutOfMemory { .. }) => return ("out of memory", None),
         Err(e) => return ("invalid (compilation)", Some(format!("validation accepted it, compilation did not: {e}"))),
     };
-    let job =
-        TrainJob { corpus, config: model, settings, budget: Budget::Steps(2), checkpoints: &[], device: Device::Cpu };
+    let job = TrainJob {
+        corpus,
+        config: model,
+        settings,
+        budget: Budget::Steps(2),
+        checkpoints: &[],
+        device: Device::Cpu,
+        stop: None,
+    };
     let r =
         train(&m, Cost::of(&m.validated).training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
     match r.outcome {
         Outcome::Finished | Outcome::Stopped { .. } => ("finished", None),
         Outcome::Diverged { .. } => ("diverged", None),
         Outcome::OutOfMemory { .. } => ("out of memory", None),
+        Outcome::Interrupted { .. } => ("interrupted", None),
         Outcome::Invalid { reason } => {
             ("invalid (training)", Some(format!("validation accepted it, training did not: {reason}")))
         }

@@ -258,6 +258,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
                     budget,
                     checkpoints: &[],
                     device: plan.device,
+                    stop: None,
                 };
                 let r = train(&model, cost.training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
                 if r.outcome != Outcome::Finished {

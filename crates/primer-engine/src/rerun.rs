@@ -58,6 +58,7 @@ pub fn rerun(
                 budget,
                 checkpoints: &[],
                 device: Device::Cpu,
+                stop: None,
             };
             let r = train_program(&program, &job, &mut |_, _| Decision::Continue, &mut |_| {});
             let (outcome, reason) = stored(&r.outcome);

@@ -137,6 +137,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
         budget: Budget::Flops(largest),
         checkpoints: &fractions,
         device: Device::Cpu,
+        stop: None,
     };
     let mut losses = Vec::new();
     let mut seconds = Vec::new();

@@ -86,7 +86,7 @@ pub fn train(
         }
     }
     let start = Instant::now();
-    let job = TrainJob { corpus: &data, config, settings: &tc, budget, checkpoints: &[], device };
+    let job = TrainJob { corpus: &data, config, settings: &tc, budget, checkpoints: &[], device, stop: None };
     let r = train_program(&p, &job, &mut |_, _| Decision::Continue, &mut |pt| {
         if human {
             let val = pt.val_loss.map_or(String::new(), |v| format!("  val {v:.4}"));

@@ -27,6 +27,8 @@ pub fn stored(o: &Outcome) -> (primer_store::Outcome, Option<String>) {
         Outcome::Invalid { reason } => (Stored::Invalid, Some(reason.clone())),
         Outcome::Diverged { step } => (Stored::Diverged, Some(format!("diverged at step {step}"))),
         Outcome::OutOfMemory { message } => (Stored::OutOfMemory, Some(message.clone())),
+        // Never stored: a worker gives an interrupted candidate back instead.
+        Outcome::Interrupted { step } => (Stored::Failed, Some(format!("interrupted at step {step}"))),
     }
 }
 
@@ -55,7 +57,7 @@ struct Trainer {
 }
 
 impl Evaluate for Trainer {
-    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Evaluation> {
+    fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Option<Evaluation>> {
         let (spec, store, rt, campaign_id) = (&w.spec, &w.store, &w.rt, w.campaign.id);
         let budget = spec.training.budget;
         // Results are stored under the budget's canonical text.
@@ -70,7 +72,7 @@ impl Evaluate for Trainer {
                 let earlier = earlier.into_iter().map(|(c, fitness, from)| (c as u64, fitness, from.is_some()));
                 if let FecDecision::Reuse { fitness, measured_by } = replay(spec.dedup.fec_remeasure_after, earlier) {
                     let from = measured_by as i64;
-                    return Ok(Evaluation {
+                    return Ok(Some(Evaluation {
                         budget: budget_text,
                         fitness: fitness.is_finite().then_some(fitness),
                         steps: 0,
@@ -81,7 +83,7 @@ impl Evaluate for Trainer {
                         outcome: primer_store::Outcome::Reused,
                         reason: Some(format!("functionally equal to candidate {from}")),
                         reused_from: Some(from),
-                    });
+                    }));
                 }
             }
         }
@@ -94,6 +96,7 @@ impl Evaluate for Trainer {
             budget,
             checkpoints: &checkpoints,
             device: self.device,
+            stop: Some(work::stop_flag()),
         };
         let mut on_checkpoint = |k: usize, loss: f64| {
             let earlier = rt.block_on(async {
@@ -117,7 +120,10 @@ impl Evaluate for Trainer {
             let _ = rt.block_on(store.add_curve_point(claim.candidate, &point));
         };
         let r = train_program(&program, &job, &mut on_checkpoint, &mut on_point);
-        Ok(evaluation(&budget_text, &r))
+        if matches!(r.outcome, Outcome::Interrupted { .. }) {
+            return Ok(None);
+        }
+        Ok(Some(evaluation(&budget_text, &r)))
     }
 }
 

@@ -36,6 +36,8 @@ pub struct CandidateRow {
     pub status: Status,
     pub worker: Option<String>,
     pub attempts: i64,
+    /// Charged attempts up to this one no longer count (`--retry-failed`).
+    pub retry_from: i64,
     pub fingerprint: Option<String>,
     pub created_at: f64,
 }
@@ -112,6 +114,7 @@ pub struct RequeueRow {
     pub attempt: i64,
     pub worker: Option<String>,
     pub reason: String,
+    pub charged: i64,
     pub at: f64,
 }
 
@@ -219,7 +222,7 @@ impl Store {
         let programs = format!(
             "SELECT hash, text, json, parameters, flops_per_token FROM programs WHERE hash IN (SELECT c.program {CAMPAIGN_ROWS}) ORDER BY hash"
         );
-        let candidates = "SELECT id, birth, program, parent, seed_index, mutation, description, status, worker, attempts, fingerprint, created_at
+        let candidates = "SELECT id, birth, program, parent, seed_index, mutation, description, status, worker, attempts, retry_from, fingerprint, created_at
              FROM candidates WHERE campaign = $1 ORDER BY birth";
         let evaluations = q(
             "candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at",
@@ -236,7 +239,7 @@ impl Store {
         );
         let weights =
             q("candidate, budget, seed, fitness, steps, data, created_at", "weights", "candidate, budget, seed");
-        let requeues = q("candidate, attempt, worker, reason, at", "requeues", "candidate, attempt");
+        let requeues = q("candidate, attempt, worker, reason, charged, at", "requeues", "candidate, attempt");
         Ok(CampaignDump {
             programs: self.retry(|| sqlx::query_as(&programs).bind(id).fetch_all(&self.pool)).await?,
             candidates: self.retry(|| sqlx::query_as(candidates).bind(id).fetch_all(&self.pool)).await?,
@@ -314,6 +317,7 @@ impl Store {
             "status",
             "worker",
             "attempts",
+            "retry_from",
             "fingerprint",
             "created_at",
         ];
@@ -336,6 +340,7 @@ impl Store {
                 .bind(status)
                 .bind(&x.worker)
                 .bind(x.attempts)
+                .bind(x.retry_from)
                 .bind(&x.fingerprint)
                 .bind(x.created_at)
                 .fetch_one(&mut *tx)
@@ -422,12 +427,15 @@ impl Store {
             .await?;
         }
         for r in &d.requeues {
-            sqlx::query("INSERT INTO requeues (candidate, attempt, worker, reason, at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id(r.candidate))
-                .bind(r.attempt)
-                .bind(&r.worker)
-                .bind(&r.reason)
-                .bind(r.at)
+            sqlx::query(
+                "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id(r.candidate))
+            .bind(r.attempt)
+            .bind(&r.worker)
+            .bind(&r.reason)
+            .bind(r.charged)
+            .bind(r.at)
                 .execute(&mut *tx)
                 .await?;
         }

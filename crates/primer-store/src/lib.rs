@@ -359,6 +359,31 @@ pub struct Requeue {
     pub attempt: i64,
     pub worker: Option<String>,
     pub reason: String,
+    /// Whether it counts against the candidate (1) or not (0).
+    pub charged: i64,
+}
+
+/// How an attempt ended without a result: why, and whether that counts against the candidate.
+///
+/// The rule: an attempt is charged when the program could have caused its end (the worker
+/// crashed, was killed by SIGKILL, which is how the kernel's out-of-memory killer ends a
+/// process, died alone while the other workers of its machine kept going, or got stuck on
+/// it); it is not charged when the worker was told to stop (SIGTERM, SIGINT, SIGHUP: it gives
+/// the candidate back itself), lost the controller that started it, or went away with the
+/// rest of its machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub reason: String,
+    pub charged: bool,
+}
+
+impl Ended {
+    pub fn charged(reason: String) -> Ended {
+        Ended { reason, charged: true }
+    }
+    pub fn free(reason: String) -> Ended {
+        Ended { reason, charged: false }
+    }
 }
 
 /// One row of a campaign's history (every candidate, its lineage and result), in birth order.
@@ -1251,55 +1276,112 @@ impl Store {
     }
 
     /// Puts running candidates whose lease has expired on the server's clock (or, with
-    /// `worker`, that this worker held) back to pending; a candidate that has had
-    /// `max_attempts` attempts is recorded as failed instead. Returns (requeued, failed).
+    /// `worker`, that this worker held) back to pending, recording why each attempt ended and
+    /// whether it is charged to the candidate (`requeues`); a candidate with `max_attempts`
+    /// charged attempts (since a `--retry-failed`) is recorded as failed instead. Returns
+    /// (requeued, failed).
     ///
-    /// Each attempt given back or ended this way is recorded with why (`requeues`): `why` (for
-    /// a worker that is known to have gone, e.g. "worker local-3 exited: signal 9"), else that
-    /// its lease ran out.
+    /// Who is to blame (see [`Ended`]): with `worker`, the caller says (`ended`: a local worker
+    /// whose exit it saw). For an expired lease the store decides from the workers table: a
+    /// worker that still answers but stopped renewing the lease is stuck on the candidate
+    /// (charged); one that stopped answering while other workers on its host kept answering
+    /// died alone, maybe of the program (charged: a crash, the kernel's out-of-memory killer);
+    /// one that stopped answering together with the other workers of its host lost its machine
+    /// (not charged); a worker nobody knows (charged). `lease` is the campaign's lease in
+    /// seconds, the time after which a silent worker counts as gone.
     pub async fn requeue(
         &self,
         campaign: i64,
         worker: Option<&str>,
-        why: Option<&str>,
+        ended: Option<&Ended>,
+        lease: f64,
         max_attempts: i64,
     ) -> Result<(u64, u64)> {
         let expired = &self.sql(
-            "SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND lease_until < {now}",
+            "SELECT c.id, c.attempts, c.worker, c.retry_from, w.host, w.exited_at, ({now} - w.heartbeat_at) AS silent
+             FROM candidates c LEFT JOIN workers w ON w.id = c.worker
+             WHERE c.campaign = $1 AND c.status = 'running' AND c.lease_until < {now}",
         );
+        let held = &self.sql(
+            "SELECT c.id, c.attempts, c.worker, c.retry_from, w.host, w.exited_at, ({now} - w.heartbeat_at) AS silent
+             FROM candidates c LEFT JOIN workers w ON w.id = c.worker
+             WHERE c.campaign = $1 AND c.status = 'running' AND c.worker = $2",
+        );
+        let host_alive = &self.sql(
+            "SELECT COUNT(*) FROM workers WHERE host = $1 AND id <> $2 AND exited_at IS NULL AND {now} - heartbeat_at <= $3",
+        );
+        let host_silent_with = &self.sql(
+            "SELECT COUNT(*) FROM workers WHERE host = $1 AND id <> $2 AND exited_at IS NULL
+             AND {now} - heartbeat_at > $3 AND ABS(({now} - heartbeat_at) - $4) <= $3",
+        );
+        type Lost = (i64, i64, Option<String>, i64, Option<String>, Option<f64>, Option<f64>);
         self.retry(move || async move {
             let mut tx = self.pool.begin().await?;
-            let lost: Vec<(i64, i64, Option<String>)> = match worker {
-                Some(w) => {
-                    sqlx::query_as(
-                        "SELECT id, attempts, worker FROM candidates WHERE campaign = $1 AND status = 'running' AND worker = $2",
-                    )
-                    .bind(campaign)
-                    .bind(w)
-                    .fetch_all(&mut *tx)
-                    .await?
-                }
+            let lost: Vec<Lost> = match worker {
+                Some(w) => sqlx::query_as(held).bind(campaign).bind(w).fetch_all(&mut *tx).await?,
                 None => sqlx::query_as(expired).bind(campaign).fetch_all(&mut *tx).await?,
             };
             let (mut requeued, mut failed) = (0, 0);
-            for (id, attempts, w) in lost {
+            for (id, attempts, w, retry_from, host, exited_at, silent) in lost {
                 let who = w.as_deref().unwrap_or("?");
-                let reason = match why {
-                    Some(why) => why.to_string(),
-                    None => format!("the lease of worker {who} ran out (it stopped answering)"),
+                let verdict = match (ended, host, silent) {
+                    (Some(e), ..) => e.clone(),
+                    (None, None, _) | (None, _, None) => {
+                        Ended::charged(format!("the lease of worker {who} ran out (a worker the store does not know)"))
+                    }
+                    (None, Some(_), Some(_)) if exited_at.is_some() => {
+                        Ended::charged(format!("worker {who} stopped with an error while training it"))
+                    }
+                    (None, Some(_), Some(silent)) if silent <= lease => Ended::charged(format!(
+                        "worker {who} kept answering but stopped renewing its lease on it (stuck on it)"
+                    )),
+                    (None, Some(host), Some(silent)) => {
+                        let alive: i64 = sqlx::query_scalar(host_alive)
+                            .bind(&host)
+                            .bind(who)
+                            .bind(lease)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let with: i64 = sqlx::query_scalar(host_silent_with)
+                            .bind(&host)
+                            .bind(who)
+                            .bind(lease)
+                            .bind(silent)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if alive == 0 && with > 0 {
+                            Ended::free(format!(
+                                "machine {host} went away: worker {who} and {with} other worker(s) there stopped answering at once"
+                            ))
+                        } else if alive > 0 {
+                            Ended::charged(format!(
+                                "worker {who} died while training it ({alive} other worker(s) on {host} kept answering)"
+                            ))
+                        } else {
+                            Ended::charged(format!("worker {who} died while training it"))
+                        }
+                    }
                 };
                 sqlx::query(
-                    "INSERT INTO requeues (candidate, attempt, worker, reason, at) VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (candidate, attempt) DO NOTHING",
                 )
                 .bind(id)
                 .bind(attempts)
                 .bind(w.as_deref())
-                .bind(&reason)
+                .bind(&verdict.reason)
+                .bind(i64::from(verdict.charged))
                 .bind(now())
                 .execute(&mut *tx)
                 .await?;
-                if attempts >= max_attempts {
+                let charged: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM requeues WHERE candidate = $1 AND charged = 1 AND attempt > $2",
+                )
+                .bind(id)
+                .bind(retry_from)
+                .fetch_one(&mut *tx)
+                .await?;
+                if charged >= max_attempts {
                     sqlx::query("UPDATE candidates SET status = 'failed', lease_until = NULL WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1313,7 +1395,10 @@ impl Store {
                         seconds: 0.0,
                         hurdles: 0,
                         outcome: Outcome::Failed,
-                        reason: Some(format!("{attempts} attempts ended without a result (last: {reason})")),
+                        reason: Some(format!(
+                            "{charged} charged attempts ended without a result (last: {})",
+                            verdict.reason
+                        )),
                         reused_from: None,
                     };
                     insert_evaluation(&mut tx, id, None, &e).await?;
@@ -1332,11 +1417,91 @@ impl Store {
         .await
     }
 
+    /// Gives a candidate back without charging it an attempt: its worker was told to stop (a
+    /// signal), or lost the controller that started it. Records `reason`. False when `worker`
+    /// no longer holds it.
+    pub async fn release(&self, candidate: i64, worker: &str, reason: &str) -> Result<bool> {
+        self.retry(move || async move {
+            let mut tx = self.pool.begin().await?;
+            let attempts: Option<i64> = sqlx::query_scalar(
+                "SELECT attempts FROM candidates WHERE id = $1 AND status = 'running' AND worker = $2",
+            )
+            .bind(candidate)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(attempts) = attempts else {
+                tx.commit().await?;
+                return Ok(false);
+            };
+            sqlx::query(
+                "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, 0, $5)
+                 ON CONFLICT (candidate, attempt) DO NOTHING",
+            )
+            .bind(candidate)
+            .bind(attempts)
+            .bind(worker)
+            .bind(reason)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")
+                .bind(candidate)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Puts the campaign's candidates that failed only because their workers died (never a
+    /// program that failed on its own: those are done, with their outcome) back to pending,
+    /// keeping their attempt history; the charged attempts so far no longer count. Returns how
+    /// many.
+    pub async fn retry_failed(&self, campaign: i64) -> Result<u64> {
+        self.retry(move || async move {
+            let mut tx = self.pool.begin().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT c.id FROM candidates c JOIN evaluations e ON e.candidate = c.id
+                 WHERE c.campaign = $1 AND c.status = 'failed' AND e.outcome = 'failed'",
+            )
+            .bind(campaign)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                sqlx::query("DELETE FROM evaluations WHERE candidate = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL, retry_from = attempts WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+
+    /// How many of the campaign's candidates ended with each outcome.
+    pub async fn outcome_counts(&self, campaign: i64) -> Result<Vec<(Outcome, i64)>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT e.outcome, COUNT(*) FROM evaluations e JOIN candidates c ON c.id = e.candidate
+                 WHERE c.campaign = $1 GROUP BY e.outcome ORDER BY e.outcome",
+            )
+            .bind(campaign)
+            .fetch_all(&self.pool)
+        })
+        .await
+    }
+
     /// Why attempts of the campaign's candidates ended without a result, by candidate and attempt.
     pub async fn requeues(&self, campaign: i64) -> Result<Vec<Requeue>> {
         self.retry(|| {
             sqlx::query_as(
-                "SELECT r.candidate, r.attempt, r.worker, r.reason FROM requeues r
+                "SELECT r.candidate, r.attempt, r.worker, r.reason, r.charged FROM requeues r
                  JOIN candidates c ON c.id = r.candidate WHERE c.campaign = $1 ORDER BY r.candidate, r.attempt",
             )
             .bind(campaign)

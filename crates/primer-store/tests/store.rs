@@ -133,12 +133,13 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts(url: String)
         )
         .await
         .unwrap();
-    assert_eq!(store.requeue(c.id, None, None, 2).await.unwrap(), (1, 0));
+    assert_eq!(store.requeue(c.id, None, None, 30.0, 2).await.unwrap(), (1, 0));
     let again = store.claim(c.id, "w2", -1.0).await.unwrap().unwrap();
     assert_eq!(again.attempts, 2);
     assert!(store.curve(id).await.unwrap().is_empty(), "the dead attempt's curve is gone");
     // The second death is the last allowed: failed, with the reason.
-    assert_eq!(store.requeue(c.id, Some("w2"), Some("worker w2 exited (signal: 9)"), 2).await.unwrap(), (0, 1));
+    let killed = primer_store::Ended::charged("worker w2 exited (signal: 9)".into());
+    assert_eq!(store.requeue(c.id, Some("w2"), Some(&killed), 30.0, 2).await.unwrap(), (0, 1));
     let h = store.history(c.id).await.unwrap();
     assert_eq!(h[0].status, Status::Failed);
     assert_eq!(h[0].outcome, Some(Outcome::Failed));
@@ -153,7 +154,7 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts(url: String)
     assert_eq!(
         why,
         [
-            (id, 1, "the lease of worker w1 ran out (it stopped answering)".to_string()),
+            (id, 1, "the lease of worker w1 ran out (a worker the store does not know)".to_string()),
             (id, 2, "worker w2 exited (signal: 9)".to_string())
         ]
     );
@@ -411,3 +412,83 @@ async fn workers_register_heartbeat_go_stale_and_leave(url: String) {
 }
 
 on_both_backends!(workers_register_heartbeat_go_stale_and_leave);
+
+/// Who is charged for an attempt that ended without a result (`Ended`'s rule): a stuck worker
+/// and one that died alone are charged; a machine whose workers all went silent at once is
+/// not; a worker that gives its candidate back (told to stop) never is, however often; and
+/// `retry_failed` gives a failed candidate new attempts, keeping its history.
+async fn blame_only_what_the_candidate_could_cause(url: String) {
+    let store = Store::open(&url).await.unwrap();
+    let c = store.create_campaign("blame", "{}", 1).await.unwrap().unwrap();
+    let mut ids = Vec::new();
+    for (birth, hash) in ["a", "b", "c", "d"].iter().enumerate() {
+        store.put_program(&program(hash)).await.unwrap();
+        ids.push(store.add_candidate(&candidate(c.id, birth as i64, hash)).await.unwrap().unwrap());
+    }
+    let worker = |id: &str, host: &str| primer_store::NewWorker {
+        id: id.into(),
+        campaign: c.id,
+        host: host.into(),
+        pid: 1,
+        device: "cpu".into(),
+    };
+    for (id, host) in [("stuck", "h1"), ("alone", "h1"), ("lost1", "h2"), ("lost2", "h2"), ("peer", "h1")] {
+        store.register_worker(&worker(id, host)).await.unwrap();
+    }
+    // Leases that have already run out: stuck still answers; alone died while peer (same
+    // host) answers; lost1 and lost2 went silent together.
+    for w in ["stuck", "alone", "lost1"] {
+        store.claim(c.id, w, -1.0).await.unwrap().unwrap();
+    }
+    primer_store::testing::raw_sql(
+        &url,
+        &["UPDATE workers SET heartbeat_at = heartbeat_at - 100 WHERE id IN ('alone', 'lost1', 'lost2')"],
+    )
+    .await;
+    assert_eq!(store.requeue(c.id, None, None, 30.0, 5).await.unwrap(), (3, 0));
+    let why: std::collections::HashMap<i64, (String, i64)> =
+        store.requeues(c.id).await.unwrap().into_iter().map(|r| (r.candidate, (r.reason, r.charged))).collect();
+    assert_eq!(why[&ids[0]].1, 1, "{:?}", why[&ids[0]]);
+    assert!(why[&ids[0]].0.contains("stuck on it"), "{:?}", why[&ids[0]]);
+    assert_eq!(why[&ids[1]].1, 1);
+    assert!(why[&ids[1]].0.contains("2 other worker(s) on h1 kept answering"), "{:?}", why[&ids[1]]);
+    assert_eq!(why[&ids[2]].1, 0, "{:?}", why[&ids[2]]);
+    assert!(why[&ids[2]].0.contains("machine h2 went away"), "{:?}", why[&ids[2]]);
+    // A worker told to stop gives the candidate back: never charged, however often.
+    for _ in 0..4 {
+        let claim = store.claim(c.id, "peer", 30.0).await.unwrap().unwrap();
+        assert!(store.release(claim.candidate, "peer", "stopped by signal SIGTERM").await.unwrap());
+    }
+    assert!(!store.release(ids[3], "peer", "not mine").await.unwrap(), "only the holder gives it back");
+    let counts = store.counts(c.id).await.unwrap();
+    assert_eq!((counts.pending, counts.failed), (4, 0));
+    // Charged attempts up to max_attempts fail a candidate; retry_failed gives it new ones.
+    let killed = primer_store::Ended::charged("worker peer was killed by SIGKILL".into());
+    let mut failed = 0;
+    while failed == 0 {
+        let claim = store.claim(c.id, "peer", 30.0).await.unwrap().unwrap();
+        failed = store.requeue(c.id, Some("peer"), Some(&killed), 30.0, 2).await.unwrap().1;
+        if failed > 0 {
+            assert!(
+                store
+                    .requeues(c.id)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.candidate == claim.candidate && r.charged == 1)
+                    .count()
+                    >= 2
+            );
+        }
+    }
+    assert_eq!(store.counts(c.id).await.unwrap().failed, 1);
+    let history_before = store.requeues(c.id).await.unwrap().len();
+    assert_eq!(store.retry_failed(c.id).await.unwrap(), 1);
+    assert_eq!(store.counts(c.id).await.unwrap().failed, 0);
+    assert_eq!(store.requeues(c.id).await.unwrap().len(), history_before, "the attempt history is kept");
+    // Its next charged death is its first since the retry: pending again, not failed.
+    let outcomes = store.outcome_counts(c.id).await.unwrap();
+    assert!(outcomes.iter().all(|(o, _)| *o != Outcome::Failed), "{outcomes:?}");
+}
+
+on_both_backends!(blame_only_what_the_candidate_could_cause);

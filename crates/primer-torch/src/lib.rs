@@ -24,7 +24,7 @@
 //! let corpus = Corpus::load(".cache/corpus/shakespeare.txt".as_ref(), config.seq_len).unwrap();
 //! let settings = TrainConfig::default();
 //! let job = TrainJob { corpus: &corpus, config, settings: &settings, budget: Budget::Steps(100),
-//!     checkpoints: &[], device: tch::Device::Cpu };
+//!     checkpoints: &[], device: tch::Device::Cpu, stop: None };
 //! let r = train_program(&p, &job, &mut |_, _| Decision::Continue, &mut |_| {});
 //! println!("{:?}: validation loss {:?}", r.outcome, r.fitness);
 //! ```

@@ -36,6 +36,11 @@ pub enum Outcome {
     OutOfMemory {
         message: String,
     },
+    /// The job's stop flag was raised (the worker was told to stop): not a result of the
+    /// program, and nothing to record for it.
+    Interrupted {
+        step: u64,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -48,6 +53,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Invalid { reason } => write!(f, "invalid: {reason}"),
             Outcome::Diverged { step } => write!(f, "diverged at step {step}"),
             Outcome::OutOfMemory { message } => write!(f, "out of memory: {message}"),
+            Outcome::Interrupted { step } => write!(f, "interrupted at step {step}"),
         }
     }
 }
@@ -155,6 +161,9 @@ pub struct TrainJob<'a> {
     pub budget: Budget,
     pub checkpoints: &'a [f64],
     pub device: Device,
+    /// Checked before every step: once raised, training stops with [`Outcome::Interrupted`]
+    /// (a worker told to stop by a signal, or whose controller is gone).
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Compiles `p` (init seeded by the settings' seed) and trains it. Never panics for a bad
@@ -220,7 +229,7 @@ fn run(
     on_point: &mut dyn FnMut(&CurvePoint),
     r: &mut TrainResult,
 ) -> Result<(), TchError> {
-    let TrainJob { corpus, config, settings: tc, budget, checkpoints, device } = *job;
+    let TrainJob { corpus, config, settings: tc, budget, checkpoints, device, stop } = *job;
     let window = config.seq_len;
     let tokens_per_step = (tc.batch * window) as u64;
     let val = corpus.validation_batches(tc.val_batches, tc.batch, window, device);
@@ -235,6 +244,11 @@ fn run(
     };
     let mut next_checkpoint = 0;
     while progress(r) < 1.0 {
+        if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            r.outcome = Outcome::Interrupted { step: r.steps };
+            r.fitness = None;
+            return Ok(());
+        }
         let batch = corpus.train_batch(&mut rng, tc.batch, window, device);
         let start = Instant::now();
         opt.set_lr(tc.lr_at(r.steps));

@@ -30,7 +30,7 @@ fn small() -> ModelConfig {
 }
 
 fn job<'a>(corpus: &'a Corpus, config: ModelConfig, tc: &'a TrainConfig, budget: Budget) -> TrainJob<'a> {
-    TrainJob { corpus, config, settings: tc, budget, checkpoints: &[], device: Device::Cpu }
+    TrainJob { corpus, config, settings: tc, budget, checkpoints: &[], device: Device::Cpu, stop: None }
 }
 
 /// Trains `p` with no checkpoints.

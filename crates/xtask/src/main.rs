@@ -547,6 +547,9 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
             fs::copy(f, corpus.join(format!("seed__{rel}"))).map_err(|e| format!("{}: {e}", f.display()))?;
         }
         step(&format!("fuzzing {name} for {seconds} s ({} seed files)", seeds.len()));
+        let artifacts = root.join("fuzz/artifacts").join(name);
+        let found = |dir: &Path| fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+        let before = found(&artifacts);
         let started = Instant::now();
         let out = Command::new("cargo")
             .args(["+nightly", "fuzz", "run"])
@@ -564,26 +567,27 @@ fn fuzz(root: &Path, args: &[String]) -> Result<()> {
         };
         let execs = stat("stat::number_of_executed_units:");
         let files = fs::read_dir(&corpus).map(|d| d.count()).unwrap_or(0);
-        let ok = out.status.success();
-        if !ok {
+        // A crash leaves its input in fuzz/artifacts; a failure without one (a build error) is
+        // not a crash, and ends the run.
+        let crashes = found(&artifacts).saturating_sub(before);
+        if !out.status.success() {
             let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
             eprintln!("{}", tail.join("\n"));
+            if crashes == 0 {
+                return Err(format!("fuzz: cargo fuzz run {name} failed without a crash (see above)"));
+            }
             crashed.push(name.to_string());
         }
-        rows.push((name.to_string(), execs, secs, files, ok));
+        rows.push((name.to_string(), execs, secs, files, crashes));
     }
     println!(
         "\n{:<14} {:>12} {:>8} {:>10} {:>8} {:>8}",
         "target", "executions", "seconds", "exec/s", "corpus", "crashes"
     );
     let mut total = 0;
-    for (name, execs, secs, files, ok) in &rows {
+    for (name, execs, secs, files, crashes) in &rows {
         total += execs;
-        println!(
-            "{name:<14} {execs:>12} {secs:>8.0} {:>10.0} {files:>8} {:>8}",
-            *execs as f64 / secs.max(1e-9),
-            if *ok { 0 } else { 1 }
-        );
+        println!("{name:<14} {execs:>12} {secs:>8.0} {:>10.0} {files:>8} {crashes:>8}", *execs as f64 / secs.max(1e-9));
     }
     println!("{:<14} {total:>12}", "all");
     if crashed.is_empty() {
