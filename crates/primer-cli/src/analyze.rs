@@ -353,17 +353,26 @@ pub async fn load(store: &Store, campaign: &str, k: usize) -> Result<Analysis> {
     let spec: CampaignSpec =
         serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
     let rows = store.history(c.id).await?;
-    let mut programs = HashMap::new();
+    let programs = parsed_programs(store, c.id).await?;
     for r in &rows {
-        if !programs.contains_key(&r.program) {
-            let json = store
-                .program_json(&r.program)
-                .await?
-                .with_context(|| format!("program {} of candidate {}", r.program, r.candidate))?;
-            programs.insert(r.program.clone(), text::from_json(&json, "<store>")?);
-        }
+        anyhow::ensure!(
+            programs.contains_key(&r.program),
+            "program {} of candidate {} is missing",
+            r.program,
+            r.candidate
+        );
     }
     analyze_history(&c.name, &spec, &rows, &programs, k)
+}
+
+/// The campaign's programs, parsed, by hash (one query).
+pub async fn parsed_programs(store: &Store, campaign: i64) -> Result<HashMap<String, Program>> {
+    let mut programs = HashMap::new();
+    for (hash, json, ..) in store.programs_of(campaign).await? {
+        let p = text::from_json(&json, "<store>").with_context(|| format!("program {hash}"))?;
+        programs.insert(hash, p);
+    }
+    Ok(programs)
 }
 
 fn pct(x: f64) -> String {

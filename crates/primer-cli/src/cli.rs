@@ -185,6 +185,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// A campaign as one self-contained HTML page (no server, no network: open it from disk):
+    /// progress, best so far and every candidate's loss against birth and compute, loss against
+    /// parameters and FLOPs per token with the Pareto front, hurdles, what each mutation did,
+    /// the top 20 with curves and diffs, the lineage of the best, Primer's motifs. Hover a point
+    /// for the candidate, click it for its details. Reads the store only.
+    Report {
+        campaign: String,
+        /// Where the page goes.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+        /// Rewrite the page every this many seconds until the campaign is finished (the open
+        /// page reloads itself).
+        #[arg(long, value_name = "SECONDS", value_parser = flags::positive_real)]
+        watch: Option<f64>,
+        #[arg(long, value_parser = flags::store_url)]
+        db: Option<String>,
+    },
     /// A candidate's ancestors back to its seed, with the mutation at each step.
     Lineage {
         candidate: i64,
@@ -701,6 +718,17 @@ pub enum Bench {
         /// Also write the figures as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// `primer report` at scale: a synthetic store of N candidates (real, distinct programs
+    /// with lineage, results, curves and hurdle checkpoints) is built, then its report is
+    /// written: seconds and size.
+    Report {
+        /// Candidates in the synthetic campaign.
+        #[arg(long, default_value_t = 25_000, value_parser = flags::positive)]
+        candidates: usize,
+        /// The folder for the store and the page (default: a new one in the temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Benchmarks that need libtorch (run by `primer-engine`).
     #[command(flatten)]

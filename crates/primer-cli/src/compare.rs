@@ -42,24 +42,125 @@ pub fn speedup(baseline: &[(f64, f64)], curve: &[(f64, f64)]) -> Option<f64> {
     compute_to_reach(curve, target).map(|c| base / c)
 }
 
+/// The pointwise sample standard deviation of curves of (compute, loss), truncated to the
+/// shortest (the spread over seeds that [`mean_curve`] averages away).
+pub fn sd_curve(curves: &[Vec<(f64, f64)>]) -> Vec<f64> {
+    let n = curves.iter().map(Vec::len).min().unwrap_or(0);
+    (0..n).map(|i| mean_sd(&curves.iter().map(|c| c[i].1).collect::<Vec<_>>()).1).collect()
+}
+
+/// One line of a plot: its points (compute, loss) and, where known, the spread (± one sd over
+/// seeds) at each point, drawn as a band.
+#[derive(Debug, Clone, Default)]
+pub struct Line {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Empty, or one value per point.
+    pub spread: Vec<f64>,
+}
+
+/// Ticks of an axis: (value, label) for the labelled ones, and the minor ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticks {
+    pub major: Vec<(f64, String)>,
+    pub minor: Vec<f64>,
+}
+
+/// Decade ticks on a log axis (`1e11`, `1e12`), with minor ticks at 2..9 times each; a range
+/// of less than two decades also labels 2 and 5 times each (`2e11`, `5e11`).
+pub fn log_ticks(lo: f64, hi: f64) -> Ticks {
+    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let inside = |v: f64| v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9);
+    let mut major = Vec::new();
+    let mut minor = Vec::new();
+    for e in a..=b {
+        let d = 10f64.powi(e);
+        if inside(d) {
+            major.push((d, format!("1e{e}")));
+        }
+        for k in 2..=9 {
+            if inside(k as f64 * d) {
+                minor.push((k, e, k as f64 * d));
+            }
+        }
+    }
+    let few = major.len() < 2;
+    let minor = minor
+        .into_iter()
+        .filter_map(|(k, e, v)| {
+            if few && (k == 2 || k == 5) {
+                major.push((v, format!("{k}e{e}")));
+                None
+            } else {
+                Some(v)
+            }
+        })
+        .collect();
+    major.sort_by(|x, y| x.0.total_cmp(&y.0));
+    Ticks { major, minor }
+}
+
+/// Round ticks on a linear axis: steps of 1, 2 or 5 times a power of ten, about `n` of them.
+pub fn linear_ticks(lo: f64, hi: f64, n: usize) -> Ticks {
+    let raw = (hi - lo).abs().max(1e-12) / n.max(1) as f64;
+    let p = 10f64.powf(raw.log10().floor());
+    let step = p * match raw / p {
+        m if m < 1.5 => 1.0,
+        m if m < 3.0 => 2.0,
+        m if m < 7.0 => 5.0,
+        _ => 10.0,
+    };
+    let digits = (-step.log10().floor()).max(0.0) as usize;
+    let mut major = Vec::new();
+    let mut v = (lo / step).ceil() * step;
+    while v <= hi + step * 1e-9 {
+        major.push((v, format!("{v:.digits$}")));
+        v += step;
+    }
+    Ticks { major, minor: Vec::new() }
+}
+
 /// An SVG line plot of loss against compute (log scale), one line per named curve.
 pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> String {
-    let (w, h, left, right, top, bottom) = (720.0, 440.0, 70.0, 180.0, 40.0, 50.0);
-    let points: Vec<(f64, f64)> =
-        curves.iter().flat_map(|(_, c)| c.iter().copied()).filter(|p| p.0 > 0.0 && p.1.is_finite()).collect();
-    let (mut x0, mut x1) =
-        points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0.log10()), b.max(p.0.log10())));
-    let (mut y0, mut y1) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    if points.is_empty() {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    let lines: Vec<Line> =
+        curves.iter().map(|(n, c)| Line { name: n.clone(), points: c.clone(), spread: Vec::new() }).collect();
+    plot(title, x_label, &lines, &[])
+}
+
+/// An SVG plot of loss against compute: a log x axis with decade and minor ticks, a linear y
+/// axis with round ticks, each line with its spread over seeds as a band, and `marks` (the
+/// compared budgets) as dashed verticals.
+pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)]) -> String {
+    let (w, h, left, right, top, bottom) = (760.0, 460.0, 70.0, 190.0, 40.0, 54.0);
+    let ok = |p: &(f64, f64)| p.0 > 0.0 && p.1.is_finite();
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    for l in lines {
+        for (i, p) in l.points.iter().enumerate().filter(|(_, p)| ok(p)) {
+            xs.push(p.0);
+            let sd = l.spread.get(i).copied().filter(|s| s.is_finite()).unwrap_or(0.0);
+            ys.extend([p.1 - sd, p.1 + sd]);
+        }
     }
-    if x1 - x0 < 1e-9 {
-        x1 = x0 + 1.0;
+    xs.extend(marks.iter().map(|m| m.0).filter(|x| *x > 0.0));
+    let (mut x0, mut x1) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let (mut y0, mut y1) = ys.iter().fold((f64::MAX, f64::MIN), |(a, b), &y| (a.min(y), b.max(y)));
+    if xs.is_empty() {
+        (x0, x1) = (1.0, 10.0);
     }
+    if ys.is_empty() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    if x1 / x0 < 1.0 + 1e-9 {
+        (x0, x1) = (x0 / 2.0, x1 * 2.0);
+    }
+    (x0, x1) = (x0 / 1.08, x1 * 1.08);
     if y1 - y0 < 1e-9 {
-        y1 = y0 + 1.0;
+        (y0, y1) = (y0 - 0.5, y1 + 0.5);
     }
-    let px = |x: f64| left + (x.log10() - x0) / (x1 - x0) * (w - left - right);
+    let pad = (y1 - y0) * 0.04;
+    (y0, y1) = (y0 - pad, y1 + pad);
+    let px = |x: f64| left + (x.log10() - x0.log10()) / (x1.log10() - x0.log10()) * (w - left - right);
     let py = |y: f64| top + (y1 - y) / (y1 - y0) * (h - top - bottom);
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
     let mut s = String::new();
@@ -72,25 +173,61 @@ pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> 
         r#"<rect width="100%" height="100%" fill="white"/><text x="{left}" y="22" font-size="14">{}</text>"#,
         escape(title)
     );
-    let _ =
-        writeln!(s, r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, h - bottom, w - right, h - bottom);
-    let _ = writeln!(s, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>"#, h - bottom);
-    for d in (x0.floor() as i32)..=(x1.ceil() as i32) {
-        let x = 10f64.powi(d);
-        if (d as f64) < x0 - 1e-9 || (d as f64) > x1 + 1e-9 {
-            continue;
-        }
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">1e{d}</text>"#, px(x), h - bottom + 16.0);
+    let (xt, yt) = (log_ticks(x0, x1), linear_ticks(y0, y1, 6));
+    for (v, label) in &xt.major {
+        let x = px(*v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" stroke="#e4e7ec"/><line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="black"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
+            h - bottom,
+            h - bottom,
+            h - bottom + 6.0,
+            h - bottom + 19.0
+        );
     }
-    for k in 0..=4 {
-        let y = y0 + (y1 - y0) * k as f64 / 4.0;
-        let _ = writeln!(s, r#"<text x="{}" y="{:.1}" text-anchor="end">{y:.3}</text>"#, left - 6.0, py(y) + 4.0);
+    for v in &xt.minor {
+        let x = px(*v);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="black"/>"#,
+            h - bottom,
+            h - bottom + 3.0
+        );
+    }
+    for (v, label) in &yt.major {
+        let y = py(*v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#e4e7ec"/><line x1="{}" y1="{y:.1}" x2="{left}" y2="{y:.1}" stroke="black"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
+            w - right,
+            left - 5.0,
+            left - 8.0,
+            y + 4.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="black"/>"#,
+        w - left - right,
+        h - top - bottom
+    );
+    for (v, label) in marks.iter().filter(|m| m.0 > 0.0) {
+        let x = px(*v);
+        // Labelled on its left when it is near the right edge.
+        let (lx, anchor) = if x > w - right - 70.0 { (x - 3.0, "end") } else { (x + 3.0, "start") };
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" stroke="#888" stroke-dasharray="4 3"/><text x="{lx:.1}" y="{}" font-size="10" fill="#555" text-anchor="{anchor}">{}</text>"##,
+            h - bottom,
+            top + 11.0,
+            escape(label)
+        );
     }
     let _ = writeln!(
         s,
         r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
         (left + w - right) / 2.0,
-        h - 12.0,
+        h - 10.0,
         escape(x_label)
     );
     let _ = writeln!(
@@ -99,22 +236,43 @@ pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> 
         (top + h - bottom) / 2.0,
         (top + h - bottom) / 2.0
     );
-    for (i, (name, c)) in curves.iter().enumerate() {
+    for (i, l) in lines.iter().enumerate() {
         let color = colors[i % colors.len()];
-        let pts: Vec<String> = c
+        let pts: Vec<(f64, f64, f64)> = l
+            .points
             .iter()
-            .filter(|p| p.0 > 0.0 && p.1.is_finite())
-            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .enumerate()
+            .filter(|(_, p)| ok(p))
+            .map(|(k, p)| (p.0, p.1, l.spread.get(k).copied().filter(|s| s.is_finite()).unwrap_or(0.0)))
             .collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, pts.join(" "));
-        let ly = top + 16.0 * i as f64 + 8.0;
+        if pts.iter().any(|p| p.2 > 0.0) {
+            let upper = pts.iter().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1 + p.2)));
+            let lower = pts.iter().rev().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1 - p.2)));
+            let band: Vec<String> = upper.chain(lower).collect();
+            let _ = writeln!(
+                s,
+                r#"<polygon fill="{color}" fill-opacity="0.15" stroke="none" points="{}"/>"#,
+                band.join(" ")
+            );
+        }
+        let line: Vec<String> = pts.iter().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1))).collect();
+        let _ = writeln!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, line.join(" "));
+        let ly = top + 18.0 * i as f64 + 8.0;
         let _ = writeln!(
             s,
             r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"/>"#,
             w - right + 10.0,
             w - right + 30.0
         );
-        let _ = writeln!(s, r#"<text x="{}" y="{:.1}">{}</text>"#, w - right + 35.0, ly + 4.0, escape(name));
+        let _ = writeln!(s, r#"<text x="{}" y="{:.1}">{}</text>"#, w - right + 35.0, ly + 4.0, escape(&l.name));
+    }
+    if lines.iter().any(|l| !l.spread.is_empty()) {
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{:.1}" font-size="10" fill="#555">bands: ± 1 sd over seeds</text>"##,
+            w - right + 10.0,
+            top + 18.0 * lines.len() as f64 + 12.0
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -153,6 +311,30 @@ mod tests {
         let (m, sd) = mean_sd(&[1.0, 3.0]);
         assert_eq!(m, 2.0);
         assert!((sd - 2f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn log_axes_get_decade_and_minor_ticks_and_linear_axes_round_ones() {
+        let t = log_ticks(3e10, 2e13);
+        let labels: Vec<&str> = t.major.iter().map(|m| m.1.as_str()).collect();
+        assert_eq!(labels, ["1e11", "1e12", "1e13"]);
+        assert!(t.minor.contains(&5e11) && t.minor.contains(&4e10) && !t.minor.contains(&1e12));
+        // Less than two decades: 2 and 5 times are labelled too (not a single `1e12`).
+        let t = log_ticks(3e11, 2e12);
+        let labels: Vec<&str> = t.major.iter().map(|m| m.1.as_str()).collect();
+        assert_eq!(labels, ["5e11", "1e12", "2e12"]);
+        let t = linear_ticks(2.52, 2.83, 6);
+        let labels: Vec<&str> = t.major.iter().map(|m| m.1.as_str()).collect();
+        assert_eq!(labels, ["2.55", "2.60", "2.65", "2.70", "2.75", "2.80"]);
+    }
+
+    #[test]
+    fn the_plot_draws_spread_bands_and_budget_marks() {
+        let line = Line { name: "a".into(), points: vec![(1e11, 3.0), (1e12, 2.5)], spread: vec![0.1, 0.05] };
+        let s = plot("t", "x", &[line], &[(1e11, "1e11flops".into()), (1e12, "1e12flops".into())]);
+        assert_eq!(s.matches("<polygon").count(), 1);
+        assert_eq!(s.matches("stroke-dasharray").count(), 2);
+        assert!(s.contains(">1e11flops<") && s.contains("bands: ± 1 sd over seeds"));
     }
 
     #[test]

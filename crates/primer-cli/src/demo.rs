@@ -160,7 +160,7 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     print!("{}", crate::analyze::table(&a));
     let c = crate::resolve::find_campaign(store, campaign).await?;
     let spec: CampaignSpec = serde_json::from_str(&c.config)?;
-    let Some(best) = a.best_candidate else { return Ok(()) };
+    let Some(best) = a.best_candidate else { return write_report(store, db, campaign).await };
     let svg = std::env::temp_dir().join(format!("primer-demo-{}.svg", std::process::id()));
     println!(
         "\n== primer compare transformer.prim primer_ez.prim candidate:{best} --budgets {} --seeds {SEEDS} (about a minute)",
@@ -190,5 +190,24 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     };
     println!();
     print!("{}", summary(&spec, &a, &rows, &facts));
+    write_report(store, db, campaign).await
+}
+
+/// The campaign as a page (`primer report`), beside a SQLite store (else in the current
+/// folder), and where it is.
+async fn write_report(store: &primer_store::Store, db: &str, campaign: &str) -> Result<()> {
+    let dir = primer_store::sqlite_file(db)
+        .and_then(|f| f.parent().map(std::path::Path::to_path_buf))
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let out = dir.join(format!("{campaign}-report.html"));
+    let w = crate::report::write(store, campaign, &out, 0).await?;
+    let path = std::fs::canonicalize(&out).unwrap_or(out);
+    println!(
+        "\n== primer report {campaign} --out {}\nthe campaign as a page ({:.1} MB): open file://{}",
+        path.display(),
+        w.bytes as f64 / 1e6,
+        path.display()
+    );
     Ok(())
 }

@@ -69,13 +69,10 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
     let mut rows = Vec::new();
     for c in store.campaigns().await? {
         let counts = store.counts(c.id).await?;
-        let program_failures: i64 = store
-            .outcome_counts(c.id)
-            .await?
-            .into_iter()
-            .filter(|(o, _)| matches!(o, Outcome::Invalid | Outcome::Diverged | Outcome::OutOfMemory))
-            .map(|(_, n)| n)
-            .sum();
+        let outcomes = store.outcome_counts(c.id).await?;
+        let count = |f: &dyn Fn(Outcome) -> bool| outcomes.iter().filter(|(o, _)| f(*o)).map(|(_, n)| n).sum::<i64>();
+        let program_failures = count(&|o| matches!(o, Outcome::Invalid | Outcome::Diverged | Outcome::OutOfMemory));
+        let lost = count(&|o| o == Outcome::Failed);
         let target = serde_json::from_str::<serde_json::Value>(&c.config)
             .ok()
             .and_then(|v| v["candidates"].as_u64())
@@ -93,9 +90,9 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             campaign: c.id,
             name: c.name,
             target,
-            done: counts.done,
+            done: counts.finished() - lost,
             program_failures,
-            failed: counts.failed,
+            failed: lost,
             running: counts.running,
             pending: counts.pending,
             finished: c.finished_at.is_some(),

@@ -51,6 +51,7 @@ pub mod launch;
 pub mod loadtest;
 pub mod output;
 pub mod paths;
+pub mod report;
 pub mod resolve;
 pub mod search;
 pub mod study;

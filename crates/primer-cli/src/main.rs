@@ -163,6 +163,15 @@ fn run() -> Result<ExitCode> {
                 |s| async move { primer_cli::analyze::progress(&s, &campaigns, svg.as_deref(), format).await },
             )
         }
+        Command::Report { campaign, out, watch, db } => {
+            inspect_with(db, |s| async move { primer_cli::report::report(&s, &campaign, &out, watch).await })
+        }
+        Command::Bench { what: Bench::Report { candidates, dir } } => {
+            let dir =
+                dir.unwrap_or_else(|| std::env::temp_dir().join(format!("primer-bench-report-{}", std::process::id())));
+            tokio::runtime::Runtime::new()?.block_on(primer_cli::report::bench(candidates, &dir))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
         }
@@ -225,6 +234,7 @@ fn reads_only(c: &Command) -> bool {
             | Command::Analyze { .. }
             | Command::Progress { .. }
             | Command::Lineage { .. }
+            | Command::Report { .. }
     )
 }
 

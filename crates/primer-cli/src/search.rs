@@ -445,7 +445,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
                 b.set_message(format!("{best}\n{}", lines.join("\n")));
             } else {
                 println!(
-                    "[{}] {}/{} done ({} failed), {} training, {live} workers, {best}, eta {}",
+                    "[{}] {}/{} done ({} without a loss), {} training, {live} workers, {best}, eta {}",
                     clock(elapsed),
                     counts.finished(),
                     goal,

@@ -211,8 +211,14 @@ fn compare_prints_losses_speedups_and_writes_a_plot() {
             assert!(l[0].as_f64().unwrap().is_finite() && l[1].as_f64().unwrap() >= 0.0);
         }
     }
-    // Mixed budget kinds are refused.
+    // Budgets of another kind, or of mixed kinds, are refused at the door (exit 2).
     let out =
         primer(&["compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "1e9flops,10steps"]);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("all budgets must be of one kind"));
+    assert!(out.status.code() == Some(2) && String::from_utf8_lossy(&out.stderr).contains("FLOPs or seconds budgets"));
+    let out =
+        primer(&["compare", &program("transformer.prim"), &program("primer_ez.prim"), "--budgets", "1e9flops,10s"]);
+    assert!(
+        out.status.code() == Some(2)
+            && String::from_utf8_lossy(&out.stderr).contains("all budgets must be of one kind")
+    );
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use primer_cli::cli::{Format, ModelArgs, TrainArgs};
-use primer_cli::compare::{mean_curve, mean_sd, speedup, svg};
+use primer_cli::compare::{mean_curve, mean_sd, speedup};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
 use primer_cli::resolve::{candidate_id, candidate_program};
@@ -138,16 +138,31 @@ pub fn compare(
         }
         let losses = per_budget.iter().map(|v| if v.is_empty() { (f64::NAN, f64::NAN) } else { mean_sd(v) }).collect();
         let mean = mean_curve(&curves);
+        let spread = primer_cli::compare::sd_curve(&curves);
         rows.push(Row { program: name.clone(), parameters, losses, speedup: None, outcomes });
-        plot.push((name, mean));
+        plot.push((name, mean, spread));
     }
     let baseline = plot[0].1.clone();
-    for (row, (_, curve)) in rows.iter_mut().zip(&plot) {
+    for (row, (_, curve, _)) in rows.iter_mut().zip(&plot) {
         row.speedup = speedup(&baseline, curve);
     }
+    let lines: Vec<primer_cli::compare::Line> =
+        plot.into_iter().map(|(name, points, spread)| primer_cli::compare::Line { name, points, spread }).collect();
+    let marks: Vec<(f64, String)> = parsed
+        .iter()
+        .map(|b| match *b {
+            Budget::Flops(f) | Budget::Seconds(f) => (f, b.to_string()),
+            _ => (f64::NAN, String::new()),
+        })
+        .collect();
     std::fs::write(
         svg_path,
-        svg(&format!("validation loss against training {unit}"), &format!("training {unit} (log scale)"), &plot),
+        primer_cli::compare::plot(
+            &format!("validation loss against training {unit}"),
+            &format!("training {unit} (log scale)"),
+            &lines,
+            &marks,
+        ),
     )
     .with_context(|| format!("{}", svg_path.display()))?;
     match format {

@@ -1626,6 +1626,29 @@ impl Store {
         Ok(rows)
     }
 
+    /// The campaign's programs: (hash, JSON, parameters, training FLOPs per token), one query.
+    pub async fn programs_of(&self, campaign: i64) -> Result<Vec<(String, String, i64, i64)>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT p.hash, p.json, p.parameters, p.flops_per_token FROM programs p
+                 WHERE p.hash IN (SELECT c.program FROM candidates c WHERE c.campaign = $1)",
+            )
+            .bind(campaign)
+            .fetch_all(&self.pool)
+        })
+        .await
+    }
+
+    /// How many of the campaign's candidates reached each hurdle checkpoint: (k, count).
+    pub async fn checkpoint_counts(&self, campaign: i64) -> Result<Vec<(i64, i64)>> {
+        self.retry(|| {
+            sqlx::query_as("SELECT k, COUNT(*) FROM checkpoints WHERE campaign = $1 GROUP BY k ORDER BY k")
+                .bind(campaign)
+                .fetch_all(&self.pool)
+        })
+        .await
+    }
+
     /// Curve points of a candidate, by step.
     pub async fn curve(&self, candidate: i64) -> Result<Vec<CurvePoint>> {
         self.retry(|| sqlx::query_as(

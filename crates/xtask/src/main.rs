@@ -166,8 +166,9 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
 }
 
 /// Debian packages the tests need for real servers: PostgreSQL 15 (the store's second backend;
-/// the tests start throwaway clusters of it) and Slurm with munge (the launcher's test starts a
-/// one-node cluster). Installed only where missing, never upgraded.
+/// the tests start throwaway clusters of it), Slurm with munge (the launcher's test starts a
+/// one-node cluster) and Chromium (the report's test opens pages in it, headless). Installed
+/// only where missing, never upgraded.
 fn ensure_servers() -> Result<()> {
     let have_postgres = fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.flatten().any(|e| e.path().join("bin/initdb").exists()))
@@ -181,6 +182,7 @@ fn ensure_servers() -> Result<()> {
         ("/usr/sbin/slurmd", "slurmd"),
         ("/usr/bin/sbatch", "slurm-client"),
         ("/usr/sbin/munged", "munge"),
+        ("/usr/bin/chromium", "chromium"),
     ] {
         if !Path::new(program).exists() {
             missing.push(package);

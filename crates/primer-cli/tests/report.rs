@@ -1,0 +1,135 @@
+//! `primer report`, opened in a real headless Chromium (Debian's `chromium`, which `cargo
+//! xtask test` installs; tests/browser.py speaks the DevTools protocol to it): the page of a
+//! real tiny campaign and of a synthetic 25,000-candidate store load with no JavaScript error,
+//! every section drawn (checked in the DOM: its canvases, SVG and table rows), and the report
+//! reads the store without writing it. Screenshots of each section go to
+//! target/tmp/report-screenshots/{tiny,25000}/; the figures (time to write, size, time to
+//! ready) are printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("primer-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn primer(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "primer {args:?}: {out}{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// What the browser saw (tests/browser.py's JSON).
+fn open(page: &Path, shots: &Path) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser.py"))
+        .arg(page)
+        .arg(shots)
+        .args(["--timeout", "120"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "browser.py: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Every section drawn, with what it must hold, and no error.
+fn check_page(seen: &serde_json::Value) {
+    assert!(seen["title"].as_str().unwrap().starts_with("ready: "), "{seen}");
+    assert_eq!(seen["errors"].as_array().unwrap().len(), 0, "JavaScript errors: {}", seen["errors"]);
+    let sections = seen["sections"].as_array().unwrap();
+    let by_id = |id: &str| sections.iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no section {id}"));
+    for id in ["header", "progress", "cost", "hurdles", "mutations", "best", "lineage", "motifs"] {
+        let s = by_id(id);
+        assert_eq!(s["drawn"], "yes", "section {id}: {s}");
+        assert!(s["height"].as_i64().unwrap() > 60 && s["text"].as_i64().unwrap() > 40, "section {id} is empty: {s}");
+    }
+    assert_eq!(by_id("progress")["canvases"], 3);
+    assert_eq!(by_id("cost")["canvases"], 2);
+    assert_eq!(by_id("best")["canvases"], 1);
+    assert!(by_id("best")["rows"].as_i64().unwrap() >= 2);
+    assert_eq!(by_id("lineage")["svgs"], 1);
+    assert!(by_id("hurdles")["rows"].as_i64().unwrap() >= 3);
+    assert!(by_id("mutations")["rows"].as_i64().unwrap() >= 3);
+    assert!(by_id("motifs")["rows"].as_i64().unwrap() >= 5);
+    assert!(by_id("motifs")["canvases"].as_i64().unwrap() >= 4);
+    for s in seen["screenshots"].as_array().unwrap() {
+        assert!(s.as_str().unwrap().ends_with(".png"));
+    }
+}
+
+fn shots(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn the_report_of_a_real_campaign_opens_with_every_section_drawn() {
+    let dir = temp_dir("tiny");
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let config = root().join("experiments/drill/campaign.toml");
+    primer(&[
+        "search",
+        config.to_str().unwrap(),
+        "--db",
+        &db,
+        "--workers",
+        "2",
+        "--candidates",
+        "30",
+        "--name",
+        "tiny",
+    ]);
+    let store_bytes = std::fs::read(dir.join("store.db")).unwrap();
+    let page = dir.join("tiny.html");
+    let said = primer(&["report", "tiny", "--db", &db, "--out", page.to_str().unwrap()]);
+    assert!(said.contains("30 candidates"), "{said}");
+    assert_eq!(std::fs::read(dir.join("store.db")).unwrap(), store_bytes, "the report wrote into the store");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<script src") && !html.contains("<link "), "the page loads nothing from outside");
+    let out = shots("tiny");
+    let seen = open(&page, &out);
+    check_page(&seen);
+    for s in ["header", "progress", "cost", "hurdles", "mutations", "best", "lineage", "motifs"] {
+        assert!(out.join(format!("{s}.png")).exists(), "no screenshot of {s}");
+    }
+    println!(
+        "tiny campaign: ready in {} s (page: {} ms); screenshots in {}",
+        seen["ready_s"],
+        seen["page_ready_ms"],
+        out.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_report_of_25000_candidates_is_written_fast_small_and_opens_fast() {
+    let dir = temp_dir("25000");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let w = rt.block_on(primer_cli::report::bench(25_000, &dir)).unwrap();
+    assert_eq!(w.candidates, 25_000);
+    // The goals are 10 s and 15 MB on this 2-core machine; a loaded CI machine gets slack.
+    assert!(w.bytes < 15_000_000, "{} bytes", w.bytes);
+    assert!(w.seconds < 60.0, "{} s to write", w.seconds);
+    let out = shots("25000");
+    let seen = open(&dir.join("report-25000.html"), &out);
+    check_page(&seen);
+    let ready = seen["ready_s"].as_f64().unwrap();
+    assert!(ready < 30.0, "{ready} s to ready");
+    println!(
+        "25,000 candidates: written in {:.2} s, {:.2} MB; ready in {ready:.2} s (page: {} ms); screenshots in {}",
+        w.seconds,
+        w.bytes as f64 / 1e6,
+        seen["page_ready_ms"],
+        out.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
