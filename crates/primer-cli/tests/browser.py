@@ -7,7 +7,8 @@ Speaks the DevTools protocol over --remote-debugging-pipe (NUL-terminated JSON o
 descriptors 3 and 4; standard library only, no TCP port): navigates to the page, waits until
 its title starts with "ready" or "failed", collects uncaught exceptions and console errors,
 reads every <section>'s id, data-drawn, height and the number of canvases, SVGs and table rows
-in it, and saves a screenshot of each section (OUT_DIR/SECTION.png) and of the first screen
+in it, tries the page as a person would (hovers the progress plot until a point is named,
+clicks a row of the top 20 and a node of the lineage), and saves a screenshot of each section (OUT_DIR/SECTION.png) and of the first screen
 (OUT_DIR/page.png). Prints one JSON object on stdout: seconds to ready (wall clock, from the
 navigation), the page's own performance.now() at ready, the title, errors, sections and
 screenshots. Exit 0 when it could look at the page (the caller judges what it saw).
@@ -128,6 +129,26 @@ def main():
             top: Math.round(e.getBoundingClientRect().top + window.scrollY),
             canvases: e.querySelectorAll('canvas').length, svgs: e.querySelectorAll('svg').length,
             rows: e.querySelectorAll('tr').length, text: e.innerText.length }))""") or []
+        # What a person does: hover the progress plot until a point is named, click a row of
+        # the top 20 and a node of the lineage; each must open what it promises.
+        interactions = js("""(() => {
+            const out = { hover: null, row: false, node: false };
+            const tip = document.getElementById('tip'), details = document.getElementById('details');
+            const canvas = document.querySelector('#progress canvas');
+            if (canvas) {
+                const r = canvas.getBoundingClientRect();
+                search: for (let y = r.top + 5; y < r.bottom; y += 6)
+                    for (let x = r.left + 5; x < r.right; x += 6) {
+                        canvas.dispatchEvent(new MouseEvent('mousemove', { clientX: x, clientY: y, bubbles: true }));
+                        if (!tip.hidden) { out.hover = tip.textContent; break search; }
+                    }
+                canvas.dispatchEvent(new MouseEvent('mouseleave'));
+            }
+            const row = document.querySelector('#best tr.click');
+            if (row) { row.click(); out.row = !details.hidden && details.innerText.includes('Candidate'); details.hidden = true; }
+            const node = document.querySelector('#lineage .node');
+            if (node) { node.dispatchEvent(new MouseEvent('click', { bubbles: true })); out.node = !details.hidden && details.innerText.includes('Program'); details.hidden = true; }
+            return out; })()""")
         shots = []
         shot = b.call("Page.captureScreenshot", {"format": "png"}, s)
         with open(os.path.join(out, "page.png"), "wb") as f:
@@ -152,7 +173,7 @@ def main():
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
                 errors.append("log: " + p["entry"].get("text", ""))
         print(json.dumps({"page": page, "title": title, "ready_s": round(ready_s, 3), "page_ready_ms": page_ms,
-                          "errors": errors, "sections": sections, "screenshots": shots}, indent=1))
+                          "errors": errors, "sections": sections, "interactions": interactions, "screenshots": shots}, indent=1))
     finally:
         b.close()
 

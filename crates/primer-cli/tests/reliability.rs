@@ -15,20 +15,7 @@ use std::time::{Duration, Instant};
 use primer_store::testing::TestBackend;
 use primer_store::{NewCandidate, NewProgram, Store};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(primer_store::testing::TestBackend::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(primer_store::testing::TestBackend::Postgres)
-            }
-        }
-    )*};
-}
+use primer_store::on_both_backends;
 
 on_both_backends!(
     the_chaos_drill_loses_and_duplicates_nothing,
@@ -49,6 +36,20 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn primer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_primer"))
+}
+
+/// `primer search CONFIG ARGS...` in the background, its output in `dir/controller-N.log`.
+fn controller(dir: &std::path::Path, n: usize, config: &std::path::Path, args: &[&str]) -> std::process::Child {
+    let log = std::fs::File::create(dir.join(format!("controller-{n}.log"))).unwrap();
+    primer()
+        .arg("search")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
@@ -175,18 +176,7 @@ fn two_controllers_started_at_once_one_runs_the_other_refuses(backend: TestBacke
     let dir = temp_dir(&format!("two-{backend:?}"));
     let url = backend.url(&dir, "two");
     let config = root().join("experiments/drill/campaign.toml");
-    let start = |n: usize| {
-        let log = std::fs::File::create(dir.join(format!("controller-{n}.log"))).unwrap();
-        primer()
-            .args(["search"])
-            .arg(&config)
-            .args(["--db", &url, "--workers", "0", "--candidates", "6"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
-    };
+    let start = |n: usize| controller(&dir, n, &config, &["--db", &url, "--workers", "0", "--candidates", "6"]);
     let mut a = start(0);
     let mut b = start(1);
     // One of them refuses at once; the other waits for workers.
@@ -259,7 +249,7 @@ fn a_full_disk_pauses_the_campaign_and_loses_nothing() {
     // Logs outside the full disk.
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
     let mut controller = primer()
-        .args(["search"])
+        .arg("search")
         .arg(&config)
         .args(["--db", &url, "--workers", "0", "--candidates", "24", "--name", "full"])
         .stdin(Stdio::null())
@@ -415,16 +405,7 @@ fn stopping_and_killing_a_controller_and_its_workers(backend: TestBackend) {
     let url = backend.url(&dir, "stop");
     let config = root().join("experiments/drill/campaign.toml");
     let start = |n: usize| {
-        let log = std::fs::File::create(dir.join(format!("controller-{n}.log"))).unwrap();
-        primer()
-            .args(["search"])
-            .arg(&config)
-            .args(["--db", &url, "--workers", "2", "--candidates", "24", "--name", "stop"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        controller(&dir, n, &config, &["--db", &url, "--workers", "2", "--candidates", "24", "--name", "stop"])
     };
     // 1. SIGTERM to the controller.
     let mut c = start(0);

@@ -60,6 +60,13 @@ fn check_page(seen: &serde_json::Value) {
     assert!(by_id("mutations")["rows"].as_i64().unwrap() >= 3);
     assert!(by_id("motifs")["rows"].as_i64().unwrap() >= 5);
     assert!(by_id("motifs")["canvases"].as_i64().unwrap() >= 4);
+    let i = &seen["interactions"];
+    assert!(i["hover"].as_str().is_some_and(|t| t.starts_with("candidate ")), "hovering names no candidate: {i}");
+    assert_eq!(
+        (&i["row"], &i["node"]),
+        (&serde_json::json!(true), &serde_json::json!(true)),
+        "clicks open no details: {i}"
+    );
     for s in seen["screenshots"].as_array().unwrap() {
         assert!(s.as_str().unwrap().ends_with(".png"));
     }
@@ -131,5 +138,68 @@ fn the_report_of_25000_candidates_is_written_fast_small_and_opens_fast() {
         seen["page_ready_ms"],
         out.display()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--watch`: while the campaign runs, the page is rewritten and tells the browser to reload;
+/// once the campaign is finished, the last page does not, and the command exits by itself.
+#[test]
+fn watching_rewrites_the_page_until_the_campaign_is_finished() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("watch");
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let config = root().join("experiments/drill/campaign.toml");
+    let bin = env!("CARGO_BIN_EXE_primer");
+    let mut search = Command::new(bin)
+        .args([
+            "search",
+            config.to_str().unwrap(),
+            "--db",
+            &db,
+            "--workers",
+            "2",
+            "--candidates",
+            "24",
+            "--name",
+            "watched",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let page = dir.join("watched.html");
+    // The campaign must exist before the report can read it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("store.db").exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let mut watch = Command::new(bin)
+        .args(["report", "watched", "--db", &db, "--out", page.to_str().unwrap(), "--watch", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reloading = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(s) = watch.try_wait().unwrap() {
+            break s;
+        }
+        if std::fs::read_to_string(&page).is_ok_and(|t| t.contains("http-equiv=\"refresh\" content=\"1\"")) {
+            reloading += 1;
+        }
+        assert!(Instant::now() < deadline, "--watch did not stop after the campaign finished");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = watch.wait_with_output().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(search.wait().unwrap().success());
+    assert!(reloading > 0, "no page told the browser to reload while the campaign ran");
+    let last = std::fs::read_to_string(&page).unwrap();
+    assert!(!last.contains("http-equiv=\"refresh\""), "the finished campaign's page still reloads");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the campaign is finished; stopped watching"));
     let _ = std::fs::remove_dir_all(&dir);
 }

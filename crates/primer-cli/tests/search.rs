@@ -10,21 +10,7 @@ use std::time::{Duration, Instant};
 use primer_store::testing::TestBackend;
 use primer_store::{HistoryRow, Outcome, Status, Store};
 
-/// Each named test, `fn NAME(backend: TestBackend)`, runs as `NAME::sqlite` and `NAME::postgres`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(primer_store::testing::TestBackend::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(primer_store::testing::TestBackend::Postgres)
-            }
-        }
-    )*};
-}
+use primer_store::on_both_backends;
 
 on_both_backends!(
     a_tiny_campaign_with_two_workers,

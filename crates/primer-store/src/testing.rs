@@ -247,3 +247,21 @@ pub async fn migrate_to(url: &str, version: i64) {
     m.run(&pool).await.expect("migrations");
     pool.close().await;
 }
+
+/// Each named test, `fn NAME(backend: TestBackend)`, runs as `NAME::sqlite` and
+/// `NAME::postgres` (a test file says `use primer_store::on_both_backends;`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::testing::TestBackend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::testing::TestBackend::Postgres)
+            }
+        }
+    )*};
+}
