@@ -512,7 +512,7 @@ async fn stop(
     store: &Store,
     campaign: i64,
     me: &str,
-    pool: &mut Vec<Worker>,
+    pool: &mut [Worker],
     lease: f64,
     max_attempts: i64,
 ) -> Result<ExitCode> {
