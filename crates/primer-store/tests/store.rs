@@ -144,7 +144,7 @@ async fn dead_workers_candidates_go_back_then_fail_after_k_attempts(url: String)
     assert_eq!(h[0].status, Status::Failed);
     assert_eq!(h[0].outcome, Some(Outcome::Failed));
     assert!(
-        h[0].reason.as_deref().unwrap().contains("2 attempts ended without a result (last: worker w2 exited"),
+        h[0].reason.as_deref().unwrap().contains("2 charged attempts ended without a result (last: worker w2 exited"),
         "{:?}",
         h[0].reason
     );
