@@ -150,7 +150,13 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     let candidate = candidate_id(a.candidate);
     let store = if candidate.is_some() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let store = rt.block_on(Store::open(a.db))?;
+        // Reading a candidate needs no write: the store opens read-only (an older store is
+        // migrated, as every command that may write does); storing newly trained weights opens
+        // it for writing then.
+        let store = match rt.block_on(Store::open_read(a.db)) {
+            Err(primer_store::StoreError::Older { .. }) => rt.block_on(Store::open(a.db))?,
+            other => other?,
+        };
         Some((rt, store))
     } else {
         None
@@ -281,6 +287,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
                         ("program".to_string(), hash.clone()),
                     ]);
                     let data = model_weights(&model, &meta)?;
+                    let store = rt.block_on(Store::open(&store.url))?;
                     rt.block_on(store.put_weights(&Weights {
                         candidate: *id,
                         budget: budget_text.clone(),
