@@ -707,6 +707,20 @@ impl Store {
                 } else if read_only {
                     return Err(StoreError::Missing { url: url.into(), path: file.display().to_string() });
                 }
+                options = options.after_release(|conn, _| {
+                    // A connection must come back with no transaction open: a COMMIT that fails
+                    // (SQLITE_FULL leaves the transaction active) followed by a rollback that
+                    // does not happen would keep the file's write lock for ever, and every other
+                    // connection would wait on it. A transaction still open is ended by closing
+                    // the connection (SQLite rolls it back). BEGIN takes no lock until a write.
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        if conn.execute("BEGIN").await.is_err() {
+                            return Ok(false);
+                        }
+                        Ok(conn.execute("ROLLBACK").await.is_ok())
+                    })
+                });
                 options = options.after_connect(move |conn, _| {
                     Box::pin(async move {
                         use sqlx::Executor;
