@@ -716,6 +716,9 @@ impl Store {
                     Box::pin(async move {
                         use sqlx::Executor;
                         if conn.execute("BEGIN").await.is_err() {
+                            eprintln!(
+                                "store: a connection came back with a transaction open; closed it (its work is retried)"
+                            );
                             return Ok(false);
                         }
                         Ok(conn.execute("ROLLBACK").await.is_ok())
