@@ -225,10 +225,11 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum Drill {
-    /// Run one real campaign (a controller with --workers 0 and W `primer worker`s; default
-    /// experiments/drill/campaign.toml: tiny model, step budget, 3 s leases) while SIGKILLing a
-    /// random worker K times and the controller C times at random moments (seeded), restarting
-    /// each at once; then check the store: births 0..n-1 each with exactly one evaluation, no
+    /// Run one real campaign (a controller and W `primer worker`s; default
+    /// experiments/drill/campaign.toml: tiny model, step budget, 3 s leases) while sending a
+    /// random worker SIGKILL (or SIGTERM: --worker-signal term) K times and SIGKILLing the
+    /// controller C times at random moments (seeded), restarting each at once; then check the
+    /// store: births 0..n-1 each with exactly one evaluation, no
     /// curve point or checkpoint twice, a reason for every attempt beyond the first, every
     /// stored program parseable, nothing left running. Exits 1 when anything is wrong.
     Chaos {

@@ -62,7 +62,7 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 }
 
 /// SIGTERM (what Slurm, Kubernetes and `docker stop` send first), SIGINT (Ctrl-C) and SIGHUP
-/// raise [`STOP`] instead of ending the process: a worker gives its candidate back and exits
+/// raise the stop flag ([`stopping`]) instead of ending the process: a worker gives its candidate back and exits
 /// 0, a controller stops its workers first.
 pub fn install_stop_signals() {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
