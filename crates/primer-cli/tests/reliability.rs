@@ -68,12 +68,14 @@ fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
             "3",
             "--controller-kills",
             "1",
+            // Enough candidates that every kill lands before the campaign ends, on a fast
+            // machine too.
             "--candidates",
-            "40",
+            "60",
             "--min-gap",
-            "0.5",
+            "0.3",
             "--max-gap",
-            "2",
+            "1.2",
         ]);
     }
     let o = c.output().unwrap();
@@ -475,12 +477,14 @@ fn a_preemption_drill_measures_every_candidate_and_charges_nothing(backend: Test
             "4",
             "--controller-kills",
             "1",
+            // Enough candidates that every kill lands before the campaign ends, on a fast
+            // machine too.
             "--candidates",
-            "40",
+            "60",
             "--min-gap",
-            "0.5",
+            "0.3",
             "--max-gap",
-            "2",
+            "1.2",
         ])
         .arg("--logs")
         .arg(dir.join("logs"))
