@@ -17,7 +17,7 @@ use serde::Serialize;
 use primer_dsl::Program;
 use primer_store::{HistoryRow, Outcome, Status, Store};
 
-use crate::analyze::{Analysis, analyze_history, parsed_programs, stored_mutations};
+use crate::analyze::{Analysis, analyze_history, stored_mutations};
 use crate::campaign::CampaignSpec;
 use crate::resolve::find_campaign;
 
@@ -190,9 +190,14 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
     let spec: CampaignSpec =
         serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
     let rows = store.history(c.id).await?;
-    let costs: HashMap<String, (i64, i64)> =
-        store.programs_of(c.id).await?.into_iter().map(|(h, _, p, f)| (h, (p, f))).collect();
-    let programs: HashMap<String, Program> = parsed_programs(store, c.id).await?;
+    // The campaign's programs, read once: their costs and the parsed programs.
+    let mut costs: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut programs: HashMap<String, Program> = HashMap::new();
+    for (hash, json, params, fpt) in store.programs_of(c.id).await? {
+        let p = primer_dsl::text::from_json(&json, "<store>").with_context(|| format!("program {hash}"))?;
+        costs.insert(hash.clone(), (params, fpt));
+        programs.insert(hash, p);
+    }
     let k = 20;
     let analysis = analyze_history(&c.name, &spec, &rows, &programs, 5).ok();
     let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.candidate, i)).collect();
