@@ -425,6 +425,11 @@ pub enum EngineCommand {
         /// Write the seconds each claim took to this file at exit (for `bench coordination`).
         #[arg(long, hide = true)]
         latency_log: Option<PathBuf>,
+        /// Write where this worker's time went (JSON: waiting for work, claims, compile,
+        /// fingerprint, training steps, evaluations, store writes, ...) to this file at exit (for
+        /// `primer bench campaign`).
+        #[arg(long)]
+        timings: Option<PathBuf>,
     },
     /// Compare programs the way the paper does: train each at each budget (FLOPs or seconds)
     /// over several seeds, print the loss table (mean and spread) and each program's speedup
@@ -731,6 +736,29 @@ pub enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Candidates per core-hour: a short real campaign (default: the demo's config) run once
+    /// per split of the cores (workers x threads each, default 2x1 and 1x2), with the
+    /// controller alone and the workers started here; prints candidates per core-hour,
+    /// training GFLOP/s per core, where the workers' wall time went (start-up, waiting,
+    /// claims, fingerprints, store writes, compiling, batches, training steps, validation,
+    /// recording) and the controller's CPU time per birth.
+    Campaign {
+        /// The campaign file.
+        #[arg(default_value = "experiments/demo.toml")]
+        config: PathBuf,
+        /// Splits of the cores, WORKERSxTHREADS, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "2x1,1x2", value_parser = crate::throughput::split)]
+        splits: Vec<(usize, usize)>,
+        /// Candidates in each run.
+        #[arg(long, default_value_t = 32, value_parser = flags::positive_u64)]
+        candidates: u64,
+        /// Keep the stores, logs and worker timings here (default: a temporary folder, removed).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Benchmarks that need libtorch (run by `primer-engine`).
     #[command(flatten)]
     Engine(EngineBench),
@@ -739,18 +767,93 @@ pub enum Bench {
 /// The benchmarks that train (run by `primer-engine`).
 #[derive(Debug, Subcommand)]
 pub enum EngineBench {
-    /// Training throughput of the compiled transformer.prim against the hand-written reference
-    /// Transformer, in one run, same weights and batches: tokens per second, their ratio, and
-    /// peak memory.
+    /// Training throughput of compiled programs against their hand-written references
+    /// (transformer.prim and primer_ez.prim; same weights, same batches, rounds alternated),
+    /// at the campaigns' size and a larger one: tokens per second, their ratio, model FLOPs
+    /// utilisation (analytic training FLOPs per second over the best f32 matmul GFLOP/s at the
+    /// model's shapes, measured in the same run) and peak memory.
     Train {
-        /// Timed steps for each model (after 3 untimed warm-up steps).
-        #[arg(long, default_value_t = 20, value_parser = flags::positive_u64)]
+        /// Timed steps per round and model (after 3 untimed warm-up steps).
+        #[arg(long, default_value_t = 30, value_parser = flags::positive_u64)]
         steps: u64,
-        #[command(flatten)]
-        training: TrainArgs,
-        #[command(flatten)]
-        model: ModelArgs,
+        /// Rounds (reference, compiled, reference, ...); each model's median round is reported.
+        #[arg(long, default_value_t = 3, value_parser = flags::positive)]
+        rounds: usize,
+        /// Sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "campaign,large")]
+        sizes: Vec<BenchSize>,
+        /// Programs, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "transformer,primer-ez")]
+        programs: Vec<BenchProgram>,
+        /// Seeds the weights and the batches.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// `cpu` or `cuda` (`cuda:N`); on a GPU the sizes' thread counts do not apply.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceArg,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
+    /// libtorch's matmul GFLOP/s on this machine at the models' shapes (the projections, the
+    /// feed-forward, the output head, a weight gradient, attention scores), for 1 and 2
+    /// threads, f32 and bf16: the peak that `bench train`'s MFU is measured against.
+    Matmul {
+        /// Thread counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = flags::positive)]
+        threads: Vec<usize>,
+        /// Sizes whose shapes are measured, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "campaign,large")]
+        sizes: Vec<BenchSize>,
+        /// Seconds per shape, thread count and type.
+        #[arg(long, default_value_t = 0.3, value_parser = flags::positive_real)]
+        seconds: f64,
+        /// `cpu` or `cuda` (`cuda:N`).
+        #[arg(long, default_value = "cpu")]
+        device: DeviceArg,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The model sizes the benchmarks measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchSize {
+    /// The campaigns': d_model 64, seq_len 64, 2 layers, batch 16, 1 thread.
+    Campaign,
+    /// d_model 128, seq_len 128, 2 layers, batch 16, 2 threads.
+    Large,
+}
+
+impl BenchSize {
+    pub fn model(self) -> ModelConfig {
+        let (d_model, seq_len) = match self {
+            BenchSize::Campaign => (64, 64),
+            BenchSize::Large => (128, 128),
+        };
+        ModelConfig { d_model, seq_len, n_layers: 2, ..ModelConfig::default() }
+    }
+    pub fn batch(self) -> usize {
+        16
+    }
+    pub fn threads(self) -> usize {
+        match self {
+            BenchSize::Campaign => 1,
+            BenchSize::Large => 2,
+        }
+    }
+}
+
+/// The programs `primer bench train` compares with their hand-written references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchProgram {
+    /// search-spaces/programs/transformer.prim
+    Transformer,
+    /// search-spaces/programs/primer_ez.prim
+    PrimerEz,
 }
 
 /// Value parsers that check flags at the door: a bad value exits with status 2 and a message

@@ -56,6 +56,7 @@ pub mod report;
 pub mod resolve;
 pub mod search;
 pub mod study;
+pub mod throughput;
 pub mod work;
 
 /// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).

@@ -62,6 +62,16 @@ fn run() -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench { what: Bench::Campaign { config, splits, candidates, dir, out } } => {
+            primer_cli::throughput::campaign(&primer_cli::throughput::CampaignBench {
+                config,
+                splits,
+                candidates,
+                dir,
+                out,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { what: Bench::Evolve { file, space, seconds } } => {
             bench::bench_evolve(file.as_deref(), space.as_deref(), seconds)?;
             Ok(ExitCode::SUCCESS)

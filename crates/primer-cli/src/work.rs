@@ -100,6 +100,8 @@ pub struct WorkerArgs {
     /// Where to write the seconds each successful claim took, one per line, at exit (the load
     /// test reads them).
     pub latency_log: Option<std::path::PathBuf>,
+    /// Where to write the worker's [`Timings`] at exit (`primer bench campaign` reads them).
+    pub timings: Option<std::path::PathBuf>,
 }
 
 impl WorkerArgs {
@@ -114,6 +116,7 @@ impl WorkerArgs {
             simulate,
             follow_parent,
             latency_log,
+            timings,
             ..
         } = command
         else {
@@ -127,6 +130,7 @@ impl WorkerArgs {
             follow_parent: *follow_parent,
             wait_for_campaign: Duration::from_secs_f64(wait.max(0.0)),
             latency_log: latency_log.clone(),
+            timings: timings.clone(),
         })
     }
 }
@@ -145,6 +149,12 @@ pub trait Evaluate {
     /// The candidate's evaluation, or `None` when the worker was told to stop before it was
     /// done ([`stopping`]): nothing is recorded and the candidate is given back.
     fn evaluate(&mut self, w: &Joined, claim: &Claim) -> Result<Option<Evaluation>>;
+
+    /// Seconds spent so far in each part of evaluating (compile, fingerprint, training steps,
+    /// ...), for [`Timings`]; the rest of `evaluate` is counted as `other`.
+    fn phases(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 /// This machine's name.
@@ -245,12 +255,43 @@ pub fn run(w: Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result
     result
 }
 
+/// Where a worker's time went, from the start of its claim loop to its exit, in seconds. The
+/// parts add up to `loop_seconds` (`other` is what none of them measured); what came before
+/// the loop (the process starting, libtorch loading, joining, the corpus loading) is the
+/// process's wall time minus `loop_seconds`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Timings {
+    pub loop_seconds: f64,
+    /// Candidates evaluated (results recorded or dropped), not counting ones given back.
+    pub candidates: u64,
+    /// Claims that found nothing to do and the pauses between them.
+    pub waiting: f64,
+    /// Claims that got a candidate.
+    pub claims: f64,
+    /// Recording results (`finish`) and giving candidates back.
+    pub recording: f64,
+    /// Parts of evaluating, from [`Evaluate::phases`], plus `other`.
+    pub evaluate: std::collections::BTreeMap<String, f64>,
+}
+
 fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<ExitCode> {
     let mut latencies = Vec::new();
-    let result = claim_loop(w, args, evaluator, &mut latencies);
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let result = claim_loop(w, args, evaluator, &mut latencies, &mut timings);
+    timings.loop_seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &args.latency_log {
         let text: String = latencies.iter().map(|s| format!("{s:.6}\n")).collect();
         std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
+    }
+    if let Some(path) = &args.timings {
+        let mut parts: std::collections::BTreeMap<String, f64> =
+            evaluator.phases().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let measured: f64 = parts.values().sum();
+        let total = timings.evaluate.remove("total").unwrap_or(0.0);
+        parts.insert("other".into(), (total - measured).max(0.0));
+        timings.evaluate = parts;
+        std::fs::write(path, serde_json::to_string_pretty(&timings)?).with_context(|| format!("{}", path.display()))?;
     }
     result
 }
@@ -260,6 +301,7 @@ fn claim_loop(
     args: &WorkerArgs,
     evaluator: &mut dyn Evaluate,
     latencies: &mut Vec<f64>,
+    timings: &mut Timings,
 ) -> Result<ExitCode> {
     let lease = w.spec.execution.lease_seconds;
     let holding = Arc::new(AtomicI64::new(-1));
@@ -286,19 +328,25 @@ fn claim_loop(
         let Some(claim) = claimed else {
             let finished = w.rt.block_on(w.store.campaign_by_id(campaign))?.is_some_and(|c| c.finished_at.is_some());
             if finished {
+                timings.waiting += asked.elapsed().as_secs_f64();
                 eprintln!("worker {id}: campaign finished");
                 return Ok(ExitCode::SUCCESS);
             }
             sleep_unless_stopped(idle);
             idle = (idle * 2).min(Duration::from_secs(1));
+            timings.waiting += asked.elapsed().as_secs_f64();
             continue;
         };
         latencies.push(asked.elapsed().as_secs_f64());
+        timings.claims += asked.elapsed().as_secs_f64();
         idle = Duration::from_millis(50);
         holding.store(claim.candidate, Ordering::Relaxed);
         eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
+        let evaluating = Instant::now();
         let e = evaluator.evaluate(w, &claim);
+        *timings.evaluate.entry("total".into()).or_default() += evaluating.elapsed().as_secs_f64();
         holding.store(-1, Ordering::Relaxed);
+        let recording = Instant::now();
         let Some(e) = e? else {
             // Told to stop before it was done: give it back at once, not charged.
             let reason = stop_reason();
@@ -308,6 +356,7 @@ fn claim_loop(
                 claim.candidate,
                 if given { "given back" } else { "was no longer mine" }
             );
+            timings.recording += recording.elapsed().as_secs_f64();
             continue;
         };
         if !w.rt.block_on(w.store.finish(claim.candidate, id, &e))? {
@@ -315,6 +364,8 @@ fn claim_loop(
         } else {
             eprintln!("worker {id}: candidate {}: {} {:?}", claim.candidate, e.outcome, e.fitness);
         }
+        timings.recording += recording.elapsed().as_secs_f64();
+        timings.candidates += 1;
     }
 }
 

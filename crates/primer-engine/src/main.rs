@@ -22,8 +22,13 @@ fn run() -> Result<ExitCode> {
     let cli = Cli::parse_checked();
     let command = match cli.command {
         Command::Engine(command) => command,
-        Command::Bench { what: Bench::Engine(EngineBench::Train { steps, training, model }) } => {
-            return train::bench(steps, &training, &model);
+        Command::Bench {
+            what: Bench::Engine(EngineBench::Train { steps, rounds, sizes, programs, seed, device, out }),
+        } => {
+            return train::bench(&train::TrainBench { steps, rounds, sizes, programs, seed, device, out });
+        }
+        Command::Bench { what: Bench::Engine(EngineBench::Matmul { threads, sizes, seconds, device, out }) } => {
+            return train::bench_matmul(&threads, &sizes, seconds, device, out.as_deref());
         }
         Command::Drill { what: Drill::Engine(EngineDrill::Programs { count, seed, space, keep, out, format }) } => {
             return drill::programs(count, seed, space.as_deref(), keep.as_deref(), out.as_deref(), format);

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use primer_torch::tch::{self, Device};
 
-use primer_cli::cli::{DeviceArg, Format, ModelArgs, TrainArgs};
+use primer_cli::cli::{BenchProgram, BenchSize, DeviceArg, Format, ModelArgs, TrainArgs};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
 use primer_dsl::analysis::Cost;
@@ -17,6 +17,7 @@ use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
 use primer_torch::train::{Budget, Decision, LanguageModel, TrainConfig, TrainJob, train_program};
+use serde::Serialize;
 
 pub fn device(d: DeviceArg) -> Result<Device> {
     match d {
@@ -175,33 +176,261 @@ fn time_steps(
     Ok(((steps as usize * tc.batch * seq_len) as f64 / secs, peak))
 }
 
-/// `primer bench train`.
-pub fn bench(steps: u64, t: &TrainArgs, m: &ModelArgs) -> Result<ExitCode> {
-    let config = m.config();
-    let (tc, device) = settings(t)?;
-    let data = Corpus::load(&paths::default_corpus(), config.seq_len)
-        .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
-    let (p, _) = load_program(&paths::programs_dir().join("transformer.prim"))?;
-    let compiled = Model::new(&p, config, device, tc.seed)?;
-    let mut reference = Reference::new(Variant::Transformer, config, device)?;
-    reference.copy_from(&compiled)?;
+/// What `primer bench train` runs.
+pub struct TrainBench {
+    pub steps: u64,
+    pub rounds: usize,
+    pub sizes: Vec<BenchSize>,
+    pub programs: Vec<BenchProgram>,
+    pub seed: u64,
+    pub device: DeviceArg,
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// One matmul shape of a model size: `[m, k] x [k, n]`, `batch` of them (attention).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Shape {
+    pub name: &'static str,
+    pub batch: i64,
+    pub m: i64,
+    pub k: i64,
+    pub n: i64,
+}
+
+/// The matmul shapes of a training step at `size`: projections, feed-forward, output head, a
+/// weight gradient and the attention scores (8 heads).
+pub fn shapes(size: BenchSize) -> Vec<Shape> {
+    let c = size.model();
+    let (bt, d, v) = ((size.batch() * c.seq_len) as i64, c.d_model as i64, c.vocab as i64);
+    let t = c.seq_len as i64;
+    let s = |name, batch, m, k, n| Shape { name, batch, m, k, n };
+    vec![
+        s("projection [BT,D]x[D,D]", 1, bt, d, d),
+        s("feed-forward up [BT,D]x[D,4D]", 1, bt, d, 4 * d),
+        s("feed-forward down [BT,4D]x[4D,D]", 1, bt, 4 * d, d),
+        s("output head [BT,D]x[D,V]", 1, bt, d, v),
+        s("weight gradient [4D,BT]x[BT,D]", 1, 4 * d, bt, d),
+        s("attention scores 8B x [T,hd]x[hd,T]", 8 * size.batch() as i64, t, d / 8, t),
+    ]
+}
+
+/// GFLOP/s of one matmul shape, in `kind`, measured for about `seconds`.
+pub fn matmul_gflops(s: &Shape, kind: tch::Kind, device: Device, seconds: f64) -> Result<f64> {
+    let opts = (kind, device);
+    let (a, b) = if s.batch == 1 {
+        (tch::Tensor::f_randn([s.m, s.k], opts)?, tch::Tensor::f_randn([s.k, s.n], opts)?)
+    } else {
+        (tch::Tensor::f_randn([s.batch, s.m, s.k], opts)?, tch::Tensor::f_randn([s.batch, s.k, s.n], opts)?)
+    };
+    let sync = || {
+        if let Device::Cuda(n) = device {
+            tch::Cuda::synchronize(n as i64);
+        }
+    };
+    for _ in 0..5 {
+        let _ = a.f_matmul(&b)?;
+    }
+    sync();
+    let (start, mut n) = (Instant::now(), 0u64);
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..10 {
+            let _ = a.f_matmul(&b)?;
+        }
+        n += 10;
+        sync();
+    }
+    let flops = 2.0 * (s.batch * s.m * s.k * s.n) as f64 * n as f64;
+    Ok(flops / start.elapsed().as_secs_f64() / 1e9)
+}
+
+/// The best f32 matmul GFLOP/s over a size's shapes at the current thread count.
+fn matmul_peak(size: BenchSize, device: Device, seconds: f64) -> Result<(f64, &'static str)> {
+    let mut best = (0.0, "");
+    for s in shapes(size) {
+        let g = matmul_gflops(&s, tch::Kind::Float, device, seconds)?;
+        if g > best.0 {
+            best = (g, s.name);
+        }
+    }
+    Ok(best)
+}
+
+/// `primer bench matmul`.
+pub fn bench_matmul(
+    threads: &[usize],
+    sizes: &[BenchSize],
+    seconds: f64,
+    device: DeviceArg,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    let device = self::device(device)?;
     println!(
-        "bench train: transformer.prim compiled vs the hand-written reference; d_model {}, seq_len {}, {} layers, batch {}, {} threads, {:?}",
-        config.d_model,
-        config.seq_len,
-        config.n_layers,
-        tc.batch,
-        tch::get_num_threads(),
-        device
+        "bench matmul: libtorch {} on {device:?}, GFLOP/s (2·m·k·n per product), {seconds} s per figure",
+        tch_version()
     );
-    println!("{} parameters each; {steps} timed steps each, after 3 warm-up steps", compiled.num_parameters());
-    // Reference, compiled, reference again: the two reference runs show the noise.
-    let (r1, rm1) = time_steps(&reference, &data, &tc, config.seq_len, steps, device)?;
-    let (c, cm) = time_steps(&compiled, &data, &tc, config.seq_len, steps, device)?;
-    let (r2, rm2) = time_steps(&reference, &data, &tc, config.seq_len, steps, device)?;
-    let r = 0.5 * (r1 + r2);
-    println!("reference          {r:>10.0} tokens/s  (runs: {r1:.0}, {r2:.0})  peak RSS {:.0} MiB", rm1.max(rm2));
-    println!("compiled program   {c:>10.0} tokens/s  peak RSS {cm:.0} MiB");
-    println!("=> {:.3} compiled / reference (target >= 0.8)", c / r);
+    let mut rows = Vec::new();
+    for &size in sizes {
+        let c = size.model();
+        println!("\n{size:?} size (d_model {}, seq_len {}, batch {}):", c.d_model, c.seq_len, size.batch());
+        print!("{:<40}", "shape");
+        for &t in threads {
+            print!(" {:>9} {:>9}", format!("f32 {t}t"), format!("bf16 {t}t"));
+        }
+        println!(" {:>10}", "bf16/f32");
+        let mut peak = vec![(0.0f64, 0.0f64); threads.len()];
+        for s in shapes(size) {
+            print!("{:<40}", s.name);
+            let mut ratio = Vec::new();
+            for (i, &t) in threads.iter().enumerate() {
+                tch::set_num_threads(t as i32);
+                let f32_g = matmul_gflops(&s, tch::Kind::Float, device, seconds)?;
+                let bf16_g = matmul_gflops(&s, tch::Kind::BFloat16, device, seconds)?;
+                print!(" {f32_g:>9.1} {bf16_g:>9.1}");
+                peak[i] = (peak[i].0.max(f32_g), peak[i].1.max(bf16_g));
+                ratio.push(bf16_g / f32_g);
+                rows.push(serde_json::json!({
+                    "size": size, "shape": s, "threads": t, "f32_gflops": f32_g, "bf16_gflops": bf16_g,
+                }));
+            }
+            println!(" {:>10}", ratio.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join("/"));
+        }
+        print!("{:<40}", "best");
+        for (f, b) in &peak {
+            print!(" {f:>9.1} {b:>9.1}");
+        }
+        println!();
+    }
+    if let Some(out) = out {
+        std::fs::write(out, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("--out {}", out.display()))?;
+        println!("figures: {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tch_version() -> String {
+    primer_torch::runtime::LibtorchInfo::probe().header_version
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+/// One program at one size.
+#[derive(Debug, Serialize)]
+struct TrainRow {
+    program: BenchProgram,
+    size: BenchSize,
+    d_model: usize,
+    seq_len: usize,
+    n_layers: usize,
+    batch: usize,
+    threads: usize,
+    parameters: i64,
+    training_flops_per_token: u64,
+    reference_tokens_per_s: f64,
+    compiled_tokens_per_s: f64,
+    reference_rounds: Vec<f64>,
+    compiled_rounds: Vec<f64>,
+    ratio: f64,
+    matmul_peak_gflops: f64,
+    reference_mfu: f64,
+    compiled_mfu: f64,
+    reference_peak_mib: f64,
+    compiled_peak_mib: f64,
+}
+
+/// `primer bench train`.
+pub fn bench(b: &TrainBench) -> Result<ExitCode> {
+    let device = device(b.device)?;
+    let tc = TrainConfig { seed: b.seed, ..TrainConfig::default() };
+    println!(
+        "bench train: compiled programs vs their hand-written references on {device:?} (libtorch {}); {} rounds of {} timed steps per model, after 3 warm-up steps; median round",
+        tch_version(),
+        b.rounds,
+        b.steps
+    );
+    println!(
+        "{:<12} {:<9} {:>11} {:>11} {:>7} {:>8} {:>8} {:>8} {:>10}",
+        "program", "size", "ref tok/s", "comp tok/s", "ratio", "peak GF", "ref MFU", "comp MFU", "RSS MiB"
+    );
+    let mut rows = Vec::new();
+    for &size in &b.sizes {
+        let config = size.model();
+        if device == Device::Cpu {
+            tch::set_num_threads(size.threads() as i32);
+        }
+        let tc = TrainConfig { batch: size.batch(), ..tc };
+        let data = Corpus::load(&paths::default_corpus(), config.seq_len)
+            .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+        let (peak, _) = matmul_peak(size, device, 0.3)?;
+        for &program in &b.programs {
+            let (file, variant) = match program {
+                BenchProgram::Transformer => ("transformer.prim", Variant::Transformer),
+                BenchProgram::PrimerEz => ("primer_ez.prim", Variant::PrimerEz),
+            };
+            let (p, _) = load_program(&paths::programs_dir().join(file))?;
+            let compiled = Model::new(&p, config, device, tc.seed)?;
+            let mut reference = Reference::new(variant, config, device)?;
+            reference.copy_from(&compiled)?;
+            let flops_per_token = Cost::of(&compiled.validated).training_flops_per_token;
+            let (mut r, mut c, mut rm, mut cm) = (Vec::new(), Vec::new(), 0.0f64, 0.0f64);
+            for _ in 0..b.rounds {
+                let (t, m) = time_steps(&reference, &data, &tc, config.seq_len, b.steps, device)?;
+                r.push(t);
+                rm = rm.max(m);
+                let (t, m) = time_steps(&compiled, &data, &tc, config.seq_len, b.steps, device)?;
+                c.push(t);
+                cm = cm.max(m);
+            }
+            let (rt, ct) = (median(r.clone()), median(c.clone()));
+            let mfu = |tps: f64| flops_per_token as f64 * tps / (peak * 1e9);
+            let row = TrainRow {
+                program,
+                size,
+                d_model: config.d_model,
+                seq_len: config.seq_len,
+                n_layers: config.n_layers,
+                batch: tc.batch,
+                threads: tch::get_num_threads() as usize,
+                parameters: compiled.num_parameters(),
+                training_flops_per_token: flops_per_token,
+                reference_tokens_per_s: rt,
+                compiled_tokens_per_s: ct,
+                reference_rounds: r,
+                compiled_rounds: c,
+                ratio: ct / rt,
+                matmul_peak_gflops: peak,
+                reference_mfu: mfu(rt),
+                compiled_mfu: mfu(ct),
+                reference_peak_mib: rm,
+                compiled_peak_mib: cm,
+            };
+            println!(
+                "{:<12} {:<9} {:>11.0} {:>11.0} {:>7.3} {:>8.1} {:>7.1}% {:>7.1}% {:>5.0}/{:<4.0}",
+                format!("{program:?}"),
+                format!("{size:?}"),
+                rt,
+                ct,
+                row.ratio,
+                peak,
+                100.0 * row.reference_mfu,
+                100.0 * row.compiled_mfu,
+                rm,
+                cm
+            );
+            rows.push(row);
+        }
+    }
+    println!(
+        "(sizes: Campaign = d_model 64, seq_len 64, 2 layers, batch 16, 1 thread; Large = d_model 128, seq_len 128, 2 layers, batch 16, 2 threads. ratio = compiled / reference tokens/s, goal >= 1.0; MFU = analytic training FLOPs/s over the best f32 matmul GFLOP/s at the size's shapes and threads, measured here)"
+    );
+    if let Some(out) = &b.out {
+        std::fs::write(out, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("--out {}", out.display()))?;
+        println!("figures: {}", out.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

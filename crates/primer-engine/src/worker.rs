@@ -2,6 +2,7 @@
 //! lease, record, exit when the campaign is finished) with libtorch training as the evaluator.
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -54,6 +55,18 @@ fn evaluation(budget: &str, r: &TrainResult) -> Evaluation {
 struct Trainer {
     corpus: Corpus,
     device: Device,
+    /// Seconds so far, by part (see [`Evaluate::phases`]).
+    spent: Spent,
+}
+
+#[derive(Default)]
+struct Spent {
+    fingerprint: f64,
+    store: f64,
+    compile: f64,
+    batches: f64,
+    steps: f64,
+    evaluation: f64,
 }
 
 impl Evaluate for Trainer {
@@ -65,10 +78,19 @@ impl Evaluate for Trainer {
         let program = text::from_json(&claim.program_json, "<store>")?;
 
         // Functional dedup: replay the campaign's earlier results with this fingerprint.
-        if let Ok(fp) = fingerprint(&program, spec.model) {
+        let fingerprinting = Instant::now();
+        let fp = fingerprint(&program, spec.model);
+        self.spent.fingerprint += fingerprinting.elapsed().as_secs_f64();
+        if let Ok(fp) = fp {
+            let writing = Instant::now();
             rt.block_on(store.set_fingerprint(claim.candidate, &fp))?;
-            if spec.dedup.fec_remeasure_after > 0 {
-                let earlier = rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))?;
+            let earlier = if spec.dedup.fec_remeasure_after > 0 {
+                Some(rt.block_on(store.same_fingerprint(campaign_id, &fp, claim.birth))?)
+            } else {
+                None
+            };
+            self.spent.store += writing.elapsed().as_secs_f64();
+            if let Some(earlier) = earlier {
                 let earlier = earlier.into_iter().map(|(c, fitness, from)| (c as u64, fitness, from.is_some()));
                 if let FecDecision::Reuse { fitness, measured_by } = replay(spec.dedup.fec_remeasure_after, earlier) {
                     let from = measured_by as i64;
@@ -120,10 +142,27 @@ impl Evaluate for Trainer {
             let _ = rt.block_on(store.add_curve_point(claim.candidate, &point));
         };
         let r = train_program(&program, &job, &mut on_checkpoint, &mut on_point);
+        self.spent.compile += r.phases.compile;
+        self.spent.batches += r.phases.batches;
+        self.spent.steps += r.seconds;
+        self.spent.evaluation += r.phases.evaluation;
+        self.spent.store += r.phases.callbacks;
         if matches!(r.outcome, Outcome::Interrupted { .. }) {
             return Ok(None);
         }
         Ok(Some(evaluation(&budget_text, &r)))
+    }
+
+    fn phases(&self) -> Vec<(&'static str, f64)> {
+        let s = &self.spent;
+        vec![
+            ("fingerprint", s.fingerprint),
+            ("store", s.store),
+            ("compile", s.compile),
+            ("batches", s.batches),
+            ("steps", s.steps),
+            ("evaluation", s.evaluation),
+        ]
     }
 }
 
@@ -135,5 +174,5 @@ pub fn worker(args: &WorkerArgs, device: DeviceArg, threads: Option<u32>) -> Res
     tch::set_num_threads(threads.map_or(spec.training.threads as i32, |t| t as i32));
     let corpus_path = spec.training.corpus.clone().context("the spec names its corpus")?;
     let corpus = Corpus::load(&corpus_path, spec.model.seq_len)?;
-    work::run(joined, args, &mut Trainer { corpus, device })
+    work::run(joined, args, &mut Trainer { corpus, device, spent: Spent::default() })
 }

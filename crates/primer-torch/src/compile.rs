@@ -83,6 +83,16 @@ enum Step {
         gain: Tensor,
         bias: Tensor,
     },
+    /// `MAX(x, CONSTANT(c))` (or `MIN`, either operand order) run as `threshold(x, c, c)`, i.e.
+    /// `clamp_min(x, c)` (`clamp_max` for MIN): the same values without materialising the
+    /// constant, and a one-mask backward (at an exact tie x = c the gradient is ReLU's, where
+    /// `maximum` splits it).
+    Clamp {
+        x: usize,
+        bound: f64,
+        /// `true` for MAX (a lower bound), `false` for MIN.
+        lower: bool,
+    },
 }
 
 /// Whether the compiler replaces recognised primitive patterns by fused kernels.
@@ -210,7 +220,7 @@ impl Model {
                     Step::Attention { .. } => acc.0 += 1,
                     Step::LayerNorm { .. } => acc.1 += 1,
                     Step::Call { callee, .. } => count(callee, acc),
-                    Step::Primitive { .. } => {}
+                    Step::Primitive { .. } | Step::Clamp { .. } => {}
                 }
             }
         }
@@ -333,6 +343,7 @@ fn compile_instance(
     if fusion == Fusion::Fused {
         fuse(p, inst.subprogram, &inst.values, &mut steps);
     }
+    lower_clamps(p, inst.subprogram, &mut steps);
     Ok(Compiled { n_inputs: sub.inputs.len(), copies: n, steps })
 }
 
@@ -359,6 +370,27 @@ fn fuse(p: &Program, si: usize, shapes: &[Option<Shape>], steps: &mut [Option<St
             steps[g] = None;
         }
         steps[pattern.out()] = Some(step);
+    }
+}
+
+/// MAX/MIN against a CONSTANT become clamps ([`Step::Clamp`]) on both paths, fused or not: a
+/// lowering of one primitive, not a fusion of several (`clamp_and_maximum_agree` checks it
+/// against `maximum`/`minimum`).
+fn lower_clamps(p: &Program, si: usize, steps: &mut [Option<Step>]) {
+    let n_in = p.subprograms[si].inputs.len();
+    let constant_of = |steps: &[Option<Step>], v: usize| match v.checked_sub(n_in).and_then(|i| steps[i].as_ref()) {
+        Some(Step::Primitive { op: Op::Constant, constant, .. }) => Some(*constant),
+        _ => None,
+    };
+    for i in 0..steps.len() {
+        let Some(Step::Primitive { op: op @ (Op::Max | Op::Min), in1, in2, .. }) = &steps[i] else { continue };
+        let (op, in1, in2) = (*op, *in1, *in2);
+        let clamp = match (constant_of(steps, in1), constant_of(steps, in2)) {
+            (_, Some(c)) => (in1, c),
+            (Some(c), None) => (in2, c),
+            (None, None) => continue,
+        };
+        steps[i] = Some(Step::Clamp { x: clamp.0, bound: clamp.1, lower: op == Op::Max });
     }
 }
 
@@ -442,10 +474,21 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
             Step::LayerNorm { x, eps, gain, bias } => {
                 let x = get(&values, *x).0;
                 let c = *x.size().last().expect("axes");
-                let n = x.f_layer_norm([c], None::<&Tensor>, None::<&Tensor>, *eps, false)?;
                 let s = gain.size();
-                let y = n.f_mul(&gain.f_view([1, s[0], 1, s[1]])?)?.f_add(&bias.f_view([1, s[0], 1, s[1]])?)?;
+                let y = if s[0] == 1 {
+                    // One copy's gain and bias: libtorch's affine layer norm, one kernel.
+                    x.f_layer_norm([c], Some(&gain.f_view([c])?), Some(&bias.f_view([c])?), *eps, false)?
+                } else {
+                    let n = x.f_layer_norm([c], None::<&Tensor>, None::<&Tensor>, *eps, false)?;
+                    n.f_mul(&gain.f_view([1, s[0], 1, s[1]])?)?.f_add(&bias.f_view([1, s[0], 1, s[1]])?)?
+                };
                 (y, false)
+            }
+            Step::Clamp { x, bound, lower } => {
+                let (x, sq) = get(&values, *x);
+                // threshold(x, c, c) is clamp_min(x, c) with ReLU's vectorised backward (clamp's
+                // goes through a scalar `where` kernel: 5% of a campaign-size training step).
+                (if *lower { x.f_threshold(*bound, *bound)? } else { x.f_clamp_max(*bound)? }, sq)
             }
             Step::Primitive { op, in1, in2, constant, params } => {
                 let (a, a_sq) = get(&values, *in1);
@@ -513,12 +556,21 @@ fn primitive(
         Structural::Dense => {
             let (w, b) = (&params[0], &params[1]);
             let (n, c_in, c_out) = (w.size()[0], w.size()[1], w.size()[2]);
-            let y = if a.size()[1] == 1 && n > 1 {
-                // One input for all copies: one matmul against the copies' weights side by side.
-                let s = a.size();
-                let wide = w.f_permute([1, 0, 2])?.f_reshape([c_in, n * c_out])?;
-                a.f_squeeze_dim(1)?.f_matmul(&wide)?.f_view([-1, s[2], n, c_out])?.f_permute([0, 2, 1, 3])?
-            } else if n == 1 {
+            let s = a.size();
+            if a.size()[1] == 1 {
+                // One input for all copies (or one copy): one matrix product with the bias added
+                // in it (addmm), against the copies' weights side by side.
+                let wide =
+                    if n == 1 { w.f_squeeze_dim(0)? } else { w.f_permute([1, 0, 2])?.f_reshape([c_in, n * c_out])? };
+                let y = b.f_reshape([n * c_out])?.f_addmm(&a.f_reshape([-1, c_in])?, &wide)?;
+                let y = if n == 1 {
+                    y.f_view([-1, 1, s[2], c_out])?
+                } else {
+                    y.f_view([-1, s[2], n, c_out])?.f_permute([0, 2, 1, 3])?
+                };
+                return Ok((y, false));
+            }
+            let y = if n == 1 {
                 a.f_matmul(&w.f_squeeze_dim(0)?)?
             } else {
                 Tensor::f_einsum("bntc,ncd->bntd", &[&a, w], None::<&[i64]>)?
@@ -542,20 +594,15 @@ fn primitive(
             let width = op.kernel_width().expect("dconv") as i64;
             let a = materialize(&a, w.size()[0] / a.size()[3])?;
             let s = a.size(); // [B, n, T, C]
-            // A causal depthwise convolution as `width` shifted multiply-adds: y[t] = sum_j
-            // w[j] * x[t - (width-1) + j]. On CPU at these sizes libtorch's grouped conv1d (one
-            // group per channel) is several times slower than the whole rest of a layer.
-            let taps = w.f_view([s[1], s[3], width])?.f_permute([2, 0, 1])?; // [width, n, C]
-            let x = a.f_constant_pad_nd([0, 0, width - 1, 0])?;
-            let mut y: Option<Tensor> = None;
-            for j in 0..width {
-                let term = x.f_narrow(2, j, s[2])?.f_mul(&taps.f_get(j)?.f_view([1, s[1], 1, s[3]])?)?;
-                y = Some(match y {
-                    None => term,
-                    Some(acc) => acc.f_add(&term)?,
-                });
-            }
-            Ok((y.expect("a width of at least 1"), false))
+            // A causal depthwise convolution: libtorch's grouped conv1d (one group per channel)
+            // over time, on [B, K·C, T] padded with width - 1 zeros in front (the pad writes the
+            // channels-first copy that conv1d needs). The output is made contiguous again so that
+            // a fused attention reading it stays on the flash kernel (unit stride on channels).
+            let ch = s[1] * s[3];
+            let x =
+                a.f_permute([0, 1, 3, 2])?.f_constant_pad_nd([width - 1, 0])?.f_reshape([-1, ch, s[2] + width - 1])?;
+            let y = x.f_conv1d(w, None::<&Tensor>, [1], [0], [1], ch)?;
+            Ok((y.f_view([-1, s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?.f_contiguous()?, false))
         }
         Structural::Call(_) => unreachable!("calls are steps of their own"),
     }
@@ -666,6 +713,28 @@ mod tests {
             Op::DConv15 => dconv(15, &[&[1.0, -2.0], &[1.5, 2.0]]),
             Op::DConv31 => dconv(31, &[&[1.0, -2.0], &[1.5, 2.0]]),
             Op::Call(_) => unreachable!("not a primitive"),
+        }
+    }
+
+    /// The clamp a MAX/MIN against a CONSTANT is lowered to computes `maximum`/`minimum`'s values
+    /// and, away from exact ties, their gradients (at a tie `maximum` splits the gradient,
+    /// the clamp gives ReLU's).
+    #[test]
+    fn clamp_and_maximum_agree() {
+        let x = Tensor::randn([4, 2, 8, 16], (Kind::Double, Device::Cpu)).set_requires_grad(true);
+        for (c, lower) in [(0.0, true), (0.3, true), (-0.2, false)] {
+            let (y, _) = run_shaped(
+                &Compiled { n_inputs: 1, copies: 1, steps: vec![Some(Step::Clamp { x: 0, bound: c, lower })] },
+                vec![(x.shallow_clone(), false)],
+                &Tensor::zeros([8, 8], (Kind::Bool, Device::Cpu)),
+            )
+            .unwrap();
+            let constant = x.narrow(3, 0, 1).full_like(c).expand([-1, -1, -1, 16], false);
+            let want = if lower { x.maximum(&constant) } else { x.minimum(&constant) };
+            assert!(f64::try_from((&y - &want).abs().max()).unwrap() == 0.0, "values, bound {c}");
+            let g = Tensor::randn([4, 2, 8, 16], (Kind::Double, Device::Cpu));
+            let grad = |v: &Tensor| Tensor::run_backward(&[&(v * &g).sum(Kind::Double)], &[&x], true, false).remove(0);
+            assert!(f64::try_from((grad(&y) - grad(&want)).abs().max()).unwrap() < 1e-12, "gradients, bound {c}");
         }
     }
 

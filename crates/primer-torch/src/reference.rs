@@ -163,9 +163,11 @@ impl Reference {
         let ln = |x: &Tensor, (g, bias): &(Tensor, Tensor)| x.f_layer_norm([d], Some(g), Some(bias), 1e-5, false);
         let linear = |x: &Tensor, (w, bias): &(Tensor, Tensor)| x.f_matmul(w)?.f_add(bias);
         // Causal depthwise convolution over time, per channel: [B, T, D] -> [B, T, D].
+        // (Made contiguous again: a transposed view would keep the attention below off libtorch's
+        // flash kernel, which needs unit stride on the channels.)
         let causal_dconv = |x: &Tensor, w: &Tensor| -> Result<Tensor, TchError> {
             let y = x.f_transpose(1, 2)?.f_constant_pad_nd([2, 0])?.f_conv1d(w, None::<&Tensor>, [1], [0], [1], d)?;
-            y.f_transpose(1, 2)
+            y.f_transpose(1, 2)?.f_contiguous()
         };
         let split_heads = |x: Tensor| x.f_view([b, t, nh, hd])?.f_transpose(1, 2);
 

@@ -92,6 +92,20 @@ pub struct TrainResult {
     pub curve: Vec<CurvePoint>,
     pub parameters: i64,
     pub training_flops_per_token: u64,
+    /// Where the run's time went besides its steps.
+    #[serde(default)]
+    pub phases: Phases,
+}
+
+/// Seconds of a training run outside its training steps ([`TrainResult::seconds`]): compiling
+/// the program, drawing batches, measuring validation loss, and the caller's checkpoint and
+/// curve callbacks (a worker's store writes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub compile: f64,
+    pub batches: f64,
+    pub evaluation: f64,
+    pub callbacks: f64,
 }
 
 impl TrainResult {
@@ -108,6 +122,7 @@ impl TrainResult {
             curve: Vec::new(),
             parameters: 0,
             training_flops_per_token: 0,
+            phases: Phases::default(),
         }
     }
 
@@ -174,6 +189,7 @@ pub fn train_program(
     on_checkpoint: &mut dyn FnMut(usize, f64) -> Decision,
     on_point: &mut dyn FnMut(&CurvePoint),
 ) -> TrainResult {
+    let compiling = Instant::now();
     let model = match Model::new(p, job.config, job.device, job.settings.seed) {
         Ok(m) => m,
         Err(CompileError::Invalid(e)) => return TrainResult::untrained(Outcome::Invalid { reason: e.to_string() }),
@@ -182,8 +198,11 @@ pub fn train_program(
             return TrainResult::untrained(Outcome::OutOfMemory { message: e.to_string() });
         }
     };
+    let compile = compiling.elapsed().as_secs_f64();
     let cost = Cost::of(&model.validated);
-    train(&model, cost.training_flops_per_token, job, on_checkpoint, on_point)
+    let mut r = train(&model, cost.training_flops_per_token, job, on_checkpoint, on_point);
+    r.phases.compile = compile;
+    r
 }
 
 /// Mean validation loss over the fixed batches.
@@ -232,7 +251,9 @@ fn run(
     let TrainJob { corpus, config, settings: tc, budget, checkpoints, device, stop } = *job;
     let window = config.seq_len;
     let tokens_per_step = (tc.batch * window) as u64;
+    let drawing = Instant::now();
     let val = corpus.validation_batches(tc.val_batches, tc.batch, window, device);
+    r.phases.batches += drawing.elapsed().as_secs_f64();
     let mut opt = tch::nn::AdamW { beta1: 0.9, beta2: 0.95, wd: tc.weight_decay, eps: 1e-8, amsgrad: false }
         .build(model.var_store(), tc.lr_at(0))?;
     let mut rng = batch_rng(tc.seed);
@@ -249,7 +270,9 @@ fn run(
             r.fitness = None;
             return Ok(());
         }
+        let drawing = Instant::now();
         let batch = corpus.train_batch(&mut rng, tc.batch, window, device);
+        r.phases.batches += drawing.elapsed().as_secs_f64();
         let start = Instant::now();
         opt.set_lr(tc.lr_at(r.steps));
         let loss = model.loss(&batch)?;
@@ -271,7 +294,10 @@ fn run(
         let done = progress(r) >= 1.0;
         let evaluate_now = r.steps.is_multiple_of(tc.eval_interval.max(1)) || at_checkpoint || done;
         if evaluate_now || r.steps == 1 {
+            let measuring = Instant::now();
             let val_loss = if evaluate_now { Some(evaluate(model, &val)?) } else { None };
+            r.phases.evaluation += measuring.elapsed().as_secs_f64();
+            let calling = Instant::now();
             let point = CurvePoint {
                 step: r.steps,
                 tokens: r.tokens,
@@ -282,6 +308,7 @@ fn run(
             };
             on_point(&point);
             r.curve.push(point);
+            r.phases.callbacks += calling.elapsed().as_secs_f64();
             if at_checkpoint {
                 let v = val_loss.expect("measured at checkpoints");
                 if !v.is_finite() {
@@ -289,7 +316,10 @@ fn run(
                     return Ok(());
                 }
                 r.checkpoints_reached = next_checkpoint + 1;
-                if on_checkpoint(next_checkpoint, v) == Decision::Stop {
+                let calling = Instant::now();
+                let decision = on_checkpoint(next_checkpoint, v);
+                r.phases.callbacks += calling.elapsed().as_secs_f64();
+                if decision == Decision::Stop {
                     r.outcome = Outcome::Stopped { checkpoint: next_checkpoint };
                     r.fitness = Some(v);
                     return Ok(());
