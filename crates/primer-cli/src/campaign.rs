@@ -127,6 +127,10 @@ pub struct HurdlesSection {
     pub count: usize,
     /// Earlier candidates needed at a checkpoint before its median applies.
     pub min_predecessors: usize,
+    /// The median is over the latest `window` earlier candidates that reached the checkpoint
+    /// (0, the default: all of them). At least `min_predecessors`.
+    #[serde(default)]
+    pub window: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -298,6 +302,15 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     if f.seeds.is_empty() {
         return Err(err("seeds", "at least one seed program is needed".into()));
     }
+    if f.hurdles.window > 0 && f.hurdles.window < f.hurdles.min_predecessors {
+        return Err(err(
+            "hurdles.window",
+            format!(
+                "{} is fewer than min_predecessors ({}): the median would never apply",
+                f.hurdles.window, f.hurdles.min_predecessors
+            ),
+        ));
+    }
     if (f.seeds.len() as u64) > f.candidates {
         return Err(err("candidates", format!("{} is fewer than the {} seed programs", f.candidates, f.seeds.len())));
     }
@@ -344,7 +357,11 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
             StrategyName::Random => Strategy::Random { max_mutations: f.evolution.max_mutations },
         },
         max_tries: f.evolution.max_tries,
-        hurdles: HalvingHurdles { hurdles: f.hurdles.count, min_predecessors: f.hurdles.min_predecessors },
+        hurdles: HalvingHurdles {
+            hurdles: f.hurdles.count,
+            min_predecessors: f.hurdles.min_predecessors,
+            window: f.hurdles.window,
+        },
         execution: f.execution,
         dedup: f.dedup,
     };

@@ -170,6 +170,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// What halving hurdles and functional dedup saved in campaigns, measured, beside the
+    /// theory: candidates that reached and passed each hurdle, the FLOPs spent against training
+    /// every trained candidate to the full budget, (2^(H+1)-1)/(H+1) (the saving when half pass)
+    /// and the same closed form at the pass rates measured; candidates that reused an equal
+    /// program's fitness and the compute that spared.
+    Savings {
+        /// Campaigns (names or ids).
+        #[arg(required = true)]
+        campaigns: Vec<String>,
+        #[arg(long, value_parser = flags::store_url)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Search progress of campaigns side by side (e.g. evolution against random search): each
     /// one's best loss so far against its cumulative training compute, and per strategy the mean
     /// ± sd over its campaigns at ten equal steps of the compute every campaign reached.

@@ -54,6 +54,7 @@ pub mod output;
 pub mod paths;
 pub mod report;
 pub mod resolve;
+pub mod savings;
 pub mod search;
 pub mod study;
 pub mod throughput;

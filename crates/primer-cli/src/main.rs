@@ -167,6 +167,9 @@ fn run() -> Result<ExitCode> {
         Command::Analyze { campaign, top, db, format } => {
             inspect_with(db, |s| async move { primer_cli::analyze::analyze(&s, &campaign, top, format).await })
         }
+        Command::Savings { campaigns, db, format } => inspect_with(db, |s| async move {
+            primer_cli::savings::savings(&s, &campaigns, format == primer_cli::cli::Format::Json).await.map(|_| ())
+        }),
         Command::Progress { campaigns, svg, db, format } => {
             inspect_with(
                 db,
@@ -243,6 +246,7 @@ fn reads_only(c: &Command) -> bool {
             | Command::Show { .. }
             | Command::Analyze { .. }
             | Command::Progress { .. }
+            | Command::Savings { .. }
             | Command::Lineage { .. }
             | Command::Report { .. }
     )

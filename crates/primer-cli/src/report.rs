@@ -265,37 +265,13 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
     }
     let mut medians = Vec::new();
     for k in 0..fractions.len() {
-        let (_, m) = store.checkpoint_median(c.id, k as i64, i64::MAX).await?;
+        let (_, m) = store.checkpoint_median(c.id, k as i64, i64::MAX, 0).await?;
         medians.push(m.filter(|m| m.is_finite()));
     }
-    let mut passed = vec![0; fractions.len()];
-    let (mut flops_spent, mut flops_if_all_full) = (0.0, 0.0);
-    for r in &rows {
-        let (Some(o), Some(f)) = (r.outcome, r.flops) else { continue };
-        let h = r.hurdles.unwrap_or(0).max(0) as usize;
-        match o {
-            Outcome::Finished => {
-                flops_spent += f;
-                flops_if_all_full += f;
-                for x in passed.iter_mut() {
-                    *x += 1;
-                }
-            }
-            Outcome::Stopped => {
-                flops_spent += f;
-                // Stopped at checkpoint h-1 (it reached h checkpoints), at that budget fraction.
-                let at = stop_fraction(h, &fractions);
-                flops_if_all_full += if at > 0.0 { f / at } else { f };
-                for x in passed.iter_mut().take(h.saturating_sub(1)) {
-                    *x += 1;
-                }
-            }
-            _ => {
-                flops_spent += f;
-                flops_if_all_full += f;
-            }
-        }
-    }
+    // Passed per hurdle and the compute against all-to-full: as `primer savings` counts them.
+    let saved = crate::savings::of(&c.name, &spec, &rows);
+    let passed: Vec<i64> = saved.passed.iter().map(|&n| n as i64).collect();
+    let (flops_spent, flops_if_all_full) = (saved.flops_spent, saved.flops_if_all_full);
 
     // The top 20, with curves and diffs against their seeds.
     let by_id: HashMap<i64, &HistoryRow> = rows.iter().map(|r| (r.candidate, r)).collect();
@@ -423,11 +399,6 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
         top,
         lineage,
     })
-}
-
-/// The budget fraction at which a candidate that reached `h` checkpoints was stopped.
-fn stop_fraction(h: usize, fractions: &[f64]) -> f64 {
-    h.checked_sub(1).and_then(|i| fractions.get(i)).copied().unwrap_or(1.0)
 }
 
 /// The page for `data`: one HTML file with everything inside.

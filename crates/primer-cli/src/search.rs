@@ -147,14 +147,16 @@ impl Memory {
 
     /// The end of the history that holds the last `population` finished candidates with a
     /// loss: all that regularized evolution's population (and so the tournament) depends on.
-    fn tail(&self, population: usize) -> &[Finished] {
+    /// The latest results, back to `population` living ones, among births below `horizon`.
+    fn tail(&self, population: usize, horizon: u64) -> &[Finished] {
+        let end = self.history.partition_point(|h| h.birth < horizon);
         let mut alive = 0;
-        let mut start = self.history.len();
+        let mut start = end;
         while start > 0 && alive < population {
             start -= 1;
             alive += usize::from(self.history[start].fitness.is_finite());
         }
-        &self.history[start..]
+        &self.history[start..end]
     }
 }
 
@@ -166,9 +168,11 @@ async fn propose(
     evolver: &Evolver,
     memory: &mut Memory,
     birth: i64,
+    horizon: i64,
 ) -> Result<bool> {
-    // (The controller's loop synced `memory` with the store just before.)
-    let history = memory.tail(evolver.evolution.population_size).to_vec();
+    // (The controller's loop synced `memory` with the store just before.) Only results of
+    // births below `horizon` count.
+    let history = memory.tail(evolver.evolution.population_size, horizon.max(0) as u64).to_vec();
     // Only the living population can be parents: keep their programs (random search has none),
     // reading from the store only the ones that joined it since the last birth.
     let living = if evolver.strategy.is_evolution() { evolver.evolution.population(&history) } else { Vec::new() };
@@ -373,8 +377,10 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         }
         // Counted without reading the finished candidates: the in-flight ones from the store,
         // the finished from memory.
-        memory.sync(&store, campaign.id).await?;
+        // (In flight first: a result recorded in between is then both out of flight and in
+        // memory, so a child is never bred as if a finished candidate were still training.)
         let (pending, running) = store.in_flight(campaign.id).await?;
+        memory.sync(&store, campaign.id).await?;
         let failed = memory.failed;
         let counts = primer_store::Counts { pending, running, done: memory.history.len() as i64 - failed, failed };
         if counts.finished() != progress_seen {
@@ -387,13 +393,23 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
             break;
         }
         // One candidate queued or training per live worker, wherever it runs (its own, and
-        // the ones that joined from elsewhere), and at least one for a worker about to join.
+        // the ones that joined from elsewhere), plus spares (one, and one more per 8 workers)
+        // so that a worker that finishes claims its next candidate at once instead of waiting
+        // for this loop to breed one (that wait was 3.7% of the workers' time in
+        // `primer bench campaign`). A spare is bred one result earlier than it would be
+        // otherwise; regularized evolution runs asynchronously anyway.
         let live = store.live_workers(campaign.id, spec.execution.lease_seconds).await?;
-        let depth = live.max(pool.len() as i64).max(1);
+        let workers_now = live.max(pool.len() as i64).max(1);
+        let spares = 1 + workers_now / 8;
+        let depth = workers_now + spares;
+        // With one worker the search stays deterministic: birth n is bred from the results of
+        // births below n - spares, which are all in by the time it is bred (the worker takes
+        // candidates in birth order), whatever the timing.
+        let horizon = |birth: i64| if workers_now == 1 { birth - spares } else { i64::MAX };
         let mut queued = counts.pending + counts.running;
         let mut next = births;
         while !exhausted && next < target && queued < depth {
-            if propose(&store, campaign.id, &spec, &evolver, &mut memory, next).await? {
+            if propose(&store, campaign.id, &spec, &evolver, &mut memory, next, horizon(next)).await? {
                 next += 1;
                 queued += 1;
             } else {

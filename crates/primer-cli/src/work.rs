@@ -451,7 +451,8 @@ impl Evaluate for Simulated {
             let p = point(fraction, loss);
             rt.block_on(store.add_curve_point(claim.candidate, &p))?;
             rt.block_on(store.add_checkpoint(claim.candidate, k as i64, loss))?;
-            let (n, median) = rt.block_on(store.checkpoint_median(w.campaign.id, k as i64, claim.birth))?;
+            let (n, median) =
+                rt.block_on(store.checkpoint_median(w.campaign.id, k as i64, claim.birth, w.spec.hurdles.window))?;
             if !spec.hurdles.passes_median(loss, n as usize, median) {
                 return Ok(Some(Evaluation {
                     budget: budget_text,

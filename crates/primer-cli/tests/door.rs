@@ -46,6 +46,9 @@ fn bad_flags_exit_2_naming_the_flag() {
         (&["status", "--db", "sqlite://"], "--db", "no file named"),
         (&["store", "copy", "sqlite://a.db", "redis://h"], "<TO>", "supported"),
         (&["bench", "coordination", "--births", "5"], "--births", "at least 10"),
+        (&["bench", "campaign", "--splits", "2y1"], "--splits", "expected WORKERSxTHREADS"),
+        (&["bench", "campaign", "--splits", "0x2"], "--splits", "at least 1"),
+        (&["bench", "train", "--sizes", "huge"], "--sizes", "huge"),
     ];
     let mut wrong = Vec::new();
     for (args, flag, says) in cases {

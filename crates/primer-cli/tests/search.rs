@@ -163,11 +163,19 @@ fn one_worker_and_a_step_budget_give_identical_histories(b: TestBackend) {
     let (a, b) = (run("a"), run("b"));
     // Births, programs, lineage (by birth), mutations and losses must agree.
     assert_eq!(a, b);
-    // The population rule: with one worker each child is proposed once every earlier
-    // candidate has finished, so its parent is among the last P = 6 births.
+    // The population rule: with one worker (and the controller's one spare candidate) birth n
+    // is bred from the results of births below n - 1, all in by then, so its parent is among
+    // the P = 6 births before n - 1 (the seed, birth 0, for the first children).
     for (birth, _, parent, ..) in &a[1..] {
         let parent = parent.expect("a parent");
-        assert!(parent < *birth && parent >= birth - 6, "birth {birth} has parent birth {parent}");
+        let alive: Vec<i64> = a
+            .iter()
+            .filter(|r| r.0 < birth - 1 && r.4.is_some_and(|f| f64::from_bits(f).is_finite()))
+            .map(|r| r.0)
+            .collect();
+        let population = &alive[alive.len().saturating_sub(6)..];
+        let ok = if population.is_empty() { parent == 0 } else { population.contains(&parent) };
+        assert!(ok, "birth {birth} has parent birth {parent}, not one of {population:?}");
     }
 }
 
@@ -294,6 +302,10 @@ fn bad_campaign_files_name_the_field_and_where(b: TestBackend) {
         (
             text.replace("budget = \"10steps\"", "budget = \"0.5steps\""),
             "`training.budget`: `0.5steps`: steps must be a whole number",
+        ),
+        (
+            text.replace("min_predecessors = 2", "min_predecessors = 2\nwindow = 1"),
+            "campaign.toml:28:1: `hurdles.window`: 1 is fewer than min_predecessors (2)",
         ),
     ];
     for (bad, want) in cases {

@@ -123,7 +123,7 @@ impl Evaluate for Trainer {
         let mut on_checkpoint = |k: usize, loss: f64| {
             let earlier = rt.block_on(async {
                 store.add_checkpoint(claim.candidate, k as i64, loss).await?;
-                store.checkpoint_median(campaign_id, k as i64, claim.birth).await
+                store.checkpoint_median(campaign_id, k as i64, claim.birth, spec.hurdles.window).await
             });
             match earlier {
                 Ok((n, median)) if !spec.hurdles.passes_median(loss, n as usize, median) => Decision::Stop,

@@ -15,6 +15,17 @@ pub struct HalvingHurdles {
     pub hurdles: usize,
     /// How many earlier candidates must have reached a checkpoint before its median applies.
     pub min_predecessors: usize,
+    /// The median is over the last `window` earlier candidates (by birth) that reached the
+    /// checkpoint with a finite loss; 0: over all of them. While evolution improves the
+    /// population, the median of all history is stale and more than half pass; a window about
+    /// the population's size follows it.
+    /// (Not written when 0, so that specs stored before it existed read and write back the same.)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub window: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl HalvingHurdles {
@@ -34,13 +45,17 @@ impl HalvingHurdles {
         self.checkpoints(1.0)
     }
 
-    /// The threshold at a checkpoint: the median of the losses earlier candidates had there,
-    /// once at least `min_predecessors` of them got there (`None` before that: everyone passes).
+    /// The threshold at a checkpoint: the median of the losses earlier candidates had there
+    /// (`earlier` in birth order; the last `window` of them when it is set), once at least
+    /// `min_predecessors` of them got there (`None` before that: everyone passes).
     /// (Non-finite losses are not counted: a diverged predecessor sets no bar.)
     pub fn threshold(&self, earlier: &[f64]) -> Option<f64> {
         let mut v: Vec<f64> = earlier.iter().copied().filter(|x| x.is_finite()).collect();
         if v.is_empty() || v.len() < self.min_predecessors {
             return None;
+        }
+        if self.window > 0 && v.len() > self.window {
+            v.drain(..v.len() - self.window);
         }
         v.sort_by(f64::total_cmp);
         let n = v.len();
@@ -70,19 +85,19 @@ mod tests {
     #[test]
     fn primer_checkpoints_match_the_closed_form() {
         // H = 4, T = 25,200 s (7 hours): a = 812.9 s, bands 812.9 .. 13,006.5 s.
-        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1 };
+        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0 };
         assert!((h.unit(25_200.0) - 812.903).abs() < 1e-3);
         let expected = [812.9, 2438.7, 5690.3, 12193.5];
         for (got, want) in h.checkpoints(25_200.0).iter().zip(expected) {
             assert!((got - want).abs() < 0.05, "{got} vs {want}");
         }
-        assert_eq!(HalvingHurdles { hurdles: 0, min_predecessors: 1 }.checkpoints(100.0), Vec::<f64>::new());
-        assert_eq!(HalvingHurdles { hurdles: 1, min_predecessors: 1 }.fractions(), vec![1.0 / 3.0]);
+        assert_eq!(HalvingHurdles { hurdles: 0, min_predecessors: 1, window: 0 }.checkpoints(100.0), Vec::<f64>::new());
+        assert_eq!(HalvingHurdles { hurdles: 1, min_predecessors: 1, window: 0 }.fractions(), vec![1.0 / 3.0]);
     }
 
     #[test]
     fn median_rule() {
-        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3 };
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 0 };
         assert_eq!(h.threshold(&[3.0, 1.0]), None);
         assert_eq!(h.threshold(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(h.threshold(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
@@ -101,12 +116,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_window_takes_the_median_of_the_latest_predecessors() {
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 3 };
+        // In birth order: the old ones were worse; the last three (finite) are 1, 2, 3.
+        let earlier = [9.0, 8.0, 7.0, 1.0, f64::NAN, 2.0, 3.0];
+        assert_eq!(h.threshold(&earlier), Some(2.0));
+        assert_eq!(HalvingHurdles { window: 0, ..h }.threshold(&earlier), Some(5.0), "all six finite");
+        assert_eq!(HalvingHurdles { window: 100, ..h }.threshold(&earlier), Some(5.0));
+        assert_eq!(h.threshold(&[9.0, 1.0]), None, "min_predecessors counts before the window");
+    }
+
     /// Synthetic candidates with independent random losses, run one after another with the
     /// median of their predecessors as the threshold: the mean compute per candidate is
     /// (H+1)·a, against T without hurdles.
     #[test]
     fn expected_compute_is_h_plus_one_bands() {
-        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1 };
+        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0 };
         let budget = 25_200.0;
         let at = h.checkpoints(budget);
         let mut rng = ChaCha8Rng::seed_from_u64(7);

@@ -1219,15 +1219,26 @@ impl Store {
     }
 
     /// How many of the campaign's candidates born before `before_birth` reached checkpoint `k`
-    /// with a finite loss, and the median of those losses (the hurdle's threshold), computed
-    /// by the store server: a worker reads two numbers, not the whole history. The same
-    /// number as `HalvingHurdles::threshold` over [`Store::checkpoint_losses`] (tested).
-    pub async fn checkpoint_median(&self, campaign: i64, k: i64, before_birth: i64) -> Result<(i64, Option<f64>)> {
+    /// with a finite loss (at most `window` of them, the latest by birth, when `window` > 0),
+    /// and the median of those losses (the hurdle's threshold), computed by the store server:
+    /// a worker reads two numbers, not the whole history. The same number as
+    /// `HalvingHurdles::threshold` over [`Store::checkpoint_losses`] (tested).
+    pub async fn checkpoint_median(
+        &self,
+        campaign: i64,
+        k: i64,
+        before_birth: i64,
+        window: usize,
+    ) -> Result<(i64, Option<f64>)> {
         // NaN is NULL in SQLite and above every number in PostgreSQL: both fail the range test.
-        // The checkpoint rows carry their campaign and birth, indexed (migration 0005).
-        const FINITE: &str = "FROM checkpoints p
-             WHERE p.campaign = $1 AND p.k = $2 AND p.birth < $3 AND p.loss > -1e308 AND p.loss < 1e308";
-        let count_sql = format!("SELECT COUNT(*) {FINITE}");
+        // The checkpoint rows carry their campaign and birth, indexed (migration 0005). With a
+        // window, the latest `window` finite losses by birth.
+        let limit = if window > 0 { format!("ORDER BY p.birth DESC LIMIT {window}") } else { String::new() };
+        let finite = format!(
+            "FROM (SELECT p.loss FROM checkpoints p
+             WHERE p.campaign = $1 AND p.k = $2 AND p.birth < $3 AND p.loss > -1e308 AND p.loss < 1e308 {limit}) AS w"
+        );
+        let count_sql = format!("SELECT COUNT(*) {finite}");
         let n: i64 = self
             .retry(|| sqlx::query_scalar(&count_sql).bind(campaign).bind(k).bind(before_birth).fetch_one(&self.pool))
             .await?;
@@ -1235,7 +1246,7 @@ impl Store {
             return Ok((0, None));
         }
         let (take, skip) = if n % 2 == 1 { (1, n / 2) } else { (2, n / 2 - 1) };
-        let middle_sql = format!("SELECT p.loss {FINITE} ORDER BY p.loss LIMIT {take} OFFSET {skip}");
+        let middle_sql = format!("SELECT w.loss {finite} ORDER BY w.loss LIMIT {take} OFFSET {skip}");
         let middle: Vec<f64> = self
             .retry(|| sqlx::query_scalar(&middle_sql).bind(campaign).bind(k).bind(before_birth).fetch_all(&self.pool))
             .await?;

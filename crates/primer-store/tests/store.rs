@@ -364,17 +364,21 @@ async fn checkpoint_median_agrees_with_the_reference(url: String) {
             store.add_checkpoint(id, 1, loss - 0.1).await.unwrap();
         }
     }
-    let h = HalvingHurdles { hurdles: 2, min_predecessors: 5 };
-    for k in [0, 1] {
-        for before in [0, 1, 4, 8, 9, 14, 15, 30, 33, 61, 100] {
-            let earlier = store.checkpoint_losses(c.id, k, before).await.unwrap();
-            let (n, median) = store.checkpoint_median(c.id, k, before).await.unwrap();
-            assert_eq!(n as usize, earlier.iter().filter(|l| l.is_finite()).count(), "k {k} before {before}");
-            let want = h.threshold(&earlier);
-            let got = if (n as usize) < h.min_predecessors { None } else { median };
-            assert_eq!(got, want, "k {k} before {before}: {earlier:?}");
-            for loss in [1.0, 2.5, 2.99, want.unwrap_or(2.5), f64::NAN] {
-                assert_eq!(h.passes_median(loss, n as usize, median), h.passes(loss, &earlier), "{loss}");
+    for window in [0, 5, 12] {
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 5, window };
+        for k in [0, 1] {
+            for before in [0, 1, 4, 8, 9, 14, 15, 30, 33, 61, 100] {
+                let earlier = store.checkpoint_losses(c.id, k, before).await.unwrap();
+                let (n, median) = store.checkpoint_median(c.id, k, before, window).await.unwrap();
+                let finite = earlier.iter().filter(|l| l.is_finite()).count();
+                let want_n = if window > 0 { finite.min(window) } else { finite };
+                assert_eq!(n as usize, want_n, "k {k} before {before} window {window}");
+                let want = h.threshold(&earlier);
+                let got = if (n as usize) < h.min_predecessors { None } else { median };
+                assert_eq!(got, want, "k {k} before {before} window {window}: {earlier:?}");
+                for loss in [1.0, 2.5, 2.99, want.unwrap_or(2.5), f64::NAN] {
+                    assert_eq!(h.passes_median(loss, n as usize, median), h.passes(loss, &earlier), "{loss}");
+                }
             }
         }
     }

@@ -1,0 +1,151 @@
+//! The throughput benchmarks and savings, run briefly: `primer bench matmul`, `primer bench
+//! train` (both programs, their figures and ratios), `primer bench campaign` (a real campaign
+//! whose workers' time parts add up to their wall time) and `primer savings` on its store.
+//! Figures are printed, not asserted against targets: these check that they are measured.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn primer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("primer-throughput-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn bench_matmul_measures_both_types_and_thread_counts() {
+    let dir = temp_dir("matmul");
+    let out = dir.join("matmul.json");
+    let args = ["bench", "matmul", "--sizes", "campaign", "--threads", "1,2", "--seconds", "0.02", "--out"];
+    let stdout = ok(&primer(&[&args[..], &[out.to_str().unwrap()]].concat()));
+    assert!(stdout.contains("feed-forward up") && stdout.contains("best"), "{stdout}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(rows.len(), 6 * 2, "six shapes at two thread counts");
+    for r in &rows {
+        for k in ["f32_gflops", "bf16_gflops"] {
+            let g = r[k].as_f64().unwrap();
+            assert!(g.is_finite() && g > 0.0, "{r}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bench_train_compares_both_programs_with_their_references() {
+    let dir = temp_dir("train");
+    let out = dir.join("train.json");
+    let args = ["bench", "train", "--sizes", "campaign", "--steps", "2", "--rounds", "1", "--out"];
+    let stdout = ok(&primer(&[&args[..], &[out.to_str().unwrap()]].concat()));
+    assert!(stdout.contains("Transformer") && stdout.contains("PrimerEz"), "{stdout}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let (c, rf) = (r["compiled_tokens_per_s"].as_f64().unwrap(), r["reference_tokens_per_s"].as_f64().unwrap());
+        assert!(c > 0.0 && rf > 0.0, "{r}");
+        assert!((r["ratio"].as_f64().unwrap() - c / rf).abs() < 1e-9, "{r}");
+        // MFU: analytic training FLOPs per second over the measured matmul peak.
+        let flops = r["training_flops_per_token"].as_f64().unwrap();
+        let peak = r["matmul_peak_gflops"].as_f64().unwrap();
+        assert!(flops > 0.0 && peak > 0.0);
+        assert!((r["compiled_mfu"].as_f64().unwrap() - flops * c / (peak * 1e9)).abs() < 1e-9, "{r}");
+        assert_eq!(
+            (r["d_model"].as_u64(), r["seq_len"].as_u64(), r["threads"].as_u64()),
+            (Some(64), Some(64), Some(1))
+        );
+    }
+    // The Primer-EZ program has 3·3·D more parameters per layer than the Transformer.
+    let params: Vec<i64> = rows.iter().map(|r| r["parameters"].as_i64().unwrap()).collect();
+    assert_eq!(params[1] - params[0], 2 * 9 * 64);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A 6-candidate campaign per split; the workers' timings add up to their processes' wall
+/// time, training steps are most of it, and `primer savings` reads the store it leaves.
+#[test]
+fn bench_campaign_accounts_for_the_workers_time() {
+    let dir = temp_dir("campaign");
+    let r = root();
+    let config = dir.join("campaign.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"name = "bench"
+seed = 2
+search_space = "{space}"
+seeds = ["{seed}"]
+candidates = 6
+workers = 2
+
+[model]
+d_model = 16
+seq_len = 16
+n_layers = 1
+
+[training]
+budget = "60steps"
+batch = 4
+lr = 0.002
+warmup = 5
+eval_interval = 20
+val_batches = 2
+threads = 1
+
+[evolution]
+population = 4
+tournament = 2
+
+[hurdles]
+count = 2
+min_predecessors = 2
+window = 3
+"#,
+            space = r.join("search-spaces/primer-cpu.toml").display(),
+            seed = r.join("search-spaces/programs/transformer.prim").display(),
+        ),
+    )
+    .unwrap();
+    let out = dir.join("campaign.json");
+    let args = ["bench", "campaign", config.to_str().unwrap(), "--splits", "2x1,1x1", "--candidates", "6"];
+    let stdout = ok(&primer(&[&args[..], &["--dir", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]].concat()));
+    assert!(stdout.contains("training steps") && stdout.contains("most candidates per core-hour"), "{stdout}");
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!(run["candidates"], 6, "{run}");
+        let wall = run["worker_seconds"].as_f64().unwrap();
+        let parts: f64 = run["parts"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((parts - wall).abs() < 0.02 * wall + 0.05, "parts {parts} vs wall {wall}: {run}");
+        let steps = run["parts"]["steps"].as_f64().unwrap();
+        assert!(steps > 0.0 && (run["steps_share"].as_f64().unwrap() - steps / wall).abs() < 1e-9, "{run}");
+        let cores = run["cores"].as_f64().unwrap();
+        let per_hour = 6.0 / (cores * run["wall_seconds"].as_f64().unwrap() / 3600.0);
+        assert!((run["candidates_per_core_hour"].as_f64().unwrap() - per_hour).abs() < 1e-6 * per_hour, "{run}");
+    }
+    // The stores stay in --dir: what the hurdles saved there, as `primer savings` counts it.
+    let db = format!("sqlite://{}", dir.join("campaign-2x1.db").display());
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&primer(&["savings", "bench-2x1", "--db", &db, "--format", "json"]))).unwrap();
+    let s = &v[0];
+    assert_eq!((s["hurdles"].as_u64(), s["window"].as_u64()), (Some(2), Some(3)));
+    assert!((s["theory_at_half"].as_f64().unwrap() - 7.0 / 3.0).abs() < 1e-12);
+    for k in 0..2 {
+        assert!(s["passed"][k].as_u64() <= s["reached"][k].as_u64(), "{s}");
+    }
+    assert!(s["hurdle_saving"].as_f64().unwrap() >= 1.0, "{s}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Regenerates experiments/throughput/: the matmul peak, compiled vs hand-written training
+# throughput with MFU, candidates per core-hour with the workers' time breakdown, and the
+# hurdles' and dedup's savings on four real campaigns. Stores go to $STORE_DIR (default
+# /tmp/primer-throughput), outside the checkout; run it again to resume the campaigns.
+# Needs the machine to itself (about 45 minutes on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=experiments/throughput
+store_dir=${STORE_DIR:-/tmp/primer-throughput}
+mkdir -p "$store_dir"
+cargo build --release --quiet -p primer-cli -p primer-engine
+primer=target/release/primer
+what=${1:-all}
+if [[ $what == all || $what == bench ]]; then
+  $primer bench matmul --out $out/matmul.json | tee $out/matmul.txt
+  $primer bench train --rounds 5 --out $out/train.json | tee $out/train.txt
+  $primer bench campaign experiments/demo.toml --candidates 64 --dir "$store_dir/campaign" \
+    --out $out/campaign.json | tee $out/campaign.txt
+fi
+if [[ $what == all || $what == hurdles ]]; then
+  for h in 2 4; do
+    for w in 0 20; do
+      $primer search $out/hurdles-h$h-w$w.toml --db "sqlite://$store_dir/hurdles.db" > "$store_dir/h$h-w$w.log"
+    done
+  done
+  $primer savings hurdles-h2-w0 hurdles-h2-w20 hurdles-h4-w0 hurdles-h4-w20 \
+    --db "sqlite://$store_dir/hurdles.db" | tee $out/savings.txt
+fi
