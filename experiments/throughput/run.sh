@@ -19,10 +19,8 @@ if [[ $what == all || $what == bench ]]; then
     --out $out/campaign.json | tee $out/campaign.txt
 fi
 if [[ $what == all || $what == hurdles ]]; then
-  for h in 2 4; do
-    for w in 0 20; do
-      $primer search $out/hurdles-h$h-w$w.toml --db "sqlite://$store_dir/hurdles.db" > "$store_dir/h$h-w$w.log"
-    done
+  for c in h2-w0 h2-w20 h4-w0 h4-w20; do
+    $primer search $out/hurdles-$c.toml --db "sqlite://$store_dir/hurdles.db" > "$store_dir/$c.log"
   done
   $primer savings hurdles-h2-w0 hurdles-h2-w20 hurdles-h4-w0 hurdles-h4-w20 \
     --db "sqlite://$store_dir/hurdles.db" | tee $out/savings.txt

@@ -350,7 +350,22 @@ fn a_thousand_random_programs_never_panic_and_validation_agrees_with_compilation
 /// killer's signal), another signal or a crash is.
 #[test]
 fn a_workers_exit_is_charged_only_when_the_program_could_have_caused_it() {
-    let status = |script: &str| Command::new("sh").args(["-c", script]).status().unwrap();
+    // (SIGINT and SIGQUIT back to their defaults in the child: a shell that started this test in
+    // the background, `cmd &`, left them ignored, and an ignored signal stays ignored in `sh`.)
+    let status = |script: &str| {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        // SAFETY: only async-signal-safe calls (signal) between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        command.status().unwrap()
+    };
     for (script, charged, says) in [
         ("exit 0", false, "exited cleanly"),
         ("kill -TERM $$", false, "stopped by signal 15"),
