@@ -17,6 +17,8 @@ if [[ $what == all || $what == bench ]]; then
   $primer bench train --rounds 5 --out $out/train.json | tee $out/train.txt
   $primer bench campaign experiments/demo.toml --candidates 64 --dir "$store_dir/campaign" \
     --out $out/campaign.json | tee $out/campaign.txt
+  $primer bench campaign $out/demo-eval200.toml --splits 2x1 --candidates 64 --dir "$store_dir/campaign-eval200" \
+    --out $out/campaign-eval200.json | tee $out/campaign-eval200.txt
 fi
 if [[ $what == all || $what == hurdles ]]; then
   for c in h2-w0 h2-w20 h4-w0 h4-w20; do

@@ -350,8 +350,9 @@ fn a_thousand_random_programs_never_panic_and_validation_agrees_with_compilation
 /// killer's signal), another signal or a crash is.
 #[test]
 fn a_workers_exit_is_charged_only_when_the_program_could_have_caused_it() {
-    // (SIGINT and SIGQUIT back to their defaults in the child: a shell that started this test in
-    // the background, `cmd &`, left them ignored, and an ignored signal stays ignored in `sh`.)
+    // (The signals sent back to their defaults in the child: a shell that started this test in
+    // the background (`cmd &`) left SIGINT ignored, `nohup` SIGHUP, and an ignored signal stays
+    // ignored in `sh`.)
     let status = |script: &str| {
         use std::os::unix::process::CommandExt;
         let mut command = Command::new("sh");
@@ -359,8 +360,9 @@ fn a_workers_exit_is_charged_only_when_the_program_could_have_caused_it() {
         // SAFETY: only async-signal-safe calls (signal) between fork and exec.
         unsafe {
             command.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGSEGV] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
                 Ok(())
             });
         }
