@@ -24,6 +24,6 @@ if [[ $what == all || $what == hurdles ]]; then
   for c in h2-w0 h2-w20 h4-w0 h4-w20; do
     $primer search $out/hurdles-$c.toml --db "sqlite://$store_dir/hurdles.db" > "$store_dir/$c.log"
   done
-  $primer savings hurdles-h2-w0 hurdles-h2-w20 hurdles-h4-w0 hurdles-h4-w20 \
+  $primer savings hurdles-h2-w0 hurdles-h2-w20 hurdles-h4-w0 hurdles-h4-w20 --blocks 2 \
     --db "sqlite://$store_dir/hurdles.db" | tee $out/savings.txt
 fi

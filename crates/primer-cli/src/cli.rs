@@ -179,6 +179,10 @@ pub enum Command {
         /// Campaigns (names or ids).
         #[arg(required = true)]
         campaigns: Vec<String>,
+        /// Also the pass counts per hurdle in this many equal blocks of births (does the pass
+        /// rate fall toward one half as the campaign goes on?).
+        #[arg(long, default_value_t = 1, value_parser = flags::positive)]
+        blocks: usize,
         #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]

@@ -167,8 +167,9 @@ fn run() -> Result<ExitCode> {
         Command::Analyze { campaign, top, db, format } => {
             inspect_with(db, |s| async move { primer_cli::analyze::analyze(&s, &campaign, top, format).await })
         }
-        Command::Savings { campaigns, db, format } => inspect_with(db, |s| async move {
-            primer_cli::savings::savings(&s, &campaigns, format == primer_cli::cli::Format::Json).await.map(|_| ())
+        Command::Savings { campaigns, blocks, db, format } => inspect_with(db, |s| async move {
+            let json = format == primer_cli::cli::Format::Json;
+            primer_cli::savings::savings(&s, &campaigns, blocks, json).await.map(|_| ())
         }),
         Command::Progress { campaigns, svg, db, format } => {
             inspect_with(

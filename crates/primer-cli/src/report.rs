@@ -269,7 +269,7 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
         medians.push(m.filter(|m| m.is_finite()));
     }
     // Passed per hurdle and the compute against all-to-full: as `primer savings` counts them.
-    let saved = crate::savings::of(&c.name, &spec, &rows);
+    let saved = crate::savings::of(&c.name, &spec, &rows, 1);
     let passed: Vec<i64> = saved.passed.iter().map(|&n| n as i64).collect();
     let (flops_spent, flops_if_all_full) = (saved.flops_spent, saved.flops_if_all_full);
 

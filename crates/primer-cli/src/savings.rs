@@ -49,6 +49,8 @@ pub struct Savings {
     pub dedup_flops_saved: f64,
     /// (spent + saved) / spent.
     pub dedup_saving: f64,
+    /// Pass counts per block of births (`--blocks`): first and last birth, reached, passed.
+    pub blocks: Vec<(i64, i64, Vec<usize>, Vec<usize>)>,
 }
 
 /// The saving of H hurdles with pass rates `p` (missing rates count as ½).
@@ -85,10 +87,8 @@ pub fn spent_and_full(rows: &[HistoryRow], fractions: &[f64]) -> (f64, f64) {
     (spent, full)
 }
 
-/// The savings of one campaign's rows.
-pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow]) -> Savings {
-    let h = spec.hurdles.hurdles;
-    let fractions = spec.hurdles.fractions();
+/// How many of `rows` reached each of `h` hurdles, and how many of those went on past it.
+pub fn pass_counts(rows: &[HistoryRow], h: usize) -> (Vec<usize>, Vec<usize>) {
     let (mut reached, mut passed) = (vec![0usize; h], vec![0usize; h]);
     for r in rows {
         let Some(o) = r.outcome else { continue };
@@ -111,6 +111,29 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow]) -> Savings {
             _ => {}
         }
     }
+    (reached, passed)
+}
+
+/// Pass counts per block of births: the births split into `blocks` equal runs, each as
+/// (first birth, last birth, reached, passed).
+pub fn by_birth(rows: &[HistoryRow], h: usize, blocks: usize) -> Vec<(i64, i64, Vec<usize>, Vec<usize>)> {
+    let n = rows.iter().map(|r| r.birth + 1).max().unwrap_or(0);
+    let blocks = blocks.max(1) as i64;
+    (0..blocks)
+        .map(|b| {
+            let (lo, hi) = (n * b / blocks, n * (b + 1) / blocks);
+            let part: Vec<HistoryRow> = rows.iter().filter(|r| r.birth >= lo && r.birth < hi).cloned().collect();
+            let (reached, passed) = pass_counts(&part, h);
+            (lo, hi - 1, reached, passed)
+        })
+        .collect()
+}
+
+/// The savings of one campaign's rows.
+pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow], blocks: usize) -> Savings {
+    let h = spec.hurdles.hurdles;
+    let fractions = spec.hurdles.fractions();
+    let (reached, passed) = pass_counts(rows, h);
     let pass_rates: Vec<f64> =
         reached.iter().zip(&passed).map(|(&r, &p)| if r > 0 { p as f64 / r as f64 } else { f64::NAN }).collect();
     let (spent, full) = spent_and_full(rows, &fractions);
@@ -137,17 +160,18 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow]) -> Savings {
         reused,
         dedup_flops_saved,
         dedup_saving: if spent > 0.0 { (spent + dedup_flops_saved) / spent } else { f64::NAN },
+        blocks: if blocks > 1 { by_birth(rows, h, blocks) } else { Vec::new() },
     }
 }
 
 /// `primer savings CAMPAIGN...`.
-pub async fn savings(store: &Store, campaigns: &[String], json: bool) -> Result<Vec<Savings>> {
+pub async fn savings(store: &Store, campaigns: &[String], blocks: usize, json: bool) -> Result<Vec<Savings>> {
     let mut all = Vec::new();
     for which in campaigns {
         let c = find_campaign(store, which).await?;
         let spec: CampaignSpec = serde_json::from_str(&c.config)?;
         let rows = store.history(c.id).await?;
-        all.push(of(&c.name, &spec, &rows));
+        all.push(of(&c.name, &spec, &rows, blocks));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&all)?);
@@ -186,6 +210,20 @@ pub async fn savings(store: &Store, campaigns: &[String], json: bool) -> Result<
             s.reused,
             s.dedup_saving
         );
+    }
+    if all.iter().any(|s| !s.blocks.is_empty()) {
+        println!("\npassed / reached per hurdle, by births:");
+        for s in &all {
+            let parts: Vec<String> = s
+                .blocks
+                .iter()
+                .map(|(lo, hi, reached, passed)| {
+                    let rates: Vec<String> = passed.iter().zip(reached).map(|(p, r)| format!("{p}/{r}")).collect();
+                    format!("{lo}-{hi}: {}", rates.join(" "))
+                })
+                .collect();
+            println!("{:<18} {}", s.campaign, parts.join(" | "));
+        }
     }
     println!(
         "(saving: FLOPs the trained candidates would have cost at the full budget over the FLOPs they cost; theory ½: (2^(H+1)-1)/(H+1), the saving if half pass each hurdle; theory p̂: the same closed form at the pass rates measured; dedup: (spent + reused × mean trained cost) / spent)"

@@ -139,8 +139,19 @@ window = 3
     // The stores stay in --dir: what the hurdles saved there, as `primer savings` counts it.
     let db = format!("sqlite://{}", dir.join("campaign-2x1.db").display());
     let v: serde_json::Value =
-        serde_json::from_str(&ok(&primer(&["savings", "bench-2x1", "--db", &db, "--format", "json"]))).unwrap();
+        serde_json::from_str(&ok(&primer(&["savings", "bench-2x1", "--blocks", "2", "--db", &db, "--format", "json"])))
+            .unwrap();
     let s = &v[0];
+    // Two blocks of births (0-2, 3-5) whose counts add up to the campaign's.
+    let blocks = s["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 2, "{s}");
+    assert_eq!((blocks[0][0].as_i64(), blocks[0][1].as_i64(), blocks[1][1].as_i64()), (Some(0), Some(2), Some(5)));
+    for (field, at) in [("reached", 2), ("passed", 3)] {
+        for k in 0..2 {
+            let sum: u64 = blocks.iter().map(|b| b[at][k].as_u64().unwrap()).sum();
+            assert_eq!(Some(sum), s[field][k].as_u64(), "{field} {k}: {s}");
+        }
+    }
     assert_eq!((s["hurdles"].as_u64(), s["window"].as_u64()), (Some(2), Some(3)));
     assert!((s["theory_at_half"].as_f64().unwrap() - 7.0 / 3.0).abs() < 1e-12);
     for k in 0..2 {
