@@ -12,7 +12,8 @@
 //! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
 //! [`inspect`] (status, top, show, lineage, store copy), [`work`] (the worker loop every
 //! `primer worker` runs, and the simulated evaluator), [`launch`] (Slurm job arrays),
-//! [`loadtest`] (`bench coordination`), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one HTML
+//! [`loadtest`] (`bench coordination`), [`throughput`] (`bench campaign`: candidates per core-hour
+//! and where workers' time goes), [`savings`] (what hurdles and dedup saved), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one HTML
 //! page, and its benchmark on a synthetic store), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
 //! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,

@@ -1,5 +1,6 @@
-//! `primer train` and `primer bench train`: training one program, and the throughput of the
-//! compiled Transformer against the hand-written reference.
+//! `primer train`, `primer bench train` and `primer bench matmul`: training one program; the
+//! throughput of the compiled Transformer and Primer-EZ against their hand-written references,
+//! with model FLOPs utilisation; and libtorch's matmul GFLOP/s at the models' shapes.
 
 use std::path::Path;
 use std::process::ExitCode;
