@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates experiments/throughput/: the matmul peak, compiled vs hand-written training
 # throughput with MFU, candidates per core-hour with the workers' time breakdown, and the
-# hurdles' and dedup's savings on four real campaigns. Stores go to $STORE_DIR (default
+# hurdles' and dedup's savings on four 64-candidate and two 200-candidate campaigns. Stores go to $STORE_DIR (default
 # /tmp/primer-throughput), outside the checkout; run it again to resume the campaigns.
-# Needs the machine to itself (about 45 minutes on 2 cores).
+# Needs the machine to itself (about 70 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/throughput
@@ -26,4 +26,10 @@ if [[ $what == all || $what == hurdles ]]; then
   done
   $primer savings hurdles-h2-w0 hurdles-h2-w20 hurdles-h4-w0 hurdles-h4-w20 --blocks 2 \
     --db "sqlite://$store_dir/hurdles.db" | tee $out/savings.txt
+  for w in 0 20; do
+    $primer search $out/hurdles-h2-w$w.toml --name hurdles-h2-w$w-long --candidates 200 \
+      --db "sqlite://$store_dir/hurdles.db" > "$store_dir/h2-w$w-long.log"
+  done
+  $primer savings hurdles-h2-w0-long hurdles-h2-w20-long --blocks 4 \
+    --db "sqlite://$store_dir/hurdles.db" | tee $out/savings-long.txt
 fi
