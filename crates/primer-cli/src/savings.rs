@@ -54,7 +54,7 @@ pub struct Savings {
 }
 
 /// The saving of H hurdles with pass rates `p` (missing rates count as ½).
-pub fn theory(h: usize, p: &[f64]) -> f64 {
+fn theory(h: usize, p: &[f64]) -> f64 {
     let full = ((1u64 << (h + 1)) - 1) as f64;
     let (mut cost, mut reach) = (0.0, 1.0);
     for k in 0..=h {
@@ -65,13 +65,13 @@ pub fn theory(h: usize, p: &[f64]) -> f64 {
 }
 
 /// A candidate stopped having reached `h` checkpoints stopped at checkpoint h-1's fraction.
-pub fn stop_fraction(h: usize, fractions: &[f64]) -> f64 {
+fn stop_fraction(h: usize, fractions: &[f64]) -> f64 {
     h.checked_sub(1).and_then(|i| fractions.get(i)).copied().unwrap_or(1.0)
 }
 
 /// Compute spent by the candidates and what it would have been with every trained candidate
 /// taken to the full budget.
-pub fn spent_and_full(rows: &[HistoryRow], fractions: &[f64]) -> (f64, f64) {
+fn spent_and_full(rows: &[HistoryRow], fractions: &[f64]) -> (f64, f64) {
     let (mut spent, mut full) = (0.0, 0.0);
     for r in rows {
         let (Some(o), Some(f)) = (r.outcome, r.flops) else { continue };
@@ -88,7 +88,7 @@ pub fn spent_and_full(rows: &[HistoryRow], fractions: &[f64]) -> (f64, f64) {
 }
 
 /// How many of `rows` reached each of `h` hurdles, and how many of those went on past it.
-pub fn pass_counts(rows: &[HistoryRow], h: usize) -> (Vec<usize>, Vec<usize>) {
+fn pass_counts(rows: &[HistoryRow], h: usize) -> (Vec<usize>, Vec<usize>) {
     let (mut reached, mut passed) = (vec![0usize; h], vec![0usize; h]);
     for r in rows {
         let Some(o) = r.outcome else { continue };
@@ -116,7 +116,7 @@ pub fn pass_counts(rows: &[HistoryRow], h: usize) -> (Vec<usize>, Vec<usize>) {
 
 /// Pass counts per block of births: the births split into `blocks` equal runs, each as
 /// (first birth, last birth, reached, passed).
-pub fn by_birth(rows: &[HistoryRow], h: usize, blocks: usize) -> Vec<(i64, i64, Vec<usize>, Vec<usize>)> {
+fn by_birth(rows: &[HistoryRow], h: usize, blocks: usize) -> Vec<(i64, i64, Vec<usize>, Vec<usize>)> {
     let n = rows.iter().map(|r| r.birth + 1).max().unwrap_or(0);
     let blocks = blocks.max(1) as i64;
     (0..blocks)

@@ -145,9 +145,9 @@ impl Memory {
         Ok(())
     }
 
-    /// The end of the history that holds the last `population` finished candidates with a
-    /// loss: all that regularized evolution's population (and so the tournament) depends on.
-    /// The latest results, back to `population` living ones, among births below `horizon`.
+    /// The end of the history, among births below `horizon`, that holds the last `population`
+    /// finished candidates with a loss: all that regularized evolution's population (and so the
+    /// tournament) depends on.
     fn tail(&self, population: usize, horizon: u64) -> &[Finished] {
         let end = self.history.partition_point(|h| h.birth < horizon);
         let mut alive = 0;

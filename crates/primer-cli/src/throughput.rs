@@ -80,10 +80,6 @@ const PARTS: &[(&str, &str)] = &[
     ("other", "other"),
 ];
 
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    crate::loadtest::cpu_seconds(pid)
-}
-
 fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> Result<SplitRun> {
     let tag = format!("{workers}x{threads}");
     let db_file = dir.join(format!("campaign-{tag}.db"));
@@ -122,7 +118,7 @@ fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> R
     let mut controller_cpu = 0.0;
     let mut walls = vec![None; workers];
     loop {
-        if let Some(c) = cpu_seconds(controller.id()) {
+        if let Some(c) = crate::loadtest::cpu_seconds(controller.id()) {
             controller_cpu = c;
         }
         for (i, (child, at)) in pool.iter_mut().enumerate() {

@@ -272,6 +272,9 @@ pub struct Timings {
     pub recording: f64,
     /// Parts of evaluating, from [`Evaluate::phases`], plus `other`.
     pub evaluate: std::collections::BTreeMap<String, f64>,
+    /// Evaluating in all (the parts' sum; not written).
+    #[serde(skip)]
+    pub evaluating: f64,
 }
 
 fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<ExitCode> {
@@ -285,12 +288,9 @@ fn work(w: &Joined, args: &WorkerArgs, evaluator: &mut dyn Evaluate) -> Result<E
         std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
     }
     if let Some(path) = &args.timings {
-        let mut parts: std::collections::BTreeMap<String, f64> =
-            evaluator.phases().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        let measured: f64 = parts.values().sum();
-        let total = timings.evaluate.remove("total").unwrap_or(0.0);
-        parts.insert("other".into(), (total - measured).max(0.0));
-        timings.evaluate = parts;
+        timings.evaluate = evaluator.phases().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let measured: f64 = timings.evaluate.values().sum();
+        timings.evaluate.insert("other".into(), (timings.evaluating - measured).max(0.0));
         std::fs::write(path, serde_json::to_string_pretty(&timings)?).with_context(|| format!("{}", path.display()))?;
     }
     result
@@ -344,7 +344,7 @@ fn claim_loop(
         eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
         let evaluating = Instant::now();
         let e = evaluator.evaluate(w, &claim);
-        *timings.evaluate.entry("total".into()).or_default() += evaluating.elapsed().as_secs_f64();
+        timings.evaluating += evaluating.elapsed().as_secs_f64();
         holding.store(-1, Ordering::Relaxed);
         let recording = Instant::now();
         let Some(e) = e? else {

@@ -245,13 +245,10 @@ pub fn matmul_gflops(s: &Shape, kind: tch::Kind, device: Device, seconds: f64) -
 }
 
 /// The best f32 matmul GFLOP/s over a size's shapes at the current thread count.
-fn matmul_peak(size: BenchSize, device: Device, seconds: f64) -> Result<(f64, &'static str)> {
-    let mut best = (0.0, "");
+fn matmul_peak(size: BenchSize, device: Device, seconds: f64) -> Result<f64> {
+    let mut best = 0.0f64;
     for s in shapes(size) {
-        let g = matmul_gflops(&s, tch::Kind::Float, device, seconds)?;
-        if g > best.0 {
-            best = (g, s.name);
-        }
+        best = best.max(matmul_gflops(&s, tch::Kind::Float, device, seconds)?);
     }
     Ok(best)
 }
@@ -366,7 +363,7 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
         let tc = TrainConfig { batch: size.batch(), ..tc };
         let data = Corpus::load(&paths::default_corpus(), config.seq_len)
             .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
-        let (peak, _) = matmul_peak(size, device, 0.3)?;
+        let peak = matmul_peak(size, device, 0.3)?;
         for &program in &b.programs {
             let (file, variant) = match program {
                 BenchProgram::Transformer => ("transformer.prim", Variant::Transformer),
