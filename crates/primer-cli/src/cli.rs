@@ -121,13 +121,17 @@ pub enum Command {
         #[command(subcommand)]
         what: StoreCommand,
     },
-    /// Campaigns in the store: progress and the best so far.
+    /// Campaigns in the store: progress and the best so far, and the workers that did not
+    /// exit (live, stale: no heartbeat within the lease, dead: on this host, process gone).
     Status {
         /// The store (default: $PRIMER_DB, else sqlite://primer.db).
         #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// Also list a finished campaign's dead and stale workers (otherwise counted).
+        #[arg(long)]
+        all: bool,
     },
     /// The best candidates of a campaign (by name or id); with --budget, ranked by their
     /// retraining at that budget (`primer rerun`).

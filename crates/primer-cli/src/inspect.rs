@@ -38,9 +38,11 @@ pub struct StatusRow {
     pub finished: bool,
     pub best_fitness: Option<f64>,
     pub best_candidate: Option<i64>,
-    /// Workers that are alive, stale (no heartbeat for longer than the campaign's lease) and gone.
+    /// Workers that are alive, stale (no heartbeat for longer than the campaign's lease), and
+    /// dead (on this host, their process is gone, whatever their lease says).
     pub live_workers: usize,
     pub stale_workers: usize,
+    pub dead_workers: usize,
     pub workers: Vec<WorkerStatus>,
 }
 
@@ -49,8 +51,30 @@ pub struct StatusRow {
 pub struct WorkerStatus {
     #[serde(flatten)]
     pub worker: primer_store::WorkerRow,
-    /// live, stale or exited.
+    /// live, stale, dead or exited.
     pub state: &'static str,
+}
+
+/// A worker's state as `status` shows it: `exited` (it said so), `dead` (on this host, with no
+/// primer process of its pid: killed, or crashed, before its lease ran out), `stale` (no
+/// heartbeat within the lease) or `live`.
+pub fn worker_state(w: &primer_store::WorkerRow, stale_after: f64, here: &str) -> &'static str {
+    match w.state(stale_after) {
+        "exited" => "exited",
+        _ if w.host == here && !primer_process(w.pid) => "dead",
+        state => state,
+    }
+}
+
+/// Whether a primer process (not a zombie) has this pid on this host: `/proc/PID` exists, its
+/// state is not `Z`, and its command line names primer (a pid reused by another program is
+/// not the worker).
+fn primer_process(pid: i64) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // `PID (COMM) STATE ...`: the state follows the last `)`.
+    let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    !zombie && String::from_utf8_lossy(&cmdline).contains("primer")
 }
 
 fn age(secs: f64) -> String {
@@ -65,7 +89,11 @@ fn age(secs: f64) -> String {
 }
 
 /// `primer status`.
-pub async fn status(store: &Store, format: Format) -> Result<()> {
+///
+/// A finished campaign's workers that did not exit (dead or stale) are counted, and listed
+/// only with `all`: after a campaign ends they are history, not something to act on.
+pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
+    let here = crate::work::hostname();
     let mut rows = Vec::new();
     for c in store.campaigns().await? {
         let counts = store.counts(c.id).await?;
@@ -84,7 +112,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             .workers(c.id)
             .await?
             .into_iter()
-            .map(|w| WorkerStatus { state: w.state(stale_after), worker: w })
+            .map(|w| WorkerStatus { state: worker_state(&w, stale_after, &here), worker: w })
             .collect();
         rows.push(StatusRow {
             campaign: c.id,
@@ -100,6 +128,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             best_candidate: best.map(|b| b.candidate),
             live_workers: workers.iter().filter(|w| w.state == "live").count(),
             stale_workers: workers.iter().filter(|w| w.state == "stale").count(),
+            dead_workers: workers.iter().filter(|w| w.state == "dead").count(),
             workers,
         });
     }
@@ -107,7 +136,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
             println!(
-                "campaign,name,target,done,program_failures,failed,running,pending,finished,best_fitness,best_candidate,live_workers,stale_workers"
+                "campaign,name,target,done,program_failures,failed,running,pending,finished,best_fitness,best_candidate,live_workers,stale_workers,dead_workers"
             );
             for r in &rows {
                 println!(
@@ -126,6 +155,7 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                         opt(r.best_candidate),
                         r.live_workers.to_string(),
                         r.stale_workers.to_string(),
+                        r.dead_workers.to_string(),
                     ])
                 );
             }
@@ -172,14 +202,19 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
             for r in rows.iter().filter(|r| r.workers.iter().any(|w| w.state != "exited")) {
                 let exited = r.workers.iter().filter(|w| w.state == "exited").count();
                 println!(
-                    "\nworkers of `{}`: {} live, {} stale (no heartbeat within the lease), {exited} exited",
-                    r.name, r.live_workers, r.stale_workers
+                    "\nworkers of `{}`: {} live, {} stale (no heartbeat within the lease), {} dead (process gone), {exited} exited",
+                    r.name, r.live_workers, r.stale_workers, r.dead_workers
                 );
-                println!(
-                    "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  state",
-                    "id", "host", "pid", "device", "started", "heartbeat", "done"
-                );
-                for w in r.workers.iter().filter(|w| w.state != "exited") {
+                // A finished campaign's dead and stale workers are history: counted above,
+                // listed with --all.
+                let listed = |w: &&WorkerStatus| w.state == "live" || (w.state != "exited" && (all || !r.finished));
+                if r.workers.iter().any(|w| listed(&w)) {
+                    println!(
+                        "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  state",
+                        "id", "host", "pid", "device", "started", "heartbeat", "done"
+                    );
+                }
+                for w in r.workers.iter().filter(listed) {
                     let x = &w.worker;
                     println!(
                         "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  {}",
@@ -192,6 +227,10 @@ pub async fn status(store: &Store, format: Format) -> Result<()> {
                         x.done,
                         w.state
                     );
+                }
+                let hidden = r.workers.iter().filter(|w| w.state != "exited" && !listed(w)).count();
+                if hidden > 0 {
+                    println!("  ({hidden} dead or stale of a finished campaign not listed: --all lists them)");
                 }
             }
         }

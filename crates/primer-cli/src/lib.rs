@@ -46,6 +46,7 @@ pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod demo;
+pub mod disturbance;
 pub mod doctor;
 pub mod drill;
 pub mod inspect;

@@ -305,6 +305,8 @@ fn run_one(t: &LoadTest, dump: &CampaignDump, backend: &str, workers: usize, dir
 pub fn coordination(t: &LoadTest) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("primer-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    // The PostgreSQL server started for the run is part of what is measured.
+    let watch = crate::disturbance::Watch::start().also_ours("postgres");
     println!(
         "bench coordination: {} births per run offered at {} candidates/s (simulated workers, no training), {} cores",
         t.births,
@@ -351,8 +353,10 @@ pub fn coordination(t: &LoadTest) -> Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    let verdict = watch.verdict();
+    verdict.print();
     if let Some(out) = &t.out {
-        std::fs::write(out, serde_json::to_string_pretty(&runs)?)?;
+        std::fs::write(out, serde_json::to_string_pretty(&serde_json::json!({"runs": runs, "machine": verdict}))?)?;
         println!("figures: {}", out.display());
     }
     let bad: Vec<&Run> = runs.iter().filter(|r| r.lost_or_twice > 0).collect();

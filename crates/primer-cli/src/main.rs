@@ -154,7 +154,9 @@ fn run() -> Result<ExitCode> {
             }
             Ok(if report.check.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Status { db, format } => inspect_with(db, |s| async move { inspect::status(&s, format).await }),
+        Command::Status { db, format, all } => {
+            inspect_with(db, |s| async move { inspect::status(&s, format, all).await })
+        }
         Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {
             match budget {
                 Some(b) => inspect::top_rerun(&s, &campaign, b, k, format).await,
@@ -183,7 +185,9 @@ fn run() -> Result<ExitCode> {
         Command::Bench { what: Bench::Report { candidates, dir } } => {
             let dir =
                 dir.unwrap_or_else(|| std::env::temp_dir().join(format!("primer-bench-report-{}", std::process::id())));
+            let watch = primer_cli::disturbance::Watch::start();
             tokio::runtime::Runtime::new()?.block_on(primer_cli::report::bench(candidates, &dir))?;
+            watch.verdict().print();
             Ok(ExitCode::SUCCESS)
         }
         Command::Lineage { candidate, dot, db, format } => {

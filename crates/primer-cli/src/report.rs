@@ -401,26 +401,69 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
     })
 }
 
-/// The page for `data`: one HTML file with everything inside.
+/// The page for `data`: one HTML file with everything inside. The template's `{{name}}`
+/// places are filled in one pass ([`fill`]), so that text which itself reads `{{...}}` (a
+/// campaign's name, a program's comment) is never expanded; each value is escaped for where it
+/// goes: the title as HTML text, the data as JSON inside `<script>` ([`script_json`]).
 pub fn html(data: &Data) -> Result<String> {
-    // `</` cannot appear inside a script element: JSON escapes it.
-    let json = serde_json::to_string(data)?.replace("</", "<\\/");
+    let json = script_json(&serde_json::to_string(data)?);
     let title = html_escape(&data.campaign.name);
     let refresh = if data.refresh > 0 {
         format!("<meta http-equiv=\"refresh\" content=\"{}\">", data.refresh)
     } else {
         String::new()
     };
-    Ok(PAGE
-        .replace("{{title}}", &title)
-        .replace("{{refresh}}", &refresh)
-        .replace("{{style}}", STYLE)
-        .replace("{{data}}", &json)
-        .replace("{{script}}", SCRIPT))
+    fill(PAGE, &[("title", &title), ("refresh", &refresh), ("style", STYLE), ("data", &json), ("script", SCRIPT)])
+}
+
+/// `template` with each `{{name}}` replaced by its value, in one pass over the template: what a
+/// value holds is copied as it is, never read for places. A place with no value is an error
+/// (a template and its caller out of step), and so is a value with no place.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> Result<String> {
+    let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut used = vec![false; values.len()];
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| anyhow::anyhow!("report template: `{{{{` with no `}}}}`"))?;
+        let name = &after[..end];
+        let k = values
+            .iter()
+            .position(|(n, _)| *n == name)
+            .ok_or_else(|| anyhow::anyhow!("report template: no value for `{{{{{name}}}}}`"))?;
+        out.push_str(values[k].1);
+        used[k] = true;
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    if let Some(k) = used.iter().position(|u| !u) {
+        anyhow::bail!("report template: no place for `{{{{{}}}}}`", values[k].0);
+    }
+    Ok(out)
+}
+
+/// JSON text made safe inside an HTML `<script>` element: `<`, `>` and `&` written as JSON's
+/// `\u003c`, `\u003e` and `\u0026` (the same string to `JSON.parse`), so that no `</script>`,
+/// `<!--` or `<script` in a name or comment can end or change the element. These characters
+/// occur only inside JSON strings, where the escapes mean the same.
+pub fn script_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Builds and writes the report of `campaign` to `out` (through a temporary file, so that a
@@ -635,4 +678,26 @@ pub async fn bench(n: usize, dir: &Path) -> Result<Written> {
     println!("synthetic store of {n} candidates: {} ({built:.1} s to build, or found)", db.display());
     println!("report: {} ({:.2} MB) written in {:.2} s", out.display(), w.bytes as f64 / 1e6, w.seconds);
     Ok(w)
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::{fill, script_json};
+
+    #[test]
+    fn values_that_read_like_places_are_not_expanded() {
+        let page = fill("<t>{{title}}</t><s>{{script}}</s>", &[("title", "x{{script}}"), ("script", "run()")]).unwrap();
+        assert_eq!(page, "<t>x{{script}}</t><s>run()</s>");
+        assert!(fill("{{nope}}", &[]).unwrap_err().to_string().contains("no value for `{{nope}}`"));
+        assert!(fill("plain", &[("a", "b")]).unwrap_err().to_string().contains("no place for `{{a}}`"));
+    }
+
+    #[test]
+    fn json_in_a_script_element_cannot_end_it_and_parses_the_same() {
+        let text = "</script><!--<script>&\u{2028}\"é";
+        let json = serde_json::to_string(&text).unwrap();
+        let safe = script_json(&json);
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'), "{safe}");
+        assert_eq!(serde_json::from_str::<String>(&safe).unwrap(), text);
+    }
 }

@@ -199,6 +199,7 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("primer-bench-campaign-{}", std::process::id())));
     std::fs::create_dir_all(&dir).with_context(|| format!("--dir {}", dir.display()))?;
+    let watch = crate::disturbance::Watch::start();
     let spec =
         crate::campaign::resolve(&b.config, &crate::campaign::Overrides::default(), &crate::paths::default_corpus())?
             .spec;
@@ -235,8 +236,10 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
                 .join(", ")
         );
     }
+    let verdict = watch.verdict();
+    verdict.print();
     if let Some(out) = &b.out {
-        std::fs::write(out, serde_json::to_string_pretty(&runs)?)
+        std::fs::write(out, serde_json::to_string_pretty(&serde_json::json!({"runs": runs, "machine": verdict}))?)
             .with_context(|| format!("--out {}", out.display()))?;
         println!("figures: {}", out.display());
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens an HTML page in headless Chromium and reports what a person would see.
 
-    python3 browser.py PAGE.html OUT_DIR [--width 1280] [--height 900] [--timeout 60]
+    python3 browser.py PAGE.html OUT_DIR [--width 1280] [--height 900] [--timeout 60] [--probe JS]
 
 Speaks the DevTools protocol over --remote-debugging-pipe (NUL-terminated JSON on file
 descriptors 3 and 4; standard library only, no TCP port): navigates to the page, waits until
@@ -11,7 +11,9 @@ in it, tries the page as a person would (hovers the progress plot until a point 
 clicks a row of the top 20 and a node of the lineage), and saves a screenshot of each section (OUT_DIR/SECTION.png) and of the first screen
 (OUT_DIR/page.png). Prints one JSON object on stdout: seconds to ready (wall clock, from the
 navigation), the page's own performance.now() at ready, the title, errors, sections and
-screenshots. Exit 0 when it could look at the page (the caller judges what it saw).
+screenshots, and with --probe, the value of the JavaScript expression JS evaluated once the page
+is ready and the clicks are done (`probe`). Exit 0 when it could look at the page (the caller
+judges what it saw).
 """
 import base64
 import json
@@ -99,6 +101,7 @@ def main():
     for k in opts:
         if k in args:
             opts[k] = int(args[args.index(k) + 1])
+    probe_js = args[args.index("--probe") + 1] if "--probe" in args else None
     os.makedirs(out, exist_ok=True)
     b = Browser()
     try:
@@ -149,6 +152,7 @@ def main():
             const node = document.querySelector('#lineage .node');
             if (node) { node.dispatchEvent(new MouseEvent('click', { bubbles: true })); out.node = !details.hidden && details.innerText.includes('Program'); details.hidden = true; }
             return out; })()""")
+        probe = js(probe_js) if probe_js else None
         shots = []
         shot = b.call("Page.captureScreenshot", {"format": "png"}, s)
         with open(os.path.join(out, "page.png"), "wb") as f:
@@ -173,7 +177,8 @@ def main():
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
                 errors.append("log: " + p["entry"].get("text", ""))
         print(json.dumps({"page": page, "title": title, "ready_s": round(ready_s, 3), "page_ready_ms": page_ms,
-                          "errors": errors, "sections": sections, "interactions": interactions, "screenshots": shots}, indent=1))
+                          "errors": errors, "sections": sections, "interactions": interactions, "probe": probe,
+                          "screenshots": shots}, indent=1))
     finally:
         b.close()
 

@@ -1,6 +1,7 @@
 //! `primer export` and `primer compare` by candidate id, on a real stored campaign seeded with
 //! the Transformer and Primer-EZ: the exported model.py + weights.safetensors, loaded by
-//! Python's torch, give the Rust model's logits (1e-4) for both seeds and evolved candidates,
+//! Python's torch, give the Rust model's logits (within a bound derived from
+//! model.py's own rounding error, see check_export.py) for both seeds and evolved candidates,
 //! and the TorchScript module loads and agrees; weights are trained once and then read from the
 //! store; nothing is overwritten without --force; bad input is refused, saying what.
 //!
@@ -144,24 +145,27 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), dirs.len());
-    // Every logit within rtol = atol = 1e-4 of primer's (`not_close` is 0), and no difference
-    // above 5e-4: float32 sums in another order differ by about 1e-4 at logits of a few units
-    // (1.08e-4 was seen on a candidate of a 2-worker campaign, whose winners vary by run).
+    // Every logit of primer's model and of the traced module (also on a batch of 3) within
+    // check_export.py's bound, derived from this program on this machine: no farther from
+    // model.py run in float64 than four times model.py's own float32 rounding error (plus one
+    // rounding of the output each), since kernels sum in orders that differ by CPU.
     for (r, l) in chosen.iter().zip(&lines) {
         assert!(l.get("error").is_none(), "candidate {}: {l}", r.candidate);
         assert_eq!(l["keys_match"], true, "{l}");
         assert_eq!(l["reader_matches"], true, "{l}");
-        assert!(l["max_abs"].as_f64().unwrap() <= 5e-4, "candidate {}: {l}", r.candidate);
-        assert_eq!(l["not_close"], 0, "{l}");
-        assert!(l["ts_max_abs"].as_f64().unwrap() <= 5e-4, "candidate {}: {l}", r.candidate);
-        assert_eq!(l["ts_batch3"], 0, "{l}");
+        assert_eq!(l["not_close"], 0, "candidate {}: {l}", r.candidate);
+        assert_eq!(l["ts_not_close"], 0, "candidate {}: {l}", r.candidate);
+        assert_eq!(l["ts_batch3"], 0, "candidate {}: {l}", r.candidate);
         assert_eq!(l["shape"], serde_json::json!([2, 16, 256]));
+        // The bound is a rounding error's size, not a loose one: at logits of a few units in
+        // float32 it stays far below what a wrong weight or op would move.
+        assert!(l["bound"].as_f64().unwrap() < 1e-2, "candidate {}: {l}", r.candidate);
     }
     // model.py checks itself against check.safetensors.
     let selfcheck = Command::new(python()).arg(dirs[1].join("model.py")).output().unwrap();
     let said = String::from_utf8_lossy(&selfcheck.stdout);
     assert!(
-        selfcheck.status.success() && said.contains("(ok, tolerance 1e-4)"),
+        selfcheck.status.success() && said.contains("(ok, bound"),
         "{said}{}",
         String::from_utf8_lossy(&selfcheck.stderr)
     );

@@ -29,11 +29,16 @@ fn primer(args: &[&str]) -> String {
 
 /// What the browser saw (tests/browser.py's JSON).
 fn open(page: &Path, shots: &Path) -> serde_json::Value {
+    open_probing(page, shots, "null")
+}
+
+/// [`open`], with the value of the JavaScript expression `probe` once the page is ready.
+fn open_probing(page: &Path, shots: &Path, probe: &str) -> serde_json::Value {
     let o = Command::new("python3")
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser.py"))
         .arg(page)
         .arg(shots)
-        .args(["--timeout", "120"])
+        .args(["--timeout", "120", "--probe", probe])
         .output()
         .unwrap();
     assert!(o.status.success(), "browser.py: {}", String::from_utf8_lossy(&o.stderr));
@@ -201,5 +206,68 @@ fn watching_rewrites_the_page_until_the_campaign_is_finished() {
     let last = std::fs::read_to_string(&page).unwrap();
     assert!(!last.contains("http-equiv=\"refresh\""), "the finished campaign's page still reloads");
     assert!(String::from_utf8_lossy(&out.stdout).contains("the campaign is finished; stopped watching"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Text in a campaign is shown as written, never run: a campaign whose name, seed program
+/// (its path and a comment in it) and corpus path hold `</script>`, `{{script}}`, `{{data}}`,
+/// quotes, an `<img onerror>` and non-ASCII text gives a page where no injected script ran, no
+/// JavaScript error occurred, every section is drawn, and the name and paths read as written.
+#[test]
+fn the_report_survives_any_text() {
+    let dir = temp_dir("hostile");
+    let evil = "x{{script}}</script><img src=x onerror=\"window.__pwned=(window.__pwned||0)+1\"> \"q\" 'q' {{data}} <!-- é 名前";
+    let folder = dir.join("seed </script><img src=x onerror=window.__pwned=1> {{script}} \" é");
+    std::fs::create_dir_all(&folder).unwrap();
+    let seed = folder.join("transformer.prim");
+    let program = std::fs::read_to_string(root().join("search-spaces/programs/transformer.prim")).unwrap();
+    std::fs::write(&seed, format!("# {evil}\n{program}")).unwrap();
+    let corpus = folder.join("corpus {{style}} </script>.txt");
+    let text = std::fs::read(root().join(".cache/corpus/shakespeare.txt")).expect("the corpus (cargo xtask setup)");
+    // (`</script>` holds a slash: the path has a folder more.)
+    std::fs::create_dir_all(corpus.parent().unwrap()).unwrap();
+    std::fs::write(&corpus, &text[..400_000]).unwrap();
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let config = dir.join("campaign.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = {name}\nseed = 1\nsearch_space = {space}\nseeds = [{seed}]\ncandidates = 12\nworkers = 1\n\n\
+             [model]\nd_model = 16\nseq_len = 16\nn_layers = 1\n\n\
+             [training]\nbudget = \"40steps\"\nbatch = 4\nlr = 0.002\nwarmup = 5\neval_interval = 10\nval_batches = 2\n\
+             threads = 1\ncorpus = {corpus}\n\n[evolution]\npopulation = 4\ntournament = 2\n\n\
+             [hurdles]\ncount = 2\nmin_predecessors = 2\n",
+            name = quote(evil),
+            space = quote(root().join("search-spaces/primer-cpu.toml").to_str().unwrap()),
+            seed = quote(seed.to_str().unwrap()),
+            corpus = quote(corpus.to_str().unwrap()),
+        ),
+    )
+    .unwrap();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    primer(&["search", config.to_str().unwrap(), "--db", &db]);
+    let page = dir.join("hostile.html");
+    primer(&["report", "1", "--db", &db, "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("<script").count(), 2, "only the page's own two script elements");
+    // What the page shows, read back from the DOM: the name, and whether the config and seeds
+    // hold the paths as written.
+    let probe = format!(
+        "JSON.stringify({{pwned: window.__pwned || 0, images: document.images.length, \
+         name: document.getElementById('name').textContent, \
+         corpus: document.querySelector('#header').textContent.includes(JSON.stringify({corpus})), \
+         seed: document.querySelector('#header').innerText.includes({seed})}})",
+        corpus = serde_json::to_string(corpus.to_str().unwrap()).unwrap(),
+        seed = serde_json::to_string(seed.to_str().unwrap()).unwrap(),
+    );
+    let seen = open_probing(&page, &shots("hostile"), &probe);
+    check_page(&seen);
+    let got: serde_json::Value = serde_json::from_str(seen["probe"].as_str().unwrap()).unwrap();
+    assert_eq!(got["pwned"], 0, "an injected handler ran: {got}");
+    assert_eq!(got["images"], 0, "an injected element was made: {got}");
+    assert_eq!(got["name"], evil, "the name is shown as written: {got}");
+    assert_eq!(got["seed"], true, "the seed's path is shown as written: {got}");
+    assert_eq!(got["corpus"], true, "the corpus path is in the stored configuration as written: {got}");
+    assert!(seen["title"].as_str().unwrap().starts_with("ready: "), "{seen}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     status_top_show_and_lineage_read_a_stored_campaign,
     a_controller_alone_and_two_workers_started_by_hand,
     simulated_workers_evaluate_every_candidate_once,
+    status_shows_workers_as_they_are,
 );
 
 fn root() -> PathBuf {
@@ -733,4 +734,74 @@ fn store_copy_round_trips_a_campaign_through_postgres() {
     let renumbered = history(&c, "copied");
     assert_eq!(renumbered.len(), 8);
     assert!(renumbered[1..].iter().all(|r| renumbered.iter().any(|p| Some(p.candidate) == r.parent)), "parents follow");
+}
+
+/// `primer status` shows a worker of this host whose process is gone as `dead` at once (not
+/// `live` until its lease runs out), and a finished campaign's dead and stale workers as a
+/// count, listed with `--all`.
+fn status_shows_workers_as_they_are(b: TestBackend) {
+    let (_dir, config, db) = campaign(b, "workers", 10, 1, "40steps", "");
+    let mut controller = primer()
+        .arg("search")
+        .arg(&config)
+        .args(["--db", &db, "--workers", "0"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut worker = primer()
+        .args(["worker", "--db", &db, "--campaign", "workers", "--simulate", "1e9", "--wait", "60", "--id", "sim"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(controller.wait().unwrap().success() && worker.wait().unwrap().success());
+    // A pid that is no process now: one that ran and was waited for.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id() as i64;
+    gone.wait().unwrap();
+    let here = primer_cli::work::hostname();
+    rt().block_on(async {
+        let s = Store::open(&db).await.unwrap();
+        let c = s.campaign("workers").await.unwrap().unwrap();
+        for (id, host) in [("gone-here", here.as_str()), ("quiet-there", "elsewhere")] {
+            let w =
+                primer_store::NewWorker { id: id.into(), campaign: c.id, host: host.into(), pid, device: "cpu".into() };
+            s.register_worker(&w).await.unwrap();
+        }
+    });
+    // The one elsewhere went quiet an hour ago; the one here registered a second ago, well
+    // inside its lease, but its process is gone.
+    rt().block_on(primer_store::testing::raw_sql(
+        &db,
+        &["UPDATE workers SET heartbeat_at = heartbeat_at - 3600, started_at = started_at - 3600 WHERE id = 'quiet-there'"],
+    ));
+    let states = || -> Vec<(String, String)> {
+        let s = json(&["status", "--db", &db]);
+        let c = s.as_array().unwrap().iter().find(|c| c["name"] == "workers").unwrap().clone();
+        let mut v: Vec<(String, String)> = c["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (w["id"].as_str().unwrap().to_string(), w["state"].as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        states(),
+        [("gone-here", "dead"), ("quiet-there", "stale"), ("sim", "exited")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .to_vec()
+    );
+    // Finished: counted, not listed, unless --all.
+    let table = run_ok(&["status", "--db", &db]);
+    assert!(table.contains("1 stale (no heartbeat within the lease), 1 dead (process gone)"), "{table}");
+    assert!(!table.contains("gone-here") && !table.contains("quiet-there"), "{table}");
+    assert!(table.contains("2 dead or stale of a finished campaign not listed: --all lists them"), "{table}");
+    let all = run_ok(&["status", "--db", &db, "--all"]);
+    assert!(all.lines().any(|l| l.contains("gone-here") && l.trim_end().ends_with("dead")), "{all}");
+    assert!(all.lines().any(|l| l.contains("quiet-there") && l.trim_end().ends_with("stale")), "{all}");
+    // An open campaign lists them without --all: they may hold candidates.
+    rt().block_on(primer_store::testing::raw_sql(&db, &["UPDATE campaigns SET finished_at = NULL"]));
+    let table = run_ok(&["status", "--db", &db]);
+    assert!(table.lines().any(|l| l.contains("gone-here") && l.trim_end().ends_with("dead")), "{table}");
 }

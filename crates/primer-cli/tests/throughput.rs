@@ -27,6 +27,20 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The benchmark said how busy the machine was, in its output and its figures, and warned
+/// exactly when the figures say others took more than a tenth of a core.
+fn machine_said(stdout: &str, figures: &serde_json::Value) {
+    let m = &figures["machine"];
+    let others = m["others_cores"].as_f64().unwrap();
+    assert!(others >= 0.0 && m["cores"].as_u64().unwrap() >= 1, "{m}");
+    if others > 0.10 {
+        assert!(m["warning"].as_str().unwrap().contains("the machine was busy"), "{m}");
+        assert!(stdout.contains("machine: BUSY"), "{stdout}");
+    } else {
+        assert!(stdout.contains("machine: quiet") || m["warning"].is_string(), "{stdout}");
+    }
+}
+
 #[test]
 fn bench_matmul_measures_both_types_and_thread_counts() {
     let dir = temp_dir("matmul");
@@ -34,12 +48,18 @@ fn bench_matmul_measures_both_types_and_thread_counts() {
     let args = ["bench", "matmul", "--sizes", "campaign", "--threads", "1,2", "--seconds", "0.02", "--out"];
     let stdout = ok(&primer(&[&args[..], &[out.to_str().unwrap()]].concat()));
     assert!(stdout.contains("feed-forward up") && stdout.contains("best"), "{stdout}");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    machine_said(&stdout, &figures);
+    let rows = figures["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 6 * 2, "six shapes at two thread counts");
-    for r in &rows {
-        for k in ["f32_gflops", "bf16_gflops"] {
-            let g = r[k].as_f64().unwrap();
+    for r in rows {
+        for k in ["f32", "bf16"] {
+            let g = r[format!("{k}_gflops")].as_f64().unwrap();
             assert!(g.is_finite() && g > 0.0, "{r}");
+            // The figure is the median of its rounds, which lie around it.
+            let s = &r[format!("{k}_rounds")];
+            assert_eq!(s["median"].as_f64().unwrap(), g, "{r}");
+            assert!(s["min"].as_f64().unwrap() <= g && g <= s["max"].as_f64().unwrap(), "{r}");
         }
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -49,15 +69,26 @@ fn bench_matmul_measures_both_types_and_thread_counts() {
 fn bench_train_compares_both_programs_with_their_references() {
     let dir = temp_dir("train");
     let out = dir.join("train.json");
-    let args = ["bench", "train", "--sizes", "campaign", "--steps", "2", "--rounds", "1", "--out"];
+    let args = ["bench", "train", "--sizes", "campaign", "--steps", "2", "--rounds", "3", "--out"];
     let stdout = ok(&primer(&[&args[..], &[out.to_str().unwrap()]].concat()));
     assert!(stdout.contains("Transformer") && stdout.contains("PrimerEz"), "{stdout}");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    machine_said(&stdout, &figures);
+    let rows = figures["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    for r in &rows {
+    for r in rows {
         let (c, rf) = (r["compiled_tokens_per_s"].as_f64().unwrap(), r["reference_tokens_per_s"].as_f64().unwrap());
         assert!(c > 0.0 && rf > 0.0, "{r}");
-        assert!((r["ratio"].as_f64().unwrap() - c / rf).abs() < 1e-9, "{r}");
+        let ratio = r["ratio"].as_f64().unwrap();
+        assert!((ratio - c / rf).abs() < 1e-9, "{r}");
+        // Rounds: the median with min and max; the ratio's interval from the rounds' own ratios.
+        let rounds = |k: &str| r[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<f64>>();
+        let (cr, rr) = (rounds("compiled_rounds"), rounds("reference_rounds"));
+        assert_eq!(r["compiled_spread"]["rounds"], 3, "{r}");
+        assert_eq!(r["compiled_spread"]["min"].as_f64().unwrap(), cr.iter().copied().fold(f64::INFINITY, f64::min));
+        let per_round: Vec<f64> = cr.iter().zip(&rr).map(|(c, r)| c / r).collect();
+        assert_eq!(r["ratio_low"].as_f64().unwrap(), per_round.iter().copied().fold(f64::INFINITY, f64::min), "{r}");
+        assert_eq!(r["ratio_high"].as_f64().unwrap(), per_round.iter().copied().fold(0.0, f64::max), "{r}");
         // MFU: analytic training FLOPs per second over the measured matmul peak.
         let flops = r["training_flops_per_token"].as_f64().unwrap();
         let peak = r["matmul_peak_gflops"].as_f64().unwrap();
@@ -123,9 +154,11 @@ window = 3
     let args = ["bench", "campaign", config.to_str().unwrap(), "--splits", "2x1,1x1", "--candidates", "6"];
     let stdout = ok(&primer(&[&args[..], &["--dir", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]].concat()));
     assert!(stdout.contains("training steps") && stdout.contains("most candidates per core-hour"), "{stdout}");
-    let runs: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let figures: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    machine_said(&stdout, &figures);
+    let runs = figures["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
-    for run in &runs {
+    for run in runs {
         assert_eq!(run["candidates"], 6, "{run}");
         let wall = run["worker_seconds"].as_f64().unwrap();
         let parts: f64 = run["parts"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use primer_torch::tch::{self, Device};
 
 use primer_cli::cli::{BenchProgram, BenchSize, DeviceArg, Format, ModelArgs, TrainArgs};
+use primer_cli::disturbance::{Spread, Watch};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
 use primer_dsl::analysis::Cost;
@@ -262,8 +263,9 @@ pub fn bench_matmul(
     out: Option<&Path>,
 ) -> Result<ExitCode> {
     let device = self::device(device)?;
+    let watch = Watch::start();
     println!(
-        "bench matmul: libtorch {} on {device:?}, GFLOP/s (2·m·k·n per product), {seconds} s per figure",
+        "bench matmul: libtorch {} on {device:?}, GFLOP/s (2·m·k·n per product), {seconds} s per figure (the median of {MATMUL_ROUNDS} rounds; spread = (max - min) / median over the row)",
         tch_version()
     );
     let mut rows = Vec::new();
@@ -274,23 +276,36 @@ pub fn bench_matmul(
         for &t in threads {
             print!(" {:>9} {:>9}", format!("f32 {t}t"), format!("bf16 {t}t"));
         }
-        println!(" {:>10}", "bf16/f32");
+        println!(" {:>10} {:>7}", "bf16/f32", "spread");
         let mut peak = vec![(0.0f64, 0.0f64); threads.len()];
         for s in shapes(size) {
             print!("{:<40}", s.name);
             let mut ratio = Vec::new();
+            let mut spread = 0.0f64;
             for (i, &t) in threads.iter().enumerate() {
                 tch::set_num_threads(t as i32);
-                let f32_g = matmul_gflops(&s, tch::Kind::Float, device, seconds)?;
-                let bf16_g = matmul_gflops(&s, tch::Kind::BFloat16, device, seconds)?;
+                let rounds = |kind| -> Result<Spread> {
+                    let v = (0..MATMUL_ROUNDS)
+                        .map(|_| matmul_gflops(&s, kind, device, seconds / MATMUL_ROUNDS as f64))
+                        .collect::<Result<Vec<f64>>>()?;
+                    Ok(Spread::of(&v))
+                };
+                let (f32_s, bf16_s) = (rounds(tch::Kind::Float)?, rounds(tch::Kind::BFloat16)?);
+                let (f32_g, bf16_g) = (f32_s.median, bf16_s.median);
+                spread = spread.max(f32_s.relative()).max(bf16_s.relative());
                 print!(" {f32_g:>9.1} {bf16_g:>9.1}");
                 peak[i] = (peak[i].0.max(f32_g), peak[i].1.max(bf16_g));
                 ratio.push(bf16_g / f32_g);
                 rows.push(serde_json::json!({
                     "size": size, "shape": s, "threads": t, "f32_gflops": f32_g, "bf16_gflops": bf16_g,
+                    "f32_rounds": f32_s, "bf16_rounds": bf16_s,
                 }));
             }
-            println!(" {:>10}", ratio.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join("/"));
+            println!(
+                " {:>10} {:>6.0}%",
+                ratio.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join("/"),
+                100.0 * spread
+            );
         }
         print!("{:<40}", "best");
         for (f, b) in &peak {
@@ -298,8 +313,10 @@ pub fn bench_matmul(
         }
         println!();
     }
+    let verdict = watch.verdict();
+    verdict.print();
     if let Some(out) = out {
-        std::fs::write(out, serde_json::to_string_pretty(&rows)?)
+        std::fs::write(out, serde_json::to_string_pretty(&serde_json::json!({"rows": rows, "machine": verdict}))?)
             .with_context(|| format!("--out {}", out.display()))?;
         println!("figures: {}", out.display());
     }
@@ -310,11 +327,8 @@ fn tch_version() -> String {
     primer_torch::runtime::LibtorchInfo::probe().header_version
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
-}
+/// Rounds each matmul figure is measured in (the median is reported, with the spread).
+const MATMUL_ROUNDS: usize = 3;
 
 /// One program at one size.
 #[derive(Debug, Serialize)]
@@ -332,7 +346,14 @@ struct TrainRow {
     compiled_tokens_per_s: f64,
     reference_rounds: Vec<f64>,
     compiled_rounds: Vec<f64>,
+    reference_spread: Spread,
+    compiled_spread: Spread,
+    /// compiled / reference, medians.
     ratio: f64,
+    /// The ratio within each round (the two models run back to back): min and max, the
+    /// interval the ratio of medians is read with.
+    ratio_low: f64,
+    ratio_high: f64,
     matmul_peak_gflops: f64,
     reference_mfu: f64,
     compiled_mfu: f64,
@@ -343,16 +364,17 @@ struct TrainRow {
 /// `primer bench train`.
 pub fn bench(b: &TrainBench) -> Result<ExitCode> {
     let device = device(b.device)?;
+    let watch = Watch::start();
     let tc = TrainConfig { seed: b.seed, ..TrainConfig::default() };
     println!(
-        "bench train: compiled programs vs their hand-written references on {device:?} (libtorch {}); {} rounds of {} timed steps per model, after 3 warm-up steps; median round",
+        "bench train: compiled programs vs their hand-written references on {device:?} (libtorch {}); {} rounds of {} timed steps per model, after 3 warm-up steps; median round [min-max]",
         tch_version(),
         b.rounds,
         b.steps
     );
     println!(
-        "{:<12} {:<9} {:>11} {:>11} {:>7} {:>8} {:>8} {:>8} {:>10}",
-        "program", "size", "ref tok/s", "comp tok/s", "ratio", "peak GF", "ref MFU", "comp MFU", "RSS MiB"
+        "{:<12} {:<9} {:>21} {:>21} {:>19} {:>8} {:>8} {:>8} {:>10}",
+        "program", "size", "ref tok/s", "comp tok/s", "ratio [per round]", "peak GF", "ref MFU", "comp MFU", "RSS MiB"
     );
     let mut rows = Vec::new();
     for &size in &b.sizes {
@@ -383,7 +405,9 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
                 c.push(t);
                 cm = cm.max(m);
             }
-            let (rt, ct) = (median(r.clone()), median(c.clone()));
+            let (rs, cs) = (Spread::of(&r), Spread::of(&c));
+            let (rt, ct) = (rs.median, cs.median);
+            let per_round = Spread::of(&c.iter().zip(&r).map(|(c, r)| c / r).collect::<Vec<_>>());
             let mfu = |tps: f64| flops_per_token as f64 * tps / (peak * 1e9);
             let row = TrainRow {
                 program,
@@ -399,7 +423,11 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
                 compiled_tokens_per_s: ct,
                 reference_rounds: r,
                 compiled_rounds: c,
+                reference_spread: rs,
+                compiled_spread: cs,
                 ratio: ct / rt,
+                ratio_low: per_round.min,
+                ratio_high: per_round.max,
                 matmul_peak_gflops: peak,
                 reference_mfu: mfu(rt),
                 compiled_mfu: mfu(ct),
@@ -407,12 +435,12 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
                 compiled_peak_mib: cm,
             };
             println!(
-                "{:<12} {:<9} {:>11.0} {:>11.0} {:>7.3} {:>8.1} {:>7.1}% {:>7.1}% {:>5.0}/{:<4.0}",
+                "{:<12} {:<9} {:>21} {:>21} {:>19} {:>8.1} {:>7.1}% {:>7.1}% {:>5.0}/{:<4.0}",
                 format!("{program:?}"),
                 format!("{size:?}"),
-                rt,
-                ct,
-                row.ratio,
+                rs.show(0),
+                cs.show(0),
+                format!("{:.3} [{:.3}-{:.3}]", row.ratio, row.ratio_low, row.ratio_high),
                 peak,
                 100.0 * row.reference_mfu,
                 100.0 * row.compiled_mfu,
@@ -423,10 +451,12 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
         }
     }
     println!(
-        "(sizes: Campaign = d_model 64, seq_len 64, 2 layers, batch 16, 1 thread; Large = d_model 128, seq_len 128, 2 layers, batch 16, 2 threads. ratio = compiled / reference tokens/s, goal >= 1.0; MFU = analytic training FLOPs/s over the best f32 matmul GFLOP/s at the size's shapes and threads, measured here)"
+        "(sizes: Campaign = d_model 64, seq_len 64, 2 layers, batch 16, 1 thread; Large = d_model 128, seq_len 128, 2 layers, batch 16, 2 threads. ratio = compiled / reference tokens/s (medians), goal >= 1.0, with the lowest and highest ratio within one round; MFU = analytic training FLOPs/s over the best f32 matmul GFLOP/s at the size's shapes and threads, measured here)"
     );
+    let verdict = watch.verdict();
+    verdict.print();
     if let Some(out) = &b.out {
-        std::fs::write(out, serde_json::to_string_pretty(&rows)?)
+        std::fs::write(out, serde_json::to_string_pretty(&serde_json::json!({"rows": rows, "machine": verdict}))?)
             .with_context(|| format!("--out {}", out.display()))?;
         println!("figures: {}", out.display());
     }

@@ -32,10 +32,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod copy;
+mod reach;
 pub mod testing;
 mod workers;
 
 pub use copy::{CampaignDump, Copied, CopyError};
+pub use reach::READ_PATIENCE;
 pub use workers::{ControllerRow, NewController, NewWorker, WorkerRow};
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,10 @@ use sqlx::any::AnyPoolOptions;
 pub enum StoreError {
     #[error("store {url}: {error}")]
     Open { url: String, error: sqlx::Error },
+    /// A store that cannot be reached, and why: a refused connection, an unknown host, failed
+    /// authentication, a missing database, a missing folder, a file that cannot be read.
+    #[error("store {url}: {why}")]
+    Unreachable { url: String, why: String },
     #[error("store {url}: migrating the schema: {error}")]
     Migrate { url: String, error: sqlx::migrate::MigrateError },
     #[error("store: {0}")]
@@ -489,7 +495,7 @@ pub const MIN_POSTGRES: i64 = 150_000;
 /// failure) is retried, with exponential backoff, before it is an error: 120 s, or
 /// `$PRIMER_STORE_RETRY_SECONDS` (read once). Store faults (a full disk, a file locked past the
 /// busy timeout) are waited out however long they last.
-fn retry_for() -> Duration {
+pub(crate) fn retry_for() -> Duration {
     static FOR: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
     *FOR.get_or_init(|| {
         std::env::var("PRIMER_STORE_RETRY_SECONDS")
@@ -506,6 +512,9 @@ pub struct Store {
     pool: AnyPool,
     pub url: String,
     pub backend: Backend,
+    /// What it was opened for: a command that reads gives up on a store gone out of reach
+    /// after [`READ_PATIENCE`], one that writes after [`retry_for`].
+    access: Access,
 }
 
 /// What a command may do to a store it opens.
@@ -657,14 +666,18 @@ impl Store {
             Backend::Postgres => postgres_migrator(),
         };
         let read_only = access == Access::Read;
-        let mut options =
-            AnyPoolOptions::new().max_connections(connections.max(1)).acquire_timeout(Duration::from_secs(30));
+        // How long one connection may take to come (a pool retries a refused connection until
+        // then): READ_PATIENCE, or a writer's retry window if shorter, so that a writer whose
+        // store went away hears it within seconds and its retry loop says what it waits for.
+        let patience = if read_only { READ_PATIENCE } else { READ_PATIENCE.min(retry_for()) };
+        let mut options = AnyPoolOptions::new().max_connections(connections.max(1)).acquire_timeout(patience);
         // SQLite: what a file holds is read on a read-only connection first (a read-write one
         // would switch someone else's database to WAL before primer could refuse it).
         let mut checked = None;
         let connect_url = match backend {
             Backend::Sqlite => {
                 let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
+                reach::check_sqlite_file(url, &file, access)?;
                 // `?busy_timeout=MS` (primer's, default 30000): how long SQLite waits for a lock
                 // before the store says it waits (see `fault`). The rest goes to sqlx.
                 let mut busy_ms = 30_000u64;
@@ -690,7 +703,7 @@ impl Store {
                 };
                 if file.exists() {
                     let pool = connect(
-                        AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+                        AnyPoolOptions::new().max_connections(1).acquire_timeout(patience).after_connect(|conn, _| {
                             Box::pin(async move {
                                 use sqlx::Executor;
                                 conn.execute("PRAGMA busy_timeout = 30000; PRAGMA query_only = ON;").await?;
@@ -698,6 +711,7 @@ impl Store {
                             })
                         }),
                         &with_mode("ro"),
+                        access,
                     )
                     .await
                     .map_err(open)?;
@@ -739,6 +753,7 @@ impl Store {
                 with_mode(if read_only { "ro" } else { "rwc" })
             }
             Backend::Postgres => {
+                reach::probe_postgres(url, access).await?;
                 if read_only {
                     options = options.after_connect(|conn, _| {
                         Box::pin(async move {
@@ -751,7 +766,7 @@ impl Store {
                 url.to_string()
             }
         };
-        let pool = connect(options, &connect_url).await.map_err(open)?;
+        let pool = connect(options, &connect_url, access).await.map_err(open)?;
         if backend == Backend::Postgres {
             let version: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
                 .fetch_one(&pool)
@@ -779,7 +794,7 @@ impl Store {
                 migrate(&pool, &migrator, url).await?;
             }
         }
-        Ok(Store { pool, url: url.into(), backend })
+        Ok(Store { pool, url: url.into(), backend, access })
     }
 
     /// Runs `f` again while it fails for a transient reason (see [`retry_for`]). Every
@@ -790,8 +805,17 @@ impl Store {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
     {
-        let deadline = std::time::Instant::now() + retry_for();
+        let patience = match self.access {
+            Access::Read => READ_PATIENCE.min(retry_for()),
+            Access::Write => retry_for(),
+        };
+        // The retry window starts when the fault is first seen (an attempt may itself have
+        // waited for a connection before it failed).
+        let mut deadline: Option<std::time::Instant> = None;
         let mut wait = Duration::from_millis(50);
+        // A connection lost (a server restarting, a network cut) is said on stderr at once,
+        // with what is retried and until when, and again when the store answers.
+        let mut lost: Option<std::time::Instant> = None;
         // A store fault (a full disk, a file locked past the busy timeout) is waited out for as
         // long as it lasts: what the caller is writing stays in its memory meanwhile. Said on
         // stderr when it starts, every 30 s, and when it ends.
@@ -799,6 +823,13 @@ impl Store {
         loop {
             match f().await {
                 Ok(v) => {
+                    if let Some(since) = lost {
+                        eprintln!(
+                            "store {}: reached again after {:.0} s; nothing was lost",
+                            self.url,
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
                     if let Some((since, _)) = faulted {
                         eprintln!(
                             "store {}: writing again after {:.0} s; nothing was lost",
@@ -823,7 +854,22 @@ impl Store {
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
-                Err(e) if transient(&e) && std::time::Instant::now() + wait < deadline => {
+                Err(e)
+                    if transient(&e)
+                        && std::time::Instant::now() + wait
+                            < *deadline.get_or_insert_with(|| std::time::Instant::now() + patience) =>
+                {
+                    if lost.is_none() && reach::connection_lost(&e) {
+                        let now = std::time::Instant::now();
+                        let left = deadline.map_or(patience, |d| d.saturating_duration_since(now));
+                        lost = Some(now);
+                        eprintln!(
+                            "store {}: connection lost ({e}); retrying until {} ({:.0} s from now)",
+                            self.url,
+                            reach::clock_after(left),
+                            left.as_secs_f64()
+                        );
+                    }
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -1689,12 +1735,13 @@ impl Store {
 
 /// Connects, retrying what is transient: switching a new SQLite file to WAL needs a lock that a
 /// concurrent opener may hold for a moment; a PostgreSQL server may be starting.
-async fn connect(options: AnyPoolOptions, url: &str) -> std::result::Result<AnyPool, sqlx::Error> {
+async fn connect(options: AnyPoolOptions, url: &str, access: Access) -> std::result::Result<AnyPool, sqlx::Error> {
     let mut tries = 0;
+    let deadline = std::time::Instant::now() + if access == Access::Read { READ_PATIENCE } else { retry_for() };
     loop {
         match options.clone().connect(url).await {
             Ok(pool) => return Ok(pool),
-            Err(e) if tries < 20 && transient(&e) => {
+            Err(e) if tries < 20 && transient(&e) && std::time::Instant::now() < deadline => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(50 * tries)).await;
             }

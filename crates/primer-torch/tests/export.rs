@@ -1,7 +1,8 @@
 //! The PyTorch export against Python's torch: for the three reference programs, a program with
 //! each of the 40 primitives live, random mutants and a program whose names Python cannot use
 //! as they are, the generated `model.py` with the exported weights gives the compiled model's
-//! logits (1e-4), its state dict has exactly the safetensors keys, its safetensors reader agrees
+//! logits (within a bound derived from model.py's own rounding error, see
+//! check_export.py), its state dict has exactly the safetensors keys, its safetensors reader agrees
 //! with the `safetensors` package, and the traced TorchScript module agrees too, at a batch size
 //! it was not traced with.
 //!
@@ -174,7 +175,7 @@ fn exported_pytorch_matches_the_compiled_model() {
             && r["not_close"] == 0
             && r["ts_not_close"] == 0
             && r["ts_batch3"] == 0
-            && (k >= named || r["max_abs"].as_f64().unwrap() <= 1e-4)
+            && (k >= named || r["bound"].as_f64().unwrap() < 1e-2)
             && r["shape"] == serde_json::json!([2, 16, 256]);
         if !ok {
             failures.push(format!("{name}: {r}\n{}", text::print(&programs[k].1)));
@@ -182,9 +183,21 @@ fn exported_pytorch_matches_the_compiled_model() {
     }
     assert!(failures.is_empty(), "{} of {} exports disagree:\n{}", failures.len(), results.len(), failures.join("\n"));
     let worst = results[..named].iter().map(|r| r["max_abs"].as_f64().unwrap()).fold(0.0, f64::max);
+    // How close the bound came to failing: each float32 implementation's distance from float64
+    // over model.py's own float32 error (the bound allows 4).
+    let ratio = |key: &str| {
+        results
+            .iter()
+            .filter(|r| r["dtype"] == "float32" && r["err"].as_f64().unwrap() > 0.0)
+            .filter_map(|r| Some(r[key].as_f64()? / r["err"].as_f64().unwrap()))
+            .fold(0.0, f64::max)
+    };
     eprintln!(
-        "{} programs exported and checked in Python; reference programs' max |logit difference| {worst:.2e}",
-        results.len()
+        "{} programs exported and checked in Python; reference programs' max |logit difference| {worst:.2e}; \
+         float32 exports: worst distance from float64 over model.py's own: compiled {:.2}, traced {:.2}",
+        results.len(),
+        ratio("rust_err"),
+        ratio("ts_err")
     );
     let _ = std::fs::remove_dir_all(&tmp);
 }

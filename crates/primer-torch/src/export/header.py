@@ -17,11 +17,16 @@ Use:
     logits = model(tokens)  # tokens: int64 [batch, time], bytes 0..255, time <= SEQ_LEN
 
     python model.py [weights.safetensors] [check.safetensors]
-        loads the weights and checks the logits against the ones primer computed (check file).
+        loads the weights and checks the logits against the ones primer computed (check file):
+        primer's may differ from this file's by rounding alone, as the two sum in other orders,
+        so both are measured against this model run in float64, and primer's must be no
+        farther from it than four times this file's own float32 rounding error (plus one
+        rounding of the output each).
 
 Only torch is needed (the safetensors reader is below).
 """
 
+import copy
 import json
 import math
 import os
