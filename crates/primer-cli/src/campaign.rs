@@ -102,6 +102,21 @@ pub struct EvolutionSection {
     /// Under `random`: the most mutations a candidate is from its seed.
     #[serde(default = "eight")]
     pub max_mutations: u32,
+    /// How the first population is made: `mutants` (the default: no tournament until P
+    /// members are measured; until then every child is a one-mutation mutant of a seed, the
+    /// seeds in turn, as the paper's regularized evolution starts from P evaluated members) or
+    /// `grow` (tournaments from the first measured member on: campaigns made before this
+    /// existed, where the first helpful mutation could sweep a population of a few).
+    #[serde(default)]
+    pub first_population: Option<FirstPopulation>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FirstPopulation {
+    #[default]
+    Mutants,
+    Grow,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -128,9 +143,42 @@ pub struct HurdlesSection {
     /// Earlier candidates needed at a checkpoint before its median applies.
     pub min_predecessors: usize,
     /// The median is over the latest `window` earlier candidates that reached the checkpoint
-    /// (0, the default: all of them). At least `min_predecessors`.
+    /// (0: all of them; the default: the population's size, or `min_predecessors` if that is
+    /// more). At least `min_predecessors`.
     #[serde(default)]
-    pub window: usize,
+    pub window: Option<usize>,
+    /// Where the hurdles' bands begin: `"warmup"` (the default: at the end of the learning-rate
+    /// warm-up, where rankings start to hold) or a fraction of the budget (0 puts the first
+    /// hurdle where campaigns made before this put it).
+    #[serde(default)]
+    pub start: Option<HurdleStart>,
+}
+
+/// `[hurdles] start`: the end of the warm-up, or a fraction of the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub enum HurdleStart {
+    #[default]
+    Warmup,
+    Fraction(f64),
+}
+
+impl<'de> Deserialize<'de> for HurdleStart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<HurdleStart, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) if t == "warmup" => Ok(HurdleStart::Warmup),
+            Raw::Number(x) if (0.0..1.0).contains(&x) => Ok(HurdleStart::Fraction(x)),
+            Raw::Number(x) => Err(serde::de::Error::custom(format!("{x} is not a fraction of the budget in [0, 1)"))),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "`{t}`: expected \"warmup\" or a fraction of the budget in [0, 1)"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -210,6 +258,19 @@ pub struct CampaignSpec {
 pub struct Resolved {
     pub spec: CampaignSpec,
     pub seed_programs: Vec<Program>,
+    /// The settings the file left to their defaults.
+    pub defaulted: Defaulted,
+}
+
+/// Settings whose defaults changed for new campaigns (`[hurdles] start` and `window`,
+/// `[evolution] first_population`), left unset by a campaign file. A campaign made before the
+/// change resumes from the same file as it was made: the stored values are kept
+/// ([`CampaignSpec::adopt_defaults`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaulted {
+    pub hurdle_start: bool,
+    pub hurdle_window: bool,
+    pub first_population: bool,
 }
 
 /// Where the last part of a dotted field name (`training.budget` -> `budget`) is first written.
@@ -243,6 +304,35 @@ impl CampaignFile {
     pub fn parse(text: &str, file: &str) -> Result<CampaignFile> {
         parse_toml(text, file)
     }
+}
+
+/// The fraction of the budget the learning-rate warm-up takes, for `[hurdles] start =
+/// "warmup"`. Under a FLOPs budget, a program's steps depend on its cost per token: the warm-up
+/// is placed for the costliest seed (`flops_per_token`, training FLOPs), so a child that costs
+/// more per token than every seed ends its warm-up a little after the start.
+pub fn warmup_fraction(t: &TrainingSection, model: &ModelConfig, flops_per_token: u64) -> Result<f64, String> {
+    let tokens_per_step = (t.batch * model.seq_len) as f64;
+    let fraction = match t.budget {
+        Budget::Steps(n) => t.warmup as f64 / n as f64,
+        Budget::Tokens(n) => t.warmup as f64 * tokens_per_step / n as f64,
+        Budget::Flops(x) => t.warmup as f64 * tokens_per_step * flops_per_token as f64 / x,
+        Budget::Seconds(_) if t.warmup == 0 => 0.0,
+        Budget::Seconds(_) => {
+            return Err(format!(
+                "\"warmup\" cannot place the warm-up in a budget of seconds ({}): give the fraction of the budget the {} warm-up steps take, e.g. start = 0.2",
+                t.budget, t.warmup
+            ));
+        }
+    };
+    if fraction >= 1.0 {
+        return Err(format!(
+            "the warm-up ({} steps) takes {:.0}% of the budget {}: no room for hurdles after it (shorten the warm-up, raise the budget, or give start as a fraction)",
+            t.warmup,
+            100.0 * fraction,
+            t.budget
+        ));
+    }
+    Ok(fraction)
 }
 
 /// Reads, overrides, checks and resolves a campaign file.
@@ -302,12 +392,13 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     if f.seeds.is_empty() {
         return Err(err("seeds", "at least one seed program is needed".into()));
     }
-    if f.hurdles.window > 0 && f.hurdles.window < f.hurdles.min_predecessors {
+    let window = f.hurdles.window.unwrap_or(f.evolution.population.max(f.hurdles.min_predecessors));
+    if window > 0 && window < f.hurdles.min_predecessors {
         return Err(err(
             "hurdles.window",
             format!(
-                "{} is fewer than min_predecessors ({}): the median would never apply",
-                f.hurdles.window, f.hurdles.min_predecessors
+                "{window} is fewer than min_predecessors ({}): the median would never apply",
+                f.hurdles.min_predecessors
             ),
         ));
     }
@@ -338,6 +429,28 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     }
     let mut training = f.training.clone();
     training.corpus = Some(absolute(&corpus));
+    let start = match f.hurdles.start {
+        _ if f.hurdles.count == 0 => 0.0,
+        Some(HurdleStart::Fraction(x)) => x,
+        asked => {
+            let most = seed_programs
+                .iter()
+                .filter_map(|p| validate(p, &model).ok())
+                .map(|v| primer_dsl::analysis::Cost::of(&v).training_flops_per_token)
+                .max()
+                .unwrap_or(0);
+            match warmup_fraction(&f.training, &model, most) {
+                Ok(x) => x,
+                Err(m) if asked.is_some() => return Err(err("hurdles.start", m)),
+                // The default gives way where the warm-up cannot be placed (a budget in seconds)
+                // or leaves no room (a tiny budget): bands from 0, said.
+                Err(m) => {
+                    eprintln!("{file}: note: hurdles placed over the whole budget (`hurdles.start` = 0): {m}");
+                    0.0
+                }
+            }
+        }
+    };
     let spec = CampaignSpec {
         name: f.name.clone(),
         seed: f.seed,
@@ -351,6 +464,7 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         evolution: RegularizedEvolution {
             population_size: f.evolution.population,
             tournament_size: f.evolution.tournament,
+            full_first: f.evolution.first_population.unwrap_or_default() == FirstPopulation::Mutants,
         },
         strategy: match f.evolution.strategy {
             StrategyName::Evolution => Strategy::Evolution,
@@ -360,12 +474,18 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         hurdles: HalvingHurdles {
             hurdles: f.hurdles.count,
             min_predecessors: f.hurdles.min_predecessors,
-            window: f.hurdles.window,
+            window,
+            start,
         },
         execution: f.execution,
         dedup: f.dedup,
     };
-    Ok(Resolved { spec, seed_programs })
+    let defaulted = Defaulted {
+        hurdle_start: f.hurdles.start.is_none(),
+        hurdle_window: f.hurdles.window.is_none(),
+        first_population: f.evolution.first_population.is_none(),
+    };
+    Ok(Resolved { spec, seed_programs, defaulted })
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -375,6 +495,20 @@ fn absolute(p: &Path) -> PathBuf {
 impl CampaignSpec {
     /// What a stored campaign and this spec disagree on, ignoring what may change between runs
     /// of one campaign (`workers`, `candidates`: a campaign can be extended).
+    /// Takes the stored campaign's values of the settings the file left to their defaults (see
+    /// [`Defaulted`]), so that resuming a campaign made under older defaults changes nothing.
+    pub fn adopt_defaults(&mut self, stored: &CampaignSpec, defaulted: Defaulted) {
+        if defaulted.hurdle_start {
+            self.hurdles.start = stored.hurdles.start;
+        }
+        if defaulted.hurdle_window {
+            self.hurdles.window = stored.hurdles.window;
+        }
+        if defaulted.first_population {
+            self.evolution.full_first = stored.evolution.full_first;
+        }
+    }
+
     pub fn differences(&self, stored: &CampaignSpec) -> Vec<String> {
         let a = serde_json::to_value(self).expect("specs serialize");
         let b = serde_json::to_value(stored).expect("specs serialize");

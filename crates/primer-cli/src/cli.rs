@@ -192,6 +192,22 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Are the hurdles where rankings hold? For the candidates that trained to the full budget,
+    /// Kendall's tau between their validation losses at each hurdle (and where the same
+    /// hurdles would sit with bands from 0, at the end of the warm-up, and at --at) and their
+    /// losses at the end, from the stored curves.
+    Hurdles {
+        /// Campaigns (names or ids).
+        #[arg(required = true)]
+        campaigns: Vec<String>,
+        /// Also these fractions of the budget, comma-separated (e.g. 0.1,0.25,0.5).
+        #[arg(long, value_delimiter = ',', value_parser = flags::fraction)]
+        at: Vec<f64>,
+        #[arg(long, value_parser = flags::store_url)]
+        db: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Search progress of campaigns side by side (e.g. evolution against random search): each
     /// one's best loss so far against its cumulative training compute, and per strategy the mean
     /// ± sd over its campaigns at ten equal steps of the compute every campaign reached.
@@ -914,6 +930,13 @@ pub mod flags {
     }
 
     /// A finite real above 0 (learning rate, rates, seconds).
+    pub fn fraction(s: &str) -> Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+            _ => Err(format!("`{s}` is not a fraction of the budget in (0, 1]")),
+        }
+    }
+
     pub fn positive_real(s: &str) -> Result<f64, String> {
         let x: f64 = number(s)?;
         if x.is_finite() && x > 0.0 { Ok(x) } else { Err(format!("must be a positive number, is {x}")) }

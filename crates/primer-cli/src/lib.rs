@@ -54,6 +54,7 @@ pub mod launch;
 pub mod loadtest;
 pub mod output;
 pub mod paths;
+pub mod placement;
 pub mod report;
 pub mod resolve;
 pub mod savings;

@@ -173,6 +173,10 @@ fn run() -> Result<ExitCode> {
             let json = format == primer_cli::cli::Format::Json;
             primer_cli::savings::savings(&s, &campaigns, blocks, json).await.map(|_| ())
         }),
+        Command::Hurdles { campaigns, at, db, format } => inspect_with(db, |s| async move {
+            let json = format == primer_cli::cli::Format::Json;
+            primer_cli::placement::hurdles(&s, &campaigns, &at, json).await.map(|_| ())
+        }),
         Command::Progress { campaigns, svg, db, format } => {
             inspect_with(
                 db,
@@ -252,6 +256,7 @@ fn reads_only(c: &Command) -> bool {
             | Command::Analyze { .. }
             | Command::Progress { .. }
             | Command::Savings { .. }
+            | Command::Hurdles { .. }
             | Command::Lineage { .. }
             | Command::Report { .. }
     )

@@ -7,7 +7,9 @@
 //! the bands last a·2^k (k = 0..H, a = T / (2^(H+1) − 1)), so with pass rates p_k a trained
 //! candidate costs a·Σ 2^k·Π_{j<k} p_j, and the saving is (2^(H+1) − 1) / Σ 2^k·Π_{j<k} p_j:
 //! (2^(H+1) − 1)/(H+1) at p = ½ (2.33x for H = 2, 6.2x for H = 4). Printed for p = ½ and for
-//! the pass rates measured.
+//! the pass rates measured. When the bands begin at a fraction s of the budget (`[hurdles]
+//! start`, after the warm-up), every trained candidate also pays s, a = (1 − s)·T / (2^(H+1)
+//! − 1), and the saving is T over s·T + a·Σ 2^k·Π_{j<k} p_j.
 //!
 //! Dedup: a candidate whose program is functionally equal to an earlier one (same fingerprint)
 //! reuses its fitness and trains nothing; it would have cost about the mean of the trained
@@ -27,6 +29,8 @@ pub struct Savings {
     pub hurdles: usize,
     pub window: usize,
     pub min_predecessors: usize,
+    /// Where the bands begin, as a fraction of the budget (`[hurdles] start`).
+    pub start: f64,
     /// Candidates with a result, and of them those that trained (at least one step).
     pub candidates: usize,
     pub trained: usize,
@@ -39,7 +43,7 @@ pub struct Savings {
     pub flops_if_all_full: f64,
     /// flops_if_all_full / flops_spent.
     pub hurdle_saving: f64,
-    /// (2^(H+1) − 1)/(H+1): the saving at pass rate ½.
+    /// The saving at pass rate ½: (2^(H+1) − 1)/(H+1) when the bands begin at 0.
     pub theory_at_half: f64,
     /// The closed form at the measured pass rates.
     pub theory_at_measured: f64,
@@ -54,14 +58,14 @@ pub struct Savings {
 }
 
 /// The saving of H hurdles with pass rates `p` (missing rates count as ½).
-fn theory(h: usize, p: &[f64]) -> f64 {
-    let full = ((1u64 << (h + 1)) - 1) as f64;
-    let (mut cost, mut reach) = (0.0, 1.0);
+fn theory(h: usize, start: f64, p: &[f64]) -> f64 {
+    let a = (1.0 - start) / ((1u64 << (h + 1)) - 1) as f64;
+    let (mut cost, mut reach) = (start, 1.0);
     for k in 0..=h {
-        cost += (1u64 << k) as f64 * reach;
+        cost += a * (1u64 << k) as f64 * reach;
         reach *= p.get(k).copied().unwrap_or(0.5);
     }
-    full / cost
+    1.0 / cost
 }
 
 /// A candidate stopped having reached `h` checkpoints stopped at checkpoint h-1's fraction.
@@ -147,6 +151,7 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow], blocks: usize) -
         hurdles: h,
         window: spec.hurdles.window,
         min_predecessors: spec.hurdles.min_predecessors,
+        start: spec.hurdles.start,
         candidates: rows.iter().filter(|r| r.outcome.is_some()).count(),
         trained: trained.len(),
         reached,
@@ -155,8 +160,8 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow], blocks: usize) -
         flops_spent: spent,
         flops_if_all_full: full,
         hurdle_saving: if spent > 0.0 { full / spent } else { f64::NAN },
-        theory_at_half: theory(h, &[]),
-        theory_at_measured: theory(h, &measured),
+        theory_at_half: theory(h, spec.hurdles.start, &[]),
+        theory_at_measured: theory(h, spec.hurdles.start, &measured),
         reused,
         dedup_flops_saved,
         dedup_saving: if spent > 0.0 { (spent + dedup_flops_saved) / spent } else { f64::NAN },
@@ -237,13 +242,17 @@ mod tests {
 
     #[test]
     fn the_closed_form_at_half_and_at_other_pass_rates() {
-        assert!((theory(2, &[]) - 7.0 / 3.0).abs() < 1e-12);
-        assert!((theory(4, &[0.5; 4]) - 31.0 / 5.0).abs() < 1e-12, "Primer's 6.2x");
-        assert_eq!(theory(0, &[]), 1.0);
+        assert!((theory(2, 0.0, &[]) - 7.0 / 3.0).abs() < 1e-12);
+        assert!((theory(4, 0.0, &[0.5; 4]) - 31.0 / 5.0).abs() < 1e-12, "Primer's 6.2x");
+        assert_eq!(theory(0, 0.0, &[]), 1.0);
         // Everyone passes: no saving; no one passes the first hurdle: only band 0 is paid.
-        assert!((theory(2, &[1.0, 1.0]) - 1.0).abs() < 1e-12);
-        assert!((theory(2, &[0.0, 0.0]) - 7.0).abs() < 1e-12);
+        assert!((theory(2, 0.0, &[1.0, 1.0]) - 1.0).abs() < 1e-12);
+        assert!((theory(2, 0.0, &[0.0, 0.0]) - 7.0).abs() < 1e-12);
         // The demo's measured rates (38/53, 29/38): 7 / (1 + 2·0.717 + 4·0.717·0.763) = 1.514.
-        assert!((theory(2, &[38.0 / 53.0, 29.0 / 38.0]) - 1.5143).abs() < 1e-3);
+        assert!((theory(2, 0.0, &[38.0 / 53.0, 29.0 / 38.0]) - 1.5143).abs() < 1e-3);
+        // Bands after a start of 0.3: everyone pays 0.3 + a; at p = 1 nothing is saved.
+        let a = 0.7 / 7.0;
+        assert!((theory(2, 0.3, &[]) - 1.0 / (0.3 + a * 3.0)).abs() < 1e-12);
+        assert!((theory(2, 0.3, &[1.0, 1.0]) - 1.0).abs() < 1e-12);
     }
 }

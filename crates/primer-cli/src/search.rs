@@ -44,7 +44,13 @@ pub async fn open_campaign(
     o: &Overrides,
 ) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
     let resolved = resolve(config, o, &paths::default_corpus())?;
-    let spec = resolved.spec;
+    let mut spec = resolved.spec;
+    // A campaign made under older defaults resumes as it was made.
+    if let Some(c) = store.campaign(&spec.name).await?
+        && let Ok(stored) = serde_json::from_str::<CampaignSpec>(&c.config)
+    {
+        spec.adopt_defaults(&stored, resolved.defaulted);
+    }
     let json = serde_json::to_string_pretty(&spec)?;
     // Created here, or by another process a moment ago (a second controller started at once):
     // either way the stored config must be this one.

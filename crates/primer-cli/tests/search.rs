@@ -166,7 +166,9 @@ fn one_worker_and_a_step_budget_give_identical_histories(b: TestBackend) {
     assert_eq!(a, b);
     // The population rule: with one worker (and the controller's one spare candidate) birth n
     // is bred from the results of births below n - 1, all in by then, so its parent is among
-    // the P = 6 births before n - 1 (the seed, birth 0, for the first children).
+    // the P = 6 births before n - 1; until 6 are measured (a full first population) it is the
+    // seed, birth 0.
+    let mut tournaments = 0;
     for (birth, _, parent, ..) in &a[1..] {
         let parent = parent.expect("a parent");
         let alive: Vec<i64> = a
@@ -175,9 +177,11 @@ fn one_worker_and_a_step_budget_give_identical_histories(b: TestBackend) {
             .map(|r| r.0)
             .collect();
         let population = &alive[alive.len().saturating_sub(6)..];
-        let ok = if population.is_empty() { parent == 0 } else { population.contains(&parent) };
+        let ok = if population.len() < 6 { parent == 0 } else { population.contains(&parent) };
         assert!(ok, "birth {birth} has parent birth {parent}, not one of {population:?}");
+        tournaments += usize::from(population.len() == 6);
     }
+    assert!(tournaments > 0, "14 candidates reach a full population of 6");
 }
 
 /// The OS pid of the worker process started with `--id id`.
@@ -307,6 +311,28 @@ fn bad_campaign_files_name_the_field_and_where(b: TestBackend) {
         (
             text.replace("min_predecessors = 2", "min_predecessors = 2\nwindow = 1"),
             "campaign.toml:28:1: `hurdles.window`: 1 is fewer than min_predecessors (2)",
+        ),
+        (
+            text.replace("min_predecessors = 2", "min_predecessors = 2\nstart = 1.5"),
+            "`hurdles.start`: 1.5 is not a fraction of the budget in [0, 1)",
+        ),
+        (
+            text.replace("min_predecessors = 2", "min_predecessors = 2\nstart = \"later\""),
+            "`hurdles.start`: `later`: expected \"warmup\" or a fraction",
+        ),
+        (
+            text.replace("warmup = 5", "warmup = 10")
+                .replace("min_predecessors = 2", "min_predecessors = 2\nstart = \"warmup\""),
+            "campaign.toml:28:1: `hurdles.start`: the warm-up (10 steps) takes 100% of the budget",
+        ),
+        (
+            text.replace("budget = \"10steps\"", "budget = \"30s\"")
+                .replace("min_predecessors = 2", "min_predecessors = 2\nstart = \"warmup\""),
+            "`hurdles.start`: \"warmup\" cannot place the warm-up in a budget of seconds",
+        ),
+        (
+            text.replace("tournament = 3", "tournament = 3\nfirst_population = \"copies\""),
+            "`evolution.first_population`: unknown variant `copies`",
         ),
     ];
     for (bad, want) in cases {
@@ -804,4 +830,74 @@ fn status_shows_workers_as_they_are(b: TestBackend) {
     rt().block_on(primer_store::testing::raw_sql(&db, &["UPDATE campaigns SET finished_at = NULL"]));
     let table = run_ok(&["status", "--db", &db]);
     assert!(table.lines().any(|l| l.contains("gone-here") && l.trim_end().ends_with("dead")), "{table}");
+}
+
+/// `primer hurdles`: for the candidates trained to the full budget, Kendall's tau between the
+/// losses at each hurdle (and where hurdles with bands from 0 would sit, at the end of the
+/// warm-up, and at --at) and the losses at the end, read off the stored curves; at the end
+/// itself the ranking is the final one (tau 1).
+#[test]
+fn hurdles_reports_rank_correlation_at_each_point() {
+    let (_dir, config, db) = campaign(TestBackend::Sqlite, "placement", 16, 1, "40steps", "");
+    let text = std::fs::read_to_string(&config).unwrap().replace("eval_interval = 10", "eval_interval = 2");
+    std::fs::write(&config, text).unwrap();
+    search(&config, &db);
+    let out = json(&["hurdles", "placement", "--db", &db, "--at", "0.5,1"]);
+    let p = &out[0];
+    let finished = history(&db, "placement").iter().filter(|r| r.outcome == Some(Outcome::Finished)).count();
+    assert_eq!(p["finished"], finished as u64, "{p}");
+    assert!(finished >= 3, "{p}");
+    // Bands after the warm-up (5 of 40 steps).
+    assert_eq!(p["start"], 0.125, "{p}");
+    let points = p["points"].as_array().unwrap();
+    let at = |what: &str| points.iter().find(|x| x["what"] == what).unwrap_or_else(|| panic!("no `{what}` in {p}"));
+    let end_of_warmup = at("end of warm-up");
+    assert_eq!(end_of_warmup["fraction"], 0.125);
+    let h1 = at("hurdle 1")["fraction"].as_f64().unwrap();
+    assert!((h1 - (0.125 + 0.875 / 7.0)).abs() < 1e-12, "{p}");
+    assert!(at("hurdle 1 with start 0")["fraction"].as_f64().unwrap() < h1);
+    // Every finished candidate has a loss at each hurdle (measured there) and at the end.
+    for what in ["hurdle 1", "hurdle 2"] {
+        assert_eq!(at(what)["candidates"], finished as u64, "{p}");
+        let tau = at(what)["tau"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&tau), "{p}");
+    }
+    let end = points.iter().find(|x| x["what"] == "asked" && x["fraction"] == 1.0).unwrap();
+    assert_eq!((end["candidates"].as_u64(), end["tau"].as_f64()), (Some(finished as u64), Some(1.0)), "{p}");
+    let table = run_ok(&["hurdles", "placement", "--db", &db]);
+    assert!(table.contains("Kendall tau") && table.contains("hurdle 2 with start 0"), "{table}");
+    // A fraction outside (0, 1] is refused at the door.
+    let out = primer().args(["hurdles", "placement", "--db", &db, "--at", "1.5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A campaign made before the defaults of `[hurdles] start` and `window` and `[evolution]
+/// first_population` changed resumes from the same file, which does not name them: the stored
+/// values are kept, nothing is refused.
+#[test]
+fn a_campaign_made_under_older_defaults_resumes_from_its_file() {
+    let old = "start = 0.0\nwindow = 0\n";
+    let (_dir, config, db) = campaign(TestBackend::Sqlite, "older", 6, 1, "20steps", old);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("tournament = 3", "tournament = 3\nfirst_population = \"grow\"")).unwrap();
+    search(&config, &db);
+    let stored = |db: &str| -> serde_json::Value {
+        rt().block_on(async {
+            let s = Store::open_read(db).await.unwrap();
+            serde_json::from_str(&s.campaign("older").await.unwrap().unwrap().config).unwrap()
+        })
+    };
+    let before = stored(&db);
+    assert_eq!(before["hurdles"].get("start"), None, "start 0 is not written: {before}");
+    assert_eq!(before["evolution"].get("full_first"), None, "{before}");
+    // The file as it was before the settings existed: resumes, with 4 more candidates.
+    std::fs::write(&config, text.replace(old, "")).unwrap();
+    let out = primer().arg("search").arg(&config).args(["--db", &db, "--candidates", "10"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stored(&db), before, "the stored config is unchanged");
+    assert_eq!(history(&db, "older").len(), 10);
+    // A file that names a different value is still refused.
+    std::fs::write(&config, text.replace(old, "start = 0.3\n")).unwrap();
+    let out = primer().arg("search").arg(&config).args(["--db", &db]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("with a different `hurdles`"));
 }

@@ -186,7 +186,12 @@ window = 3
         }
     }
     assert_eq!((s["hurdles"].as_u64(), s["window"].as_u64()), (Some(2), Some(3)));
-    assert!((s["theory_at_half"].as_f64().unwrap() - 7.0 / 3.0).abs() < 1e-12);
+    // Bands after the warm-up: every trained candidate pays start + a, half of them 2a more,
+    // a quarter 4a more (a = (1 - start) / 7); 7/3 with bands from 0.
+    let start = s["start"].as_f64().unwrap();
+    assert!(start > 0.0 && start < 1.0, "{s}");
+    let a = (1.0 - start) / 7.0;
+    assert!((s["theory_at_half"].as_f64().unwrap() - 1.0 / (start + 3.0 * a)).abs() < 1e-12, "{s}");
     for k in 0..2 {
         assert!(s["passed"][k].as_u64() <= s["reached"][k].as_u64(), "{s}");
     }

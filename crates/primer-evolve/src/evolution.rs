@@ -6,8 +6,14 @@
 //!   fitness (a candidate that failed dies at birth; one stopped at a hurdle keeps the loss it
 //!   had there). Older ones have died.
 //! - A **parent** is the winner of a tournament of S members drawn with replacement from the
-//!   population: the lowest loss, ties going to the younger. Before any candidate has finished,
-//!   parents are the seed programs in turn.
+//!   population: the lowest loss, ties going to the younger. Before that, parents are the seed
+//!   programs in turn: until P members are measured when the first population is full
+//!   ([`RegularizedEvolution::full_first`], the default of new campaigns: the first P are the
+//!   seeds and one-mutation mutants of them), or until any candidate has finished (the rule of
+//!   campaigns made before it, whose population grew from one member). The paper's
+//!   regularized evolution starts from P evaluated members too; Primer's filled them with
+//!   copies of the Transformer (secondary sources: 10 copies), which primer's dedup would
+//!   measure once, so its first P are mutants of the seeds instead.
 //! - Every random choice for the child born `birth`-th comes from [`rng_for`]`(seed, birth)`, a
 //!   stream of its own. The same seed and the same history at each proposal give the same
 //!   children, bit for bit, whatever else happens in between.
@@ -48,11 +54,20 @@ pub struct RegularizedEvolution {
     pub population_size: usize,
     /// S: tournament size, drawn with replacement (paper: 10).
     pub tournament_size: usize,
+    /// No tournament until P members are measured: parents are the seeds in turn. Absent
+    /// (false) in specs stored before it existed, which keep their meaning: tournaments from
+    /// the first finished member.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub full_first: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for RegularizedEvolution {
     fn default() -> Self {
-        RegularizedEvolution { population_size: 100, tournament_size: 10 }
+        RegularizedEvolution { population_size: 100, tournament_size: 10, full_first: true }
     }
 }
 
@@ -90,7 +105,7 @@ impl RegularizedEvolution {
     /// The parent of the next child.
     pub fn select<R: rand::Rng + ?Sized>(&self, rng: &mut R, history: &[Finished], seeds: usize, birth: u64) -> Parent {
         let population = self.population(history);
-        if population.is_empty() {
+        if population.is_empty() || (self.full_first && population.len() < self.population_size) {
             return Parent::Seed((birth % seeds.max(1) as u64) as usize);
         }
         Parent::Candidate(self.tournament(rng, &population).expect("non-empty").candidate)
@@ -242,7 +257,7 @@ mod tests {
 
     #[test]
     fn population_is_the_last_p_by_birth_with_finite_fitness() {
-        let e = RegularizedEvolution { population_size: 3, tournament_size: 2 };
+        let e = RegularizedEvolution { population_size: 3, tournament_size: 2, full_first: true };
         // Arrival order differs from birth order; candidate 4 failed.
         let history = [f(2, 2, 1.0), f(0, 0, 5.0), f(4, 4, f64::INFINITY), f(1, 1, 3.0), f(3, 3, 2.0), f(5, 5, 4.0)];
         let pop: Vec<u64> = e.population(&history).iter().map(|x| x.candidate).collect();
@@ -251,7 +266,7 @@ mod tests {
 
     #[test]
     fn tournament_takes_the_best_of_its_draws() {
-        let e = RegularizedEvolution { population_size: 10, tournament_size: 50 };
+        let e = RegularizedEvolution { population_size: 10, tournament_size: 50, full_first: true };
         let pop = [f(0, 0, 3.0), f(1, 1, 1.0), f(2, 2, 2.0)];
         // 50 draws from 3 miss candidate 1 with probability (2/3)^50 ~ 1.6e-9.
         for birth in 0..20 {
@@ -265,12 +280,30 @@ mod tests {
 
     #[test]
     fn seeds_are_parents_until_something_finishes() {
-        let e = RegularizedEvolution::default();
+        let e = RegularizedEvolution { full_first: false, ..RegularizedEvolution::default() };
         let mut rng = rng_for(0, 0);
         assert_eq!(e.select(&mut rng, &[], 2, 0), Parent::Seed(0));
         assert_eq!(e.select(&mut rng, &[], 2, 1), Parent::Seed(1));
         assert_eq!(e.select(&mut rng, &[f(0, 0, f64::NAN)], 2, 2), Parent::Seed(0));
         assert_eq!(e.select(&mut rng, &[f(7, 0, 1.0)], 2, 3), Parent::Candidate(7));
+    }
+
+    #[test]
+    fn a_full_first_population_holds_no_tournament_until_p_are_measured() {
+        let e = RegularizedEvolution { population_size: 3, tournament_size: 2, full_first: true };
+        let mut rng = rng_for(0, 0);
+        // Two measured (a third failed and does not count): still the seeds, in turn.
+        let two = [f(0, 0, 2.0), f(1, 1, 1.0), f(2, 2, f64::NAN)];
+        assert_eq!(e.select(&mut rng, &two, 2, 3), Parent::Seed(1));
+        assert_eq!(e.select(&mut rng, &two, 2, 4), Parent::Seed(0));
+        // The third measured: tournaments from now on.
+        let three = [two[0], two[1], two[2], f(3, 3, 3.0)];
+        assert!(matches!(e.select(&mut rng, &three, 2, 5), Parent::Candidate(_)));
+        // Stored specs without the field keep the old rule.
+        let old: RegularizedEvolution = serde_json::from_str(r#"{"population_size":3,"tournament_size":2}"#).unwrap();
+        assert!(!old.full_first);
+        assert!(matches!(old.select(&mut rng, &two, 2, 3), Parent::Candidate(_)));
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"population_size":3,"tournament_size":2}"#);
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! With H hurdles and budget T, band k (k = 0..H) lasts a·2^k with a = T / (2^(H+1) − 1), so
 //! checkpoint k sits at a·(2^(k+1) − 1). If half the candidates pass each hurdle, every band
 //! costs a in expectation and a candidate costs (H+1)·a instead of T.
+//!
+//! The bands may begin later, at a fraction `start` of the budget ([`HalvingHurdles::start`]:
+//! new campaigns put it at the end of the learning-rate warm-up, where rankings start to hold;
+//! before it, a program that learns fast but ends worse, such as one without attention, leads).
+//! The bands then split the rest, a = (1 − start)·T / (2^(H+1) − 1), and checkpoint k sits at
+//! start·T + a·(2^(k+1) − 1).
 
 use serde::{Deserialize, Serialize};
 
 /// The hurdle settings of a campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HalvingHurdles {
     /// Number of hurdles H (0 = train every candidate to the full budget).
@@ -22,22 +28,31 @@ pub struct HalvingHurdles {
     /// (Not written when 0, so that specs stored before it existed read and write back the same.)
     #[serde(default, skip_serializing_if = "is_zero")]
     pub window: usize,
+    /// Where the bands begin, as a fraction of the budget (0 <= start < 1): no hurdle before
+    /// it. (Not written when 0, the meaning of specs stored before it existed.)
+    #[serde(default, skip_serializing_if = "is_zero_f")]
+    pub start: f64,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_zero_f(x: &f64) -> bool {
+    *x == 0.0
+}
+
 impl HalvingHurdles {
-    /// The unit band a = T / (2^(H+1) − 1).
+    /// The unit band a = (1 − start)·T / (2^(H+1) − 1).
     pub fn unit(&self, budget: f64) -> f64 {
-        budget / ((1u64 << (self.hurdles + 1)) - 1) as f64
+        (1.0 - self.start) * budget / ((1u64 << (self.hurdles + 1)) - 1) as f64
     }
 
-    /// The H checkpoints, as amounts of the budget already spent: a·(2^(k+1) − 1), k = 0..H.
+    /// The H checkpoints, as amounts of the budget already spent: start·T + a·(2^(k+1) − 1),
+    /// k = 0..H.
     pub fn checkpoints(&self, budget: f64) -> Vec<f64> {
         let a = self.unit(budget);
-        (0..self.hurdles).map(|k| a * ((1u64 << (k + 1)) - 1) as f64).collect()
+        (0..self.hurdles).map(|k| self.start * budget + a * ((1u64 << (k + 1)) - 1) as f64).collect()
     }
 
     /// The checkpoints as fractions of the budget.
@@ -85,19 +100,38 @@ mod tests {
     #[test]
     fn primer_checkpoints_match_the_closed_form() {
         // H = 4, T = 25,200 s (7 hours): a = 812.9 s, bands 812.9 .. 13,006.5 s.
-        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0 };
+        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0, start: 0.0 };
         assert!((h.unit(25_200.0) - 812.903).abs() < 1e-3);
         let expected = [812.9, 2438.7, 5690.3, 12193.5];
         for (got, want) in h.checkpoints(25_200.0).iter().zip(expected) {
             assert!((got - want).abs() < 0.05, "{got} vs {want}");
         }
-        assert_eq!(HalvingHurdles { hurdles: 0, min_predecessors: 1, window: 0 }.checkpoints(100.0), Vec::<f64>::new());
-        assert_eq!(HalvingHurdles { hurdles: 1, min_predecessors: 1, window: 0 }.fractions(), vec![1.0 / 3.0]);
+        assert_eq!(
+            HalvingHurdles { hurdles: 0, min_predecessors: 1, window: 0, start: 0.0 }.checkpoints(100.0),
+            Vec::<f64>::new()
+        );
+        assert_eq!(
+            HalvingHurdles { hurdles: 1, min_predecessors: 1, window: 0, start: 0.0 }.fractions(),
+            vec![1.0 / 3.0]
+        );
+    }
+
+    #[test]
+    fn bands_begin_at_start() {
+        // Two hurdles after a warm-up of a fifth of the budget: a = 0.8 / 7.
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 1, window: 0, start: 0.2 };
+        let f = h.fractions();
+        assert!((f[0] - (0.2 + 0.8 / 7.0)).abs() < 1e-12 && (f[1] - (0.2 + 3.0 * 0.8 / 7.0)).abs() < 1e-12, "{f:?}");
+        assert!(f[0] > h.start, "no hurdle before the start");
+        // Stored specs without it read as before, and write back the same.
+        let old: HalvingHurdles = serde_json::from_str(r#"{"hurdles":2,"min_predecessors":3}"#).unwrap();
+        assert_eq!(old.start, 0.0);
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"hurdles":2,"min_predecessors":3}"#);
     }
 
     #[test]
     fn median_rule() {
-        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 0 };
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 0, start: 0.0 };
         assert_eq!(h.threshold(&[3.0, 1.0]), None);
         assert_eq!(h.threshold(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(h.threshold(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
@@ -118,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_window_takes_the_median_of_the_latest_predecessors() {
-        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 3 };
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 3, window: 3, start: 0.0 };
         // In birth order: the old ones were worse; the last three (finite) are 1, 2, 3.
         let earlier = [9.0, 8.0, 7.0, 1.0, f64::NAN, 2.0, 3.0];
         assert_eq!(h.threshold(&earlier), Some(2.0));
@@ -132,7 +166,7 @@ mod tests {
     /// (H+1)·a, against T without hurdles.
     #[test]
     fn expected_compute_is_h_plus_one_bands() {
-        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0 };
+        let h = HalvingHurdles { hurdles: 4, min_predecessors: 1, window: 0, start: 0.0 };
         let budget = 25_200.0;
         let at = h.checkpoints(budget);
         let mut rng = ChaCha8Rng::seed_from_u64(7);

@@ -14,7 +14,7 @@ use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution, Strategy};
 
 fn evolver(seed: u64) -> Evolver {
     Evolver {
-        evolution: RegularizedEvolution { population_size: 100, tournament_size: 10 },
+        evolution: RegularizedEvolution { population_size: 100, tournament_size: 10, full_first: true },
         mutator: primer_evolve::Mutator::new(small_space(), config(), 100),
         seeds: vec![program("transformer.prim")],
         seed,
@@ -102,9 +102,13 @@ fn evolution_finds_the_optimum_and_beats_random_search() {
     );
     println!("random search, {evaluations} evaluations: best loss per seed: {rs:?}");
     let found = evo.iter().filter(|(b, _)| *b == 0.0).count();
-    // Measured: all 6 seeds reach 0, after 6,203 to 14,643 evaluations; random search's best
-    // is 5 or 6 (of 7) for every seed.
-    assert!(found >= 5, "evolution reached the optimum for {found} of 6 seeds");
+    // Measured (deterministic: seeded, integer losses): with a full first population (100
+    // one-mutation mutants of the seed before the first tournament) 4 of 6 seeds reach 0, after
+    // 3,918 to 7,357 evaluations, and the other two end one mutation away (loss 1); with the
+    // population grown from the seed (the rule before) all 6 reached 0, after 6,203 to 14,643.
+    // Random search's best is 5 for every seed.
+    assert!(found >= 4, "evolution reached the optimum for {found} of 6 seeds");
+    assert!(evo.iter().all(|(b, _)| *b <= 1.0), "evolution stayed far from the optimum: {evo:?}");
     assert!(rs.iter().all(|&r| r >= 3.0), "random search came close: {rs:?}");
 }
 
@@ -121,7 +125,9 @@ fn same_seed_and_results_give_the_same_children_bit_for_bit() {
 /// each proposal, not on the order they arrived in.
 #[test]
 fn children_depend_on_the_history_not_on_arrival_order() {
-    let e = evolver(9);
+    // Tournaments from the first member on, so that nine finished candidates already select.
+    let mut e = evolver(9);
+    e.evolution.full_first = false;
     let t = e.seeds[0].clone();
     let mut programs: HashMap<u64, Program> = HashMap::from([(0, t.clone())]);
     let mut history = vec![Finished {

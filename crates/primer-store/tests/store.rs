@@ -365,7 +365,7 @@ async fn checkpoint_median_agrees_with_the_reference(url: String) {
         }
     }
     for window in [0, 5, 12] {
-        let h = HalvingHurdles { hurdles: 2, min_predecessors: 5, window };
+        let h = HalvingHurdles { hurdles: 2, min_predecessors: 5, window, start: 0.0 };
         for k in [0, 1] {
             for before in [0, 1, 4, 8, 9, 14, 15, 30, 33, 61, 100] {
                 let earlier = store.checkpoint_losses(c.id, k, before).await.unwrap();
