@@ -196,11 +196,11 @@ pub(crate) fn check_sqlite_file(url: &str, file: &std::path::Path, access: Acces
     if !file.exists() {
         return Ok(());
     }
-    if let Err(e) = std::fs::File::open(file) {
+    if let Err(e) = permitted(file, libc::R_OK) {
         return Err(unreachable(format!("cannot read {}: {e}", file.display())));
     }
     if access == Access::Write
-        && let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(file)
+        && let Err(e) = permitted(file, libc::W_OK)
     {
         return Err(unreachable(format!(
             "cannot write {}: {e} (commands that only read can still open it)",
@@ -208,6 +208,19 @@ pub(crate) fn check_sqlite_file(url: &str, file: &std::path::Path, access: Acces
         )));
     }
     Ok(())
+}
+
+/// Whether this process may read (`R_OK`) or write (`W_OK`) `path`, asked of the kernel
+/// (`faccessat` with the effective ids) without opening it: closing any descriptor of a SQLite
+/// file drops every POSIX lock this process holds on it, which would break the locking of a
+/// store this process already has open (a worker's heartbeat opens a second one).
+fn permitted(path: &std::path::Path, mode: libc::c_int) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in the path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; faccessat only reads it.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), mode, libc::AT_EACCESS) };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// The wall-clock time `d` from now, `HH:MM:SS UTC`.
