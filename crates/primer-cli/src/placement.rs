@@ -86,8 +86,9 @@ pub struct Placement {
 }
 
 /// The points to check: the campaign's hurdles, the same hurdles with bands from 0 (when
-/// `start` moved them), the end of the warm-up, and `asked`.
-fn points_of(spec: &CampaignSpec, asked: &[f64]) -> Vec<(f64, String)> {
+/// `start` moved them), the end of the warm-up (placed for the costliest seed,
+/// `seed_flops_per_token`, as `[hurdles] start` is), and `asked`.
+fn points_of(spec: &CampaignSpec, seed_flops_per_token: u64, asked: &[f64]) -> Vec<(f64, String)> {
     let h = spec.hurdles;
     let mut out: Vec<(f64, String)> =
         h.fractions().into_iter().enumerate().map(|(k, f)| (f, format!("hurdle {}", k + 1))).collect();
@@ -97,15 +98,7 @@ fn points_of(spec: &CampaignSpec, asked: &[f64]) -> Vec<(f64, String)> {
             from_zero.fractions().into_iter().enumerate().map(|(k, f)| (f, format!("hurdle {} with start 0", k + 1))),
         );
     }
-    let cost = spec
-        .seeds
-        .iter()
-        .filter_map(|s| primer_dsl::text::parse_file(std::path::Path::new(&s.file)).ok())
-        .filter_map(|p| primer_dsl::validate::validate(&p, &spec.model).ok())
-        .map(|v| primer_dsl::analysis::Cost::of(&v).training_flops_per_token)
-        .max()
-        .unwrap_or(0);
-    if let Ok(w) = crate::campaign::warmup_fraction(&spec.training, &spec.model, cost)
+    if let Ok(w) = crate::campaign::warmup_fraction(&spec.training, &spec.model, seed_flops_per_token)
         && w > 0.0
     {
         out.push((w, "end of warm-up".into()));
@@ -134,7 +127,16 @@ pub async fn placement(store: &Store, which: &str, asked: &[f64]) -> Result<Plac
             .collect();
         curves.push((points, end));
     }
-    let points = points_of(&spec, asked)
+    // The seeds' costs as stored with their programs (the seed files may be elsewhere now).
+    let seed_flops_per_token = store
+        .programs_of(c.id)
+        .await?
+        .into_iter()
+        .filter(|(hash, ..)| spec.seeds.iter().any(|s| &s.hash == hash))
+        .map(|(.., fpt)| fpt.max(0) as u64)
+        .max()
+        .unwrap_or(0);
+    let points = points_of(&spec, seed_flops_per_token, asked)
         .into_iter()
         .map(|(f, what)| {
             let (at, end): (Vec<f64>, Vec<f64>) =
