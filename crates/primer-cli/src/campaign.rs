@@ -14,6 +14,8 @@ use primer_dsl::training::TrainConfig;
 use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program, SearchSpace};
 use primer_evolve::{HalvingHurdles, RegularizedEvolution, Strategy};
+use primer_tokens::corpus::{Tokens, ValidationRule, ValidationSummary};
+use primer_tokens::{Choice, Codec, TokenizerSpec};
 
 /// A campaign file. Every field is required unless a default is given; unknown fields are
 /// errors that name the field, line and column.
@@ -32,7 +34,7 @@ pub struct CampaignFile {
     pub candidates: u64,
     /// Local worker processes.
     pub workers: usize,
-    /// The model size (`vocab` is 256, bytes).
+    /// The model size (`vocab`: leave it out, the tokenizer sets it).
     pub model: ModelConfig,
     pub training: TrainingSection,
     pub evolution: EvolutionSection,
@@ -62,7 +64,20 @@ pub struct TrainingSection {
     /// A text file or folder (default: the corpus set-up fetched).
     #[serde(default)]
     pub corpus: Option<PathBuf>,
+    /// `bytes` (the default), `bpe:N` (byte-level BPE with N tokens trained on the corpus's
+    /// training split), or the path of a byte-level tokenizer.json (relative to this file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// The validation set: windows spread over the whole held-out tail whose predicted tokens
+    /// cover at least this many bytes (default 65,536), all measured at every hurdle and at
+    /// the end; `val_batches` x `batch` of them (every k-th) at the curve points between.
+    /// Campaigns made before it measured `val_batches` x `batch` consecutive windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_bytes: Option<u64>,
 }
+
+/// The validation set of new campaigns and studies: at least this many bytes.
+pub const VALIDATION_BYTES: u64 = 65_536;
 
 fn one() -> usize {
     1
@@ -78,6 +93,7 @@ impl TrainingSection {
             warmup: self.warmup,
             eval_interval: self.eval_interval,
             val_batches: self.val_batches,
+            validation_bytes: self.validation_bytes.unwrap_or(0),
             seed,
             ..TrainConfig::default()
         }
@@ -252,6 +268,13 @@ pub struct CampaignSpec {
     pub hurdles: HalvingHurdles,
     pub execution: ExecutionSection,
     pub dedup: DedupSection,
+    /// The tokenizer (its file included): absent in stores written before tokenizers, bytes.
+    #[serde(default, skip_serializing_if = "TokenizerSpec::is_bytes")]
+    pub tokenizer: TokenizerSpec,
+    /// The spread validation set's size (absent for the leading set of older campaigns, whose
+    /// tokens are bytes): bits per byte = nats per token / ln 2 / its bytes per token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSummary>,
 }
 
 /// A resolved spec with the seed programs themselves.
@@ -271,6 +294,7 @@ pub struct Defaulted {
     pub hurdle_start: bool,
     pub hurdle_window: bool,
     pub first_population: bool,
+    pub validation_bytes: bool,
 }
 
 /// Where the last part of a dotted field name (`training.budget` -> `budget`) is first written.
@@ -333,6 +357,15 @@ pub fn warmup_fraction(t: &TrainingSection, model: &ModelConfig, flops_per_token
         ));
     }
     Ok(fraction)
+}
+
+/// Bytes per predicted validation token of a stored campaign (its `config` JSON): 1 for bytes
+/// and for campaigns made before tokenizers. Bits per byte = nats per token / ln 2 / this.
+pub fn bytes_per_token(config: &str) -> f64 {
+    serde_json::from_str::<serde_json::Value>(config)
+        .ok()
+        .and_then(|v| serde_json::from_value::<ValidationSummary>(v.get("validation")?.clone()).ok())
+        .map_or(1.0, |v| v.bytes_per_token())
 }
 
 /// Reads, overrides, checks and resolves a campaign file.
@@ -407,10 +440,42 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     }
     let space_path = dir.join(&f.search_space);
     let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if f.model.vocab != 256 {
-        return Err(err("model.vocab", format!("{} is not 256: models read bytes", f.model.vocab)));
+    let corpus = f.training.corpus.as_ref().map_or_else(|| default_corpus.to_path_buf(), |c| dir.join(c));
+    if !corpus.exists() {
+        bail!("{file}: corpus {} does not exist (run `cargo xtask setup`, or set `training.corpus`)", corpus.display());
     }
-    let model = f.model;
+    let choice = match &f.training.tokenizer {
+        Some(t) => Choice::parse(t, dir).map_err(|e| err("training.tokenizer", e.to_string()))?,
+        None => Choice::Bytes,
+    };
+    let validation_bytes = f.training.validation_bytes.unwrap_or(VALIDATION_BYTES);
+    if validation_bytes == 0 {
+        return Err(err("training.validation_bytes", "must be positive, is 0".into()));
+    }
+    let text = primer_tokens::corpus::read(&corpus)?;
+    let tokenizer = TokenizerSpec::make(&choice, primer_tokens::corpus::training_part(&text, f.model.seq_len))
+        .map_err(|e| err("training.tokenizer", e.to_string()))?;
+    let codec = Codec::new(&tokenizer)?;
+    let tokens = Tokens::new(&corpus, &text, &codec, f.model.seq_len)?;
+    let validation =
+        tokens.validation_set(ValidationRule::Spread { bytes: validation_bytes }, f.model.seq_len).summary();
+    if validation.bytes < validation_bytes {
+        eprintln!(
+            "{file}: note: the held-out tail of {} holds {} validation bytes, fewer than the {validation_bytes} asked for: all of them are used",
+            corpus.display(),
+            validation.bytes
+        );
+    }
+    if f.model.vocab != 256 && f.model.vocab != tokenizer.vocab {
+        return Err(err(
+            "model.vocab",
+            format!(
+                "{} differs from the tokenizer's {} tokens (leave it out: the tokenizer sets it)",
+                f.model.vocab, tokenizer.vocab
+            ),
+        ));
+    }
+    let model = ModelConfig { vocab: tokenizer.vocab, ..f.model };
     let mut seeds = Vec::new();
     let mut seed_programs = Vec::new();
     for s in &f.seeds {
@@ -423,12 +488,9 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         seeds.push(SeedSpec { file: absolute(&p).display().to_string(), hash: canonical_hash(&program).hex() });
         seed_programs.push(program);
     }
-    let corpus = f.training.corpus.as_ref().map_or_else(|| default_corpus.to_path_buf(), |c| dir.join(c));
-    if !corpus.exists() {
-        bail!("{file}: corpus {} does not exist (run `cargo xtask setup`, or set `training.corpus`)", corpus.display());
-    }
     let mut training = f.training.clone();
     training.corpus = Some(absolute(&corpus));
+    training.validation_bytes = Some(validation_bytes);
     let start = match f.hurdles.start {
         _ if f.hurdles.count == 0 => 0.0,
         Some(HurdleStart::Fraction(x)) => x,
@@ -479,11 +541,14 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         },
         execution: f.execution,
         dedup: f.dedup,
+        tokenizer,
+        validation: Some(validation),
     };
     let defaulted = Defaulted {
         hurdle_start: f.hurdles.start.is_none(),
         hurdle_window: f.hurdles.window.is_none(),
         first_population: f.evolution.first_population.is_none(),
+        validation_bytes: f.training.validation_bytes.is_none(),
     };
     Ok(Resolved { spec, seed_programs, defaulted })
 }
@@ -506,6 +571,18 @@ impl CampaignSpec {
         }
         if defaulted.first_population {
             self.evolution.full_first = stored.evolution.full_first;
+        }
+        if defaulted.validation_bytes && stored.training.validation_bytes.is_none() {
+            self.training.validation_bytes = None;
+            self.validation = stored.validation;
+        }
+    }
+
+    /// Bits per byte of a validation loss in nats per token (older campaigns: bytes).
+    pub fn bits_per_byte(&self, nats_per_token: f64) -> f64 {
+        match &self.validation {
+            Some(v) => v.bits_per_byte(nats_per_token),
+            None => primer_tokens::bits_per_byte(nats_per_token, 1.0),
         }
     }
 

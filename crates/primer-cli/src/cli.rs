@@ -515,6 +515,10 @@ pub enum EngineCommand {
         /// Training runs at once (overrides the file's `jobs`).
         #[arg(long, value_parser = flags::positive)]
         jobs: Option<usize>,
+        /// The results file (overrides the file's `results`): a long study can append outside
+        /// the checkout while it runs; tables and plots go beside it.
+        #[arg(long)]
+        results: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -583,6 +587,14 @@ pub struct TrainArgs {
     /// `cpu` or `cuda` (`cuda:N` for GPU N).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceArg,
+    /// `bytes`, `bpe:N` (byte-level BPE with N tokens, trained on the corpus's training split),
+    /// or the path of a byte-level tokenizer.json.
+    #[arg(long, default_value = "bytes")]
+    pub tokenizer: String,
+    /// The validation set: windows spread over the held-out tail covering at least this many
+    /// bytes, measured at the end (and every --eval-interval steps on a subset).
+    #[arg(long, default_value_t = crate::campaign::VALIDATION_BYTES, value_parser = flags::positive_u64)]
+    pub validation_bytes: u64,
 }
 
 /// Where training runs: parsed from `cpu`, `cuda` or `cuda:N` by clap (the engine checks that
@@ -625,6 +637,7 @@ impl TrainArgs {
             lr: self.lr,
             warmup: self.warmup,
             eval_interval: self.eval_interval,
+            validation_bytes: self.validation_bytes,
             seed: self.seed,
             ..TrainConfig::default()
         }

@@ -232,7 +232,7 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
     );
     let _ = writeln!(
         s,
-        r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">validation loss (nats per byte)</text>"#,
+        r#"<text x="16" y="{:.1}" transform="rotate(-90 16 {:.1})" text-anchor="middle">validation loss (nats per token)</text>"#,
         (top + h - bottom) / 2.0,
         (top + h - bottom) / 2.0
     );

@@ -85,7 +85,7 @@ pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], facts: &F
     let _ = writeln!(
         s,
         "At {} of training per candidate (d_model {}, {} layers, {} bytes of context), retrained over {SEEDS} seeds; \
-         validation loss in nats per byte (lower is better), and how much less compute each needs to reach the Transformer's loss:",
+         validation loss in nats per byte (a token is a byte here; lower is better), and how much less compute each needs to reach the Transformer's loss:",
         spec.training.budget, spec.model.d_model, spec.model.n_layers, spec.model.seq_len
     );
     let names = [

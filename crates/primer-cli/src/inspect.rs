@@ -246,6 +246,7 @@ fn history_csv_header() -> &'static str {
 pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Result<()> {
     let c = find_campaign(store, campaign).await?;
     let rows = store.top(c.id, k).await?;
+    let per_token = crate::campaign::bytes_per_token(&c.config);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
@@ -259,7 +260,7 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
                         r.candidate.to_string(),
                         r.birth.to_string(),
                         f.to_string(),
-                        (f / std::f64::consts::LN_2).to_string(),
+                        primer_tokens::bits_per_byte(f, per_token).to_string(),
                         opt(r.outcome),
                         opt(r.steps),
                         opt(r.flops),
@@ -292,7 +293,7 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
                     r.candidate,
                     r.birth,
                     f,
-                    f / std::f64::consts::LN_2,
+                    primer_tokens::bits_per_byte(f, per_token),
                     opt(r.outcome),
                     opt(r.steps),
                     opt(r.parent),
@@ -321,6 +322,8 @@ async fn ancestors(store: &Store, id: i64) -> Result<(i64, Vec<HistoryRow>)> {
 struct Shown {
     campaign: i64,
     candidate: HistoryRow,
+    /// Bits per byte of the fitness (its campaign's tokens: nats per token / ln 2 / bytes per token).
+    bits_per_byte: Option<f64>,
     program_text: String,
     parameters: Option<i64>,
     flops_per_token: Option<i64>,
@@ -341,8 +344,13 @@ pub async fn show(store: &Store, id: i64, format: Format) -> Result<()> {
         None => None,
     };
     let cost = store.program_cost(&me.program).await?;
+    let per_token = match store.campaign_by_id(campaign).await? {
+        Some(c) => crate::campaign::bytes_per_token(&c.config),
+        None => 1.0,
+    };
     let shown = Shown {
         campaign,
+        bits_per_byte: me.fitness.map(|f| primer_tokens::bits_per_byte(f, per_token)),
         program_text: text::print(&p),
         parameters: cost.map(|c| c.0),
         flops_per_token: cost.map(|c| c.1),
@@ -391,7 +399,11 @@ fn show_table(s: &Shown) -> String {
         r.reason.as_ref().map_or(String::new(), |x| format!(": {x}"))
     );
     if let Some(f) = r.fitness {
-        let _ = writeln!(out, "val loss     {f:.4} nats per byte ({:.4} bits per byte)", f / std::f64::consts::LN_2);
+        let _ = writeln!(
+            out,
+            "val loss     {f:.4} nats per token ({:.4} bits per byte)",
+            s.bits_per_byte.unwrap_or(f64::NAN)
+        );
     }
     let _ = writeln!(
         out,

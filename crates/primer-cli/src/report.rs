@@ -54,6 +54,10 @@ pub struct Header {
     pub target: u64,
     pub budget: String,
     pub model: String,
+    /// `bytes`, `bpe:4096 (sha256 ...)`, ...
+    pub tokenizer: String,
+    /// Bits per byte = nats per token / ln 2 / this.
+    pub bytes_per_token: f64,
     pub strategy: String,
     pub population: usize,
     pub tournament: usize,
@@ -302,7 +306,7 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
             candidate: r.candidate,
             birth: r.birth,
             fitness,
-            bits_per_byte: fitness / std::f64::consts::LN_2,
+            bits_per_byte: spec.bits_per_byte(fitness),
             outcome: r.outcome.map_or("", |o| o.as_str()).into(),
             steps: r.steps.unwrap_or(0),
             params: costs.get(&r.program).map_or(0, |c| c.0),
@@ -367,12 +371,21 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
             "d_model {}, seq_len {}, {} layers",
             spec.model.d_model, spec.model.seq_len, spec.model.n_layers
         ),
+        tokenizer: spec.tokenizer.describe(),
+        bytes_per_token: spec.validation.map_or(1.0, |v| v.bytes_per_token()),
         strategy: if spec.strategy.is_evolution() { "regularized evolution".into() } else { "random search".into() },
         population: spec.evolution.population_size,
         tournament: spec.evolution.tournament_size,
         hurdles: spec.hurdles.hurdles,
         seeds: spec.seeds.iter().map(|s| s.file.clone()).collect(),
-        config: serde_json::from_str(&c.config).unwrap_or_default(),
+        config: {
+            // The tokenizer's file is the campaign's, not the page's: its name and hash stay.
+            let mut v: serde_json::Value = serde_json::from_str(&c.config).unwrap_or_default();
+            if let Some(t) = v.get_mut("tokenizer").and_then(|t| t.as_object_mut()) {
+                t.remove("json");
+            }
+            v
+        },
         measured: counts.finished() - outcome_count(Outcome::Failed),
         lost: outcome_count(Outcome::Failed),
         stopped: outcome_count(Outcome::Stopped),

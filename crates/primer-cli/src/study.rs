@@ -62,6 +62,21 @@ pub struct StudySize {
     /// measure a schedule).
     #[serde(default)]
     pub warmup: Option<u64>,
+    /// A learning-rate sweep: every program is trained at each rate (a size `NAME@lr=RATE`
+    /// each) and compared at its best rate (lowest mean loss at the largest budget) in the
+    /// size's own table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lrs: Option<Vec<f64>>,
+    /// `bytes` (the default), `bpe:N` (trained on the corpus's training split) or a
+    /// tokenizer.json (relative to the study file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// Only these programs at this size (the baseline among them; default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Vec<String>>,
+    /// Set on the sizes a sweep makes: the size swept.
+    #[serde(skip)]
+    pub sweep_of: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -74,6 +89,11 @@ pub struct StudyTraining {
     /// libtorch threads per training run.
     #[serde(default = "one")]
     pub threads: usize,
+    /// The spread validation set (at least this many bytes over the whole held-out tail, all
+    /// measured at each budget; its sampling error is reported). Absent: the `val_batches` x
+    /// `batch` consecutive windows of studies made before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_bytes: Option<u64>,
 }
 
 fn one() -> usize {
@@ -141,13 +161,26 @@ pub struct RunRecord {
     pub flops_per_token: u64,
     /// (training FLOPs, validation loss) points.
     pub curve: Vec<(f64, f64)>,
+    /// Bytes per predicted validation token (1 for bytes): bits per byte = loss / ln 2 / this.
+    #[serde(default = "one_f64")]
+    pub bytes_per_token: f64,
+    /// The final loss's sampling error over the spread validation set's disjoint parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_error: Option<f64>,
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 impl RunRecord {
-    pub fn key(&self) -> (String, String, u64) {
-        (self.size.clone(), self.program.clone(), self.seed)
+    pub fn key(&self) -> RunKey {
+        (self.settings.clone(), self.hash.clone(), self.seed)
     }
 }
+
+/// What identifies a run: its settings (JSON), the program's canonical hash, the seed.
+pub type RunKey = (String, String, u64);
 
 /// One training run to do.
 #[derive(Debug, Clone)]
@@ -159,10 +192,45 @@ pub struct Job {
     pub hash: String,
 }
 
+impl Job {
+    pub fn key(&self) -> RunKey {
+        (self.settings.clone(), self.hash.clone(), self.seed)
+    }
+}
+
 impl StudySize {
+    /// The model at this size (the vocabulary: the tokenizer's, set by the engine).
     pub fn config(&self) -> ModelConfig {
         ModelConfig { d_model: self.d_model, seq_len: self.seq_len, n_layers: self.n_layers, vocab: 256 }
     }
+
+    pub fn tokenizer(&self) -> &str {
+        self.tokenizer.as_deref().unwrap_or("bytes")
+    }
+
+    /// Whether `program` is trained at this size.
+    pub fn has(&self, program: &str) -> bool {
+        self.programs.as_ref().is_none_or(|only| only.iter().any(|n| n == program))
+    }
+}
+
+/// The sizes a file's sizes stand for: each size, then one size per rate of its sweep.
+fn expand(sizes: &[StudySize]) -> Vec<StudySize> {
+    let mut out = Vec::new();
+    for s in sizes {
+        let at = out.len();
+        out.push(s.clone());
+        for lr in s.lrs.iter().flatten() {
+            out.push(StudySize {
+                name: format!("{}@lr={lr}", s.name),
+                lr: Some(*lr),
+                lrs: None,
+                sweep_of: Some(at),
+                ..s.clone()
+            });
+        }
+    }
+    out
 }
 
 impl Study {
@@ -203,6 +271,33 @@ impl Study {
         if file.sizes.is_empty() {
             bail!("{}: at least one [[sizes]] entry is needed", at("name"));
         }
+        if file.training.validation_bytes == Some(0) {
+            bail!("{}: `training.validation_bytes` must be positive", at("validation_bytes"));
+        }
+        for s in &file.sizes {
+            if let Some(lrs) = &s.lrs
+                && (lrs.is_empty() || lrs.iter().any(|x| !x.is_finite() || *x <= 0.0))
+            {
+                bail!("{}: size `{}`: `lrs` must list positive rates", at("lrs"), s.name);
+            }
+            primer_tokens::Choice::parse(s.tokenizer(), dir)
+                .map_err(|e| anyhow::anyhow!("{}: size `{}`: {e}", at("tokenizer"), s.name))?;
+            if let Some(only) = &s.programs {
+                if let Some(unknown) = only.iter().find(|n| !file.programs.iter().any(|p| &p.name == *n)) {
+                    bail!(
+                        "{}: size `{}`: `programs` names `{unknown}`, which is not a program of the study",
+                        at("programs"),
+                        s.name
+                    );
+                }
+                let baseline = file.programs.iter().find(|p| p.role == Role::Baseline).map(|p| &p.name);
+                if !only.iter().any(|n| Some(n) == baseline) {
+                    bail!("{}: size `{}`: `programs` must include the baseline", at("programs"), s.name);
+                }
+            }
+        }
+        let mut file = file;
+        file.sizes = expand(&file.sizes);
         let mut budgets = Vec::new();
         for s in &file.sizes {
             if s.d_model == 0 || !s.d_model.is_multiple_of(8) || s.seq_len == 0 || s.n_layers == 0 || s.batch == 0 {
@@ -253,13 +348,25 @@ impl Study {
     /// changed setting is trained again rather than mixed with old runs.
     pub fn settings(&self, si: usize) -> String {
         let s = &self.file.sizes[si];
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "d_model": s.d_model, "seq_len": s.seq_len, "n_layers": s.n_layers, "batch": s.batch,
             "lr": self.lr(si), "warmup": self.warmup(si), "eval_interval": self.file.training.eval_interval,
             "val_batches": self.file.training.val_batches, "budgets": self.budgets[si],
             "corpus": self.corpus.as_ref().map(|c| c.display().to_string()),
-        })
-        .to_string()
+        });
+        // Added only where set, so that studies made before them keep their runs.
+        if let Some(b) = self.file.training.validation_bytes {
+            v["validation_bytes"] = b.into();
+        }
+        if s.tokenizer() != "bytes" {
+            v["tokenizer"] = s.tokenizer().into();
+        }
+        v.to_string()
+    }
+
+    /// The sizes a swept size's sweep made (empty if it has none).
+    pub fn sweep(&self, si: usize) -> Vec<usize> {
+        (0..self.file.sizes.len()).filter(|&k| self.file.sizes[k].sweep_of == Some(si)).collect()
     }
 
     pub fn lr(&self, si: usize) -> f64 {
@@ -280,6 +387,7 @@ impl Study {
             warmup: self.warmup(si),
             eval_interval: t.eval_interval,
             val_batches: t.val_batches,
+            validation_bytes: t.validation_bytes.unwrap_or(0),
             seed,
             ..TrainConfig::default()
         }
@@ -288,43 +396,53 @@ impl Study {
     /// Every run of the study, sizes outermost (so the smallest size's table is complete
     /// first), then seeds, then programs.
     pub fn jobs(&self) -> Vec<Job> {
-        let mut out = Vec::new();
+        let mut out: Vec<Job> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for si in 0..self.file.sizes.len() {
+            // A swept size is trained at each of its rates (its sweep's sizes), not itself.
+            if self.file.sizes[si].lrs.is_some() {
+                continue;
+            }
             let settings = self.settings(si);
             for seed in 0..self.file.seeds {
-                for (pi, (_, p)) in self.programs.iter().enumerate() {
-                    out.push(Job {
+                for (pi, (sp, p)) in self.programs.iter().enumerate() {
+                    if !self.file.sizes[si].has(&sp.name) {
+                        continue;
+                    }
+                    let job = Job {
                         size: si,
                         program: pi,
                         seed,
                         settings: settings.clone(),
                         hash: primer_dsl::analysis::canonical_hash(p).hex(),
-                    });
+                    };
+                    if seen.insert(job.key()) {
+                        out.push(job);
+                    }
                 }
             }
         }
         out
     }
 
-    /// Records of this study's current runs (same program hash and settings); later lines win.
-    pub fn current(&self, records: &[RunRecord]) -> BTreeMap<(String, String, u64), RunRecord> {
-        let mut wanted = BTreeMap::new();
-        for j in self.jobs() {
-            wanted.insert(
-                (self.file.sizes[j.size].name.clone(), self.programs[j.program].0.name.clone(), j.seed),
-                (j.settings, j.hash),
-            );
-        }
+    /// Records of this study's current runs, by what they are: (settings, program hash, seed).
+    /// A run is trained once whichever sizes ask for it (a sweep's rate that another size
+    /// also trains reads that size's runs); later lines win.
+    pub fn current(&self, records: &[RunRecord]) -> BTreeMap<RunKey, RunRecord> {
+        let wanted: std::collections::HashSet<RunKey> = self.jobs().into_iter().map(|j| j.key()).collect();
         let mut out = BTreeMap::new();
         for r in records {
-            if let Some((settings, hash)) = wanted.get(&r.key())
-                && *settings == r.settings
-                && *hash == r.hash
-            {
-                out.insert(r.key(), r.clone());
+            let key = (r.settings.clone(), r.hash.clone(), r.seed);
+            if wanted.contains(&key) {
+                out.insert(key, r.clone());
             }
         }
         out
+    }
+
+    /// The key of a program's run at size `si` with `seed`.
+    pub fn key(&self, si: usize, program: usize, seed: u64) -> RunKey {
+        (self.settings(si), primer_dsl::analysis::canonical_hash(&self.programs[program].1).hex(), seed)
     }
 }
 
@@ -359,19 +477,26 @@ pub struct Row {
     pub parameters: i64,
     pub flops_per_token: u64,
     pub seeds: usize,
-    /// Per budget: mean and sd over seeds (None: no finished seed).
+    /// Per budget: mean and sd over seeds of the validation loss in **bits per byte** (None: no
+    /// finished seed).
     pub losses: Vec<Option<(f64, f64)>>,
     /// Against the baseline, on mean curves to the largest budget.
     pub speedup: Option<f64>,
     /// Seconds of training to each budget, of the fastest seed (the least disturbed run).
     pub seconds: Vec<f64>,
+    /// The validation set's sampling error of the final loss (bits per byte; mean over seeds),
+    /// beside the seed sd: None for the leading set.
+    pub validation_error: Option<f64>,
+    /// In a swept size's table: the rate this row was trained at (the program's best).
+    pub lr: Option<f64>,
 }
 
 /// A size's verdicts at one budget.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub budget: f64,
-    /// Ablations the baseline does not beat (mean loss not lower).
+    /// Ablations the baseline does not beat by more than the noise: its mean loss is not below
+    /// theirs by more than 2 standard errors of the difference (sqrt(sd_b^2/n_b + sd_a^2/n_a)).
     pub ablations_not_beaten: Vec<String>,
     /// Paper programs that do not beat the baseline by more than 3 sd (the larger of the two
     /// seed-sds).
@@ -388,7 +513,7 @@ pub struct SizeTable {
     pub budgets: Vec<f64>,
     pub rows: Vec<Row>,
     pub verdicts: Vec<Verdict>,
-    /// (name, mean curve) per program, for the plot.
+    /// (name, mean curve) per program, for the plot (bits per byte).
     #[serde(skip)]
     pub curves: Vec<(String, Vec<(f64, f64)>)>,
     /// Runs done of those planned.
@@ -402,68 +527,126 @@ pub fn hurdle_fraction(h: usize) -> f64 {
     (h as f64 + 1.0) / (2f64.powi(h as i32 + 1) - 1.0)
 }
 
-/// The tables of every size from the current records.
-pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord>) -> Vec<SizeTable> {
+fn bits(loss: f64, bytes_per_token: f64) -> f64 {
+    primer_tokens::bits_per_byte(loss, bytes_per_token)
+}
+
+/// A program's name and its mean (training FLOPs, bits per byte) curve.
+type NamedCurve = (String, Vec<(f64, f64)>);
+
+/// Rows and mean curves of the programs at a trained size, and the runs found.
+fn size_rows(
+    study: &Study,
+    si: usize,
+    records: &BTreeMap<RunKey, RunRecord>,
+) -> (Vec<Row>, Vec<NamedCurve>, usize) {
+    let size = &study.file.sizes[si];
+    let budgets = &study.budgets[si];
+    let mut rows = Vec::new();
+    let mut curves = Vec::new();
+    let mut done = 0;
+    for (pi, (sp, _)) in study.programs.iter().enumerate().filter(|(_, (sp, _))| size.has(&sp.name)) {
+        let runs: Vec<&RunRecord> =
+            (0..study.file.seeds).filter_map(|seed| records.get(&study.key(si, pi, seed))).collect();
+        done += runs.len();
+        let losses = (0..budgets.len())
+            .map(|k| {
+                let v: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| r.losses.get(k).copied().flatten().map(|l| bits(l, r.bytes_per_token)))
+                    .collect();
+                (!v.is_empty()).then(|| mean_sd(&v))
+            })
+            .collect();
+        // The fastest seed: the runs share the machine with whatever else ran, and the
+        // least disturbed one is the best estimate of the cost itself.
+        let seconds = (0..budgets.len())
+            .map(|k| {
+                runs.iter().filter_map(|r| r.seconds.get(k).copied()).filter(|x| x.is_finite()).fold(f64::NAN, f64::min)
+            })
+            .collect();
+        let errors: Vec<f64> =
+            runs.iter().filter_map(|r| r.validation_error.map(|e| bits(e, r.bytes_per_token))).collect();
+        let finished: Vec<Vec<(f64, f64)>> = runs
+            .iter()
+            .filter(|r| r.outcome == "finished")
+            .map(|r| r.curve.iter().map(|&(f, l)| (f, bits(l, r.bytes_per_token))).collect())
+            .collect();
+        curves.push((sp.name.clone(), mean_curve(&finished)));
+        rows.push(Row {
+            program: sp.name.clone(),
+            role: sp.role,
+            parameters: runs.first().map_or(0, |r| r.parameters),
+            flops_per_token: runs.first().map_or(0, |r| r.flops_per_token),
+            seeds: runs.len(),
+            losses,
+            speedup: None,
+            seconds,
+            validation_error: (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / errors.len() as f64),
+            lr: None,
+        });
+    }
+    (rows, curves, done)
+}
+
+/// Whether `b` (the baseline) is below `a` by more than 2 standard errors of the difference.
+fn beats(b: (f64, f64), nb: usize, a: (f64, f64), na: usize) -> bool {
+    if nb < 2 || na < 2 {
+        return false;
+    }
+    let se = (b.1 * b.1 / nb as f64 + a.1 * a.1 / na as f64).sqrt();
+    a.0 - b.0 > 2.0 * se
+}
+
+/// The tables of every size from the current records: a swept size's table holds each program
+/// at its best rate.
+pub fn tables(study: &Study, records: &BTreeMap<RunKey, RunRecord>) -> Vec<SizeTable> {
     let mut out = Vec::new();
     for (si, size) in study.file.sizes.iter().enumerate() {
         let budgets = study.budgets[si].clone();
-        let mut rows = Vec::new();
-        let mut curves = Vec::new();
-        let mut done = 0;
-        for (sp, _) in &study.programs {
-            let runs: Vec<&RunRecord> = (0..study.file.seeds)
-                .filter_map(|seed| records.get(&(size.name.clone(), sp.name.clone(), seed)))
-                .collect();
-            done += runs.len();
-            let losses = (0..budgets.len())
-                .map(|k| {
-                    let v: Vec<f64> = runs.iter().filter_map(|r| r.losses.get(k).copied().flatten()).collect();
-                    (!v.is_empty()).then(|| mean_sd(&v))
-                })
-                .collect();
-            // The fastest seed: the runs share the machine with whatever else ran, and the
-            // least disturbed one is the best estimate of the cost itself.
-            let seconds = (0..budgets.len())
-                .map(|k| {
-                    runs.iter()
-                        .filter_map(|r| r.seconds.get(k).copied())
-                        .filter(|x| x.is_finite())
-                        .fold(f64::NAN, f64::min)
-                })
-                .collect();
-            let finished: Vec<Vec<(f64, f64)>> =
-                runs.iter().filter(|r| r.outcome == "finished").map(|r| r.curve.clone()).collect();
-            curves.push((sp.name.clone(), mean_curve(&finished)));
-            rows.push(Row {
-                program: sp.name.clone(),
-                role: sp.role,
-                parameters: runs.first().map_or(0, |r| r.parameters),
-                flops_per_token: runs.first().map_or(0, |r| r.flops_per_token),
-                seeds: runs.len(),
-                losses,
-                speedup: None,
-                seconds,
-            });
-        }
+        let sweep = study.sweep(si);
+        let (mut rows, mut curves, done) = if sweep.is_empty() {
+            size_rows(study, si, records)
+        } else {
+            let swept: Vec<_> = sweep.iter().map(|&k| (k, size_rows(study, k, records))).collect();
+            let mut rows = Vec::new();
+            let mut curves = Vec::new();
+            for p in 0..swept[0].1.0.len() {
+                let last = |r: &Row| r.losses.last().copied().flatten().map_or(f64::INFINITY, |(m, _)| m);
+                let best =
+                    swept.iter().min_by(|a, b| last(&a.1.0[p]).total_cmp(&last(&b.1.0[p]))).expect("a sweep has rates");
+                let mut row = best.1.0[p].clone();
+                row.lr = Some(study.lr(best.0));
+                rows.push(row);
+                curves.push(best.1.1[p].clone());
+            }
+            let done = swept.iter().map(|(_, t)| t.2).sum();
+            (rows, curves, done)
+        };
         let base = curves[0].1.clone();
         for (row, (_, c)) in rows.iter_mut().zip(&curves) {
             if !base.is_empty() && !c.is_empty() {
                 row.speedup = speedup(&base, c);
             }
         }
+        for (row, (name, _)) in rows.iter().zip(curves.iter_mut()) {
+            if let Some(lr) = row.lr {
+                *name = format!("{name} (lr {lr})");
+            }
+        }
         let verdicts = (0..budgets.len())
             .map(|k| {
-                let b = rows[0].losses[k];
+                let (b, nb) = (rows[0].losses[k], rows[0].seeds);
                 let mut ablations_not_beaten = Vec::new();
                 let mut paper_not_ahead_by_3sd = Vec::new();
                 for r in &rows[1..] {
                     match (r.role, b, r.losses[k]) {
-                        (Role::Ablation, Some((bm, _)), Some((m, _))) if bm < m => {}
-                        (Role::Ablation, Some(_), None) => {} // it failed: beaten
+                        (Role::Ablation, Some(b), Some(a)) if beats(b, nb, a, r.seeds) => {}
+                        (Role::Ablation, Some(_), None) if r.seeds > 0 => {} // it failed: beaten
                         (Role::Ablation, ..) => ablations_not_beaten.push(r.program.clone()),
                         // One seed has no spread: nothing is "ahead by 3 sd" yet.
                         (Role::Paper, Some((bm, bs)), Some((m, s)))
-                            if r.seeds > 1 && rows[0].seeds > 1 && bm - m > 3.0 * bs.max(s) => {}
+                            if r.seeds > 1 && nb > 1 && bm - m > 3.0 * bs.max(s) => {}
                         (Role::Paper, ..) => paper_not_ahead_by_3sd.push(r.program.clone()),
                         (Role::Baseline, ..) => {}
                     }
@@ -483,15 +666,9 @@ pub fn tables(study: &Study, records: &BTreeMap<(String, String, u64), RunRecord
                 }
             })
             .collect();
-        out.push(SizeTable {
-            size: size.clone(),
-            budgets,
-            rows,
-            verdicts,
-            curves,
-            done,
-            planned: study.file.seeds as usize * study.programs.len(),
-        });
+        let trained = study.programs.iter().filter(|(sp, _)| size.has(&sp.name)).count();
+        let planned = study.file.seeds as usize * trained * sweep.len().max(1);
+        out.push(SizeTable { size: size.clone(), budgets, rows, verdicts, curves, done, planned });
     }
     out
 }
@@ -509,32 +686,56 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
     let f = &study.file;
     let _ = writeln!(
         s,
-        "Study `{}`: validation loss in nats per byte, mean ± sd over {} seeds (0..{}); lr {}, warm-up {} steps; \
-         speedup = training FLOPs the baseline needs for its final loss over the FLOPs the program needs for it (mean curves).",
+        "Study `{}`: validation loss in bits per byte (nats per token / ln 2 / bytes per token), mean ± sd over {} seeds (0..{}); \
+         lr {}, warm-up {} steps; validation set: {}; \
+         speedup = training FLOPs the baseline needs for its final loss over the FLOPs the program needs for it (mean curves); \
+         an ablation is beaten when the baseline's mean is lower by more than 2 standard errors of the difference.",
         f.name,
         f.seeds,
         f.seeds - 1,
         f.training.lr,
-        f.training.warmup
+        f.training.warmup,
+        f.training.validation_bytes.map_or_else(
+            || format!("{} x batch consecutive windows", f.training.val_batches),
+            |b| format!("windows spread over the held-out tail covering at least {b} bytes (\"val. se\": its sampling error, the sd over 4 disjoint parts / 2)")
+        )
     );
     for t in tables {
         let z = &t.size;
         let _ = writeln!(
             s,
-            "\n### {}: d_model {}, seq_len {}, {} layers, batch {}{} ({} of {} runs)\n",
+            "\n### {}: d_model {}, seq_len {}, {} layers, batch {}, {}{} ({} of {} runs)\n",
             z.name,
             z.d_model,
             z.seq_len,
             z.n_layers,
             z.batch,
-            z.lr.map_or(String::new(), |lr| format!(", lr {lr}"))
+            z.tokenizer(),
+            z.lrs.as_ref().map_or(String::new(), |l| format!(
+                ", each program at its best rate of {}",
+                l.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+            )) + &z.lr.map_or(String::new(), |lr| format!(", lr {lr}"))
                 + &z.warmup.map_or(String::new(), |w| format!(", warm-up {w}")),
             t.done,
             t.planned
         );
         let heads: Vec<String> = t.budgets.iter().map(|b| format!("{} FLOPs", flops(*b))).collect();
-        let _ = writeln!(s, "| program | role | params | train FLOPs/token | {} | speedup |", heads.join(" | "));
-        let _ = writeln!(s, "|---|---|---:|---:|{}---:|", "---:|".repeat(t.budgets.len()));
+        let swept = z.lrs.is_some();
+        let spread = t.rows.iter().any(|r| r.validation_error.is_some());
+        let _ = writeln!(
+            s,
+            "| program | role |{} params | train FLOPs/token | {} |{} speedup |",
+            if swept { " lr |" } else { "" },
+            heads.join(" | "),
+            if spread { " val. se |" } else { "" }
+        );
+        let _ = writeln!(
+            s,
+            "|---|---|{}---:|---:|{}{}---:|",
+            if swept { "---:|" } else { "" },
+            "---:|".repeat(t.budgets.len()),
+            if spread { "---:|" } else { "" }
+        );
         for r in &t.rows {
             let cells: Vec<String> =
                 r.losses.iter().map(|l| l.map_or("–".into(), |(m, sd)| format!("{m:.3} ± {sd:.3}"))).collect();
@@ -548,9 +749,15 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
                 Role::Paper => "paper",
                 Role::Ablation => "ablation",
             };
+            let lr = if swept { format!(" {} |", r.lr.map_or("–".into(), |x| x.to_string())) } else { String::new() };
+            let se = if spread {
+                format!(" {} |", r.validation_error.map_or("–".into(), |e| format!("{e:.4}")))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 s,
-                "| {} | {role} | {} | {} | {} | {sp} |",
+                "| {} | {role} |{lr} {} | {} | {} |{se} {sp} |",
                 r.program,
                 r.parameters,
                 r.flops_per_token,
@@ -589,7 +796,7 @@ pub fn svg_name(size: &str) -> String {
 /// The study as CSV: one line per size, program and budget.
 pub fn csv(tables: &[SizeTable]) -> String {
     let mut s = String::from(
-        "size,d_model,seq_len,n_layers,batch,program,role,parameters,flops_per_token,budget_flops,seeds,loss_mean,loss_sd,seconds,speedup\n",
+        "size,d_model,seq_len,n_layers,batch,tokenizer,lr,program,role,parameters,flops_per_token,budget_flops,seeds,bits_per_byte_mean,bits_per_byte_sd,validation_se,seconds,speedup\n",
     );
     for t in tables {
         for r in &t.rows {
@@ -598,17 +805,20 @@ pub fn csv(tables: &[SizeTable]) -> String {
                     r.losses[k].map_or((String::new(), String::new()), |(m, sd)| (m.to_string(), sd.to_string()));
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{:?},{},{},{b},{},{m},{sd},{},{}",
+                    "{},{},{},{},{},{},{},{},{:?},{},{},{b},{},{m},{sd},{},{},{}",
                     t.size.name,
                     t.size.d_model,
                     t.size.seq_len,
                     t.size.n_layers,
                     t.size.batch,
+                    t.size.tokenizer(),
+                    r.lr.or(t.size.lr).map_or(String::new(), |x| x.to_string()),
                     r.program,
                     r.role,
                     r.parameters,
                     r.flops_per_token,
                     r.seeds,
+                    r.validation_error.filter(|_| k + 1 == t.budgets.len()).map_or(String::new(), |e| e.to_string()),
                     r.seconds[k],
                     r.speedup.map_or(String::new(), |x| x.to_string())
                 );
@@ -632,8 +842,12 @@ pub fn write_outputs(study: &Study, tables: &[SizeTable]) -> Result<Vec<PathBuf>
     for t in tables {
         let p = dir.join(svg_name(&t.size.name));
         let title = format!(
-            "{}: d_model {}, seq_len {}, {} layers",
-            t.size.name, t.size.d_model, t.size.seq_len, t.size.n_layers
+            "{}: d_model {}, seq_len {}, {} layers, {} (bits per byte)",
+            t.size.name,
+            t.size.d_model,
+            t.size.seq_len,
+            t.size.n_layers,
+            t.size.tokenizer()
         );
         let curves: Vec<(String, Vec<(f64, f64)>)> = t.curves.iter().filter(|(_, c)| !c.is_empty()).cloned().collect();
         std::fs::write(&p, svg(&title, "training FLOPs (log scale)", &curves))

@@ -251,3 +251,123 @@ fn exports_agree_with_python_torch_and_compare_takes_candidate_ids() {
     assert!(svg.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A campaign on byte-level BPE tokens: the tokenizer is trained at set-up and stored with the
+/// campaign (resuming from the same file finds the same one), every loss is also given in bits
+/// per byte of the campaign's validation set, and an export carries tokenizer.json, which
+/// Python's `tokenizers` reads to encode text, run model.py on the ids and decode.
+#[test]
+fn a_bpe_campaign_reports_bits_per_byte_and_exports_its_tokenizer() {
+    let dir = std::env::temp_dir().join(format!("primer-bpe-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = root();
+    let text = format!(
+        r#"name = "bpe"
+seed = 3
+search_space = "{space}"
+seeds = ["{t}"]
+candidates = 6
+workers = 2
+
+[model]
+d_model = 32
+seq_len = 16
+n_layers = 1
+
+[training]
+budget = "20steps"
+batch = 4
+lr = 0.002
+warmup = 5
+eval_interval = 10
+val_batches = 2
+threads = 1
+tokenizer = "bpe:512"
+validation_bytes = 4096
+
+[evolution]
+population = 3
+tournament = 2
+
+[hurdles]
+count = 0
+min_predecessors = 0
+"#,
+        space = r.join("search-spaces/primer-cpu.toml").display(),
+        t = r.join("search-spaces/programs/transformer.prim").display(),
+    );
+    let config = dir.join("campaign.toml");
+    std::fs::write(&config, &text).unwrap();
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    ok(&["search", config.to_str().unwrap(), "--db", &db]);
+    // The same file again: the tokenizer trains to the same file, so the campaign resumes.
+    let again = ok(&["search", config.to_str().unwrap(), "--db", &db]);
+    assert!(!again.contains("differs"), "{again}");
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (spec, history) = rt.block_on(async {
+        let s = Store::open(&db).await.unwrap();
+        let c = s.campaign("bpe").await.unwrap().unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&c.config).unwrap();
+        (spec, s.history(c.id).await.unwrap())
+    });
+    assert_eq!(spec["model"]["vocab"], 512);
+    assert_eq!(spec["tokenizer"]["name"], "bpe:512");
+    let v = &spec["validation"];
+    assert!(v["bytes"].as_u64().unwrap() >= 4096, "{v}");
+    let per_token = v["bytes"].as_f64().unwrap() / v["tokens"].as_f64().unwrap();
+    assert!(per_token > 1.5, "BPE tokens stand for more than a byte: {per_token}");
+
+    // top's bits per byte: nats per token / ln 2 / the validation set's bytes per token.
+    let csv = ok(&["top", "bpe", "--db", &db, "-k", "3", "--format", "csv"]);
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    for row in &rows {
+        let (f, bpb): (f64, f64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+        assert!((bpb - f / std::f64::consts::LN_2 / per_token).abs() < 1e-9, "{row:?}");
+    }
+    let best = history
+        .iter()
+        .filter(|r| r.fitness.is_some())
+        .min_by(|a, b| a.fitness.partial_cmp(&b.fitness).unwrap())
+        .unwrap();
+    let shown = ok(&["show", &best.candidate.to_string(), "--db", &db]);
+    let want = format!("({:.4} bits per byte)", best.fitness.unwrap() / std::f64::consts::LN_2 / per_token);
+    assert!(shown.contains("nats per token") && shown.contains(&want), "{shown}");
+
+    // The export carries the tokenizer; Python encodes, runs the model and decodes.
+    let out = dir.join("export");
+    ok(&["export", &best.candidate.to_string(), "--db", &db, "--out", out.to_str().unwrap()]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("export.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tokenizer"], "bpe:512");
+    let file = std::fs::read(out.join("tokenizer.json")).unwrap();
+    assert_eq!(spec["tokenizer"]["json"].as_str().unwrap().as_bytes(), file.as_slice());
+    assert_eq!(manifest["tokenizer_sha256"], spec["tokenizer"]["sha256"]);
+    let sample = "KING HENRY. Once more unto the breach, dear friends, once more;";
+    let py = Command::new(python())
+        .arg(root().join("crates/primer-cli/tests/bpe_export.py"))
+        .arg(&out)
+        .arg(sample)
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let got: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&py.stdout).trim()).unwrap();
+    assert_eq!(got["vocab"], 512);
+    assert_eq!(got["round_trip"], true, "{got}");
+    assert!(got["tokens"].as_u64().unwrap() < sample.len() as u64, "{got}");
+    assert_eq!(got["shape"][2], 512, "{got}");
+    assert_eq!(got["finite"], true);
+    // 20 steps learn little, but the model is a model of these tokens: below a uniform guess.
+    assert!(got["nats_per_token"].as_f64().unwrap() < (512f64).ln(), "{got}");
+
+    // A tokenizer that cannot be is refused where it is written.
+    std::fs::write(&config, text.replace("\"bpe:512\"", "\"bpe:12\"")).unwrap();
+    let err = fails(&["search", config.to_str().unwrap(), "--db", &db]);
+    assert!(
+        err.contains("campaign.toml:") && err.contains("`training.tokenizer`") && err.contains("`bpe:12`"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -128,6 +128,10 @@ fn bad_study_files_say_where() {
         ("budgets = [\"2e8flops\"]", "budgets = [\"200steps\"]", "a study's budgets are FLOPs"),
         ("d_model = 16", "d_model = 12", "d_model must be a positive multiple of 8"),
         ("seeds = 2", "seeds = 0", "`seeds` must be at least 1"),
+        ("batch = 4", "batch = 4\ntokenizer = \"bpe:7\"", "size `d16`: tokenizer `bpe:7`"),
+        ("batch = 4", "batch = 4\nlrs = [0.001, -1.0]", "`lrs` must list positive rates"),
+        ("batch = 4", "batch = 4\nprograms = [\"conv\"]", "`programs` must include the baseline"),
+        ("batch = 4", "batch = 4\nprograms = [\"transformer\", \"nope\"]", "names `nope`, which is not a program"),
     ] {
         std::fs::write(&f, text.replacen(from, to, 1)).unwrap();
         let out = study(&f, &[]);
@@ -136,5 +140,84 @@ fn bad_study_files_say_where() {
         assert!(err.contains("study.toml:"), "{err}");
     }
     assert!(!dir.join("results.jsonl").exists(), "nothing trained");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A learning-rate sweep, a BPE size and the spread validation set: each program is compared
+/// at its best rate; a run two sizes ask for is trained once; losses are bits per byte, with
+/// the validation set's sampling error beside the seed spread.
+#[test]
+fn sweeps_tokenizers_and_the_validation_set_in_a_study() {
+    let dir = std::env::temp_dir().join(format!("primer-study-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = write_study(&dir, r#""2e8flops""#);
+    let text =
+        std::fs::read_to_string(&f).unwrap().replace("val_batches = 2", "val_batches = 2\nvalidation_bytes = 4096")
+            + r#"
+[[sizes]]
+name = "d16-lr"
+d_model = 16
+seq_len = 16
+n_layers = 1
+batch = 4
+budgets = ["2e8flops"]
+lrs = [0.002, 0.02]
+programs = ["transformer", "conv"]
+
+[[sizes]]
+name = "d16-bpe"
+tokenizer = "bpe:300"
+d_model = 16
+seq_len = 16
+n_layers = 1
+batch = 4
+budgets = ["2e8flops"]
+programs = ["transformer"]
+"#;
+    std::fs::write(&f, text).unwrap();
+    let out = study(&f, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // d16: 3 programs x 2 seeds; the sweep's rate 0.002 is d16's runs, so only 0.02 trains
+    // (2 programs x 2 seeds); the BPE size: the baseline, 2 seeds.
+    assert_eq!(records.len(), 6 + 4 + 2, "{records:?}");
+    for r in &records {
+        assert!(r["validation_error"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let bpe: Vec<&serde_json::Value> = records.iter().filter(|r| r["size"] == "d16-bpe").collect();
+    assert!(bpe.iter().all(|r| r["bytes_per_token"].as_f64().unwrap() > 1.3), "{bpe:?}");
+    let md = std::fs::read_to_string(dir.join("study.md")).unwrap();
+    assert!(md.contains("bits per byte") && md.contains("val. se"), "{md}");
+    // The BPE row: bits per byte = mean over seeds of loss / ln 2 / bytes per token.
+    let bits: Vec<f64> = bpe
+        .iter()
+        .map(|r| r["losses"][0].as_f64().unwrap() / std::f64::consts::LN_2 / r["bytes_per_token"].as_f64().unwrap())
+        .collect();
+    let mean = (bits[0] + bits[1]) / 2.0;
+    let section = &md[md.find("### d16-bpe").unwrap()..];
+    assert!(section.contains("bpe:300") && section.contains(&format!("| {mean:.3} ± ")), "{mean:.3}: {section}");
+    // The sweep's table: each program at the rate with its lower mean loss.
+    let rate_loss = |program: &str, size: &str| -> f64 {
+        let v: Vec<f64> = records
+            .iter()
+            .filter(|r| r["program"] == program && r["size"] == size)
+            .map(|r| r["losses"][0].as_f64().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let sweep = &md[md.find("### d16-lr:").unwrap()..];
+    let sweep = &sweep[..sweep.find("![").unwrap()];
+    for program in ["transformer", "conv"] {
+        let (slow, fast) = (rate_loss(program, "d16"), rate_loss(program, "d16-lr@lr=0.02"));
+        let best = if slow <= fast { "0.002" } else { "0.02" };
+        let row = sweep.lines().find(|l| l.starts_with(&format!("| {program} |"))).unwrap();
+        assert!(row.contains(&format!("| {best} |")), "{program}: {slow} at 0.002, {fast} at 0.02: {row}");
+    }
+    assert!(!sweep.contains("| sqrelu |"), "only the programs the size names: {sweep}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -222,7 +222,7 @@ fn canonical_sub(p: &Program, si: usize, callee_hash: &HashMap<usize, [u8; 32]>)
             match field {
                 Field::In1 => h.update((canon_index[&ins.in1] as u64).to_le_bytes()),
                 Field::In2 => h.update((canon_index[&ins.in2] as u64).to_le_bytes()),
-                Field::Constant => h.update(p.constant(ins).unwrap_or(f64::NAN).to_bits().to_le_bytes()),
+                Field::Constant => h.update(p.constant_key(ins).unwrap_or(f64::NAN.to_bits()).to_le_bytes()),
                 Field::Dim => h.update((p.dim_units(ins).unwrap_or(0) as u64).to_le_bytes()),
                 Field::Branching => h.update((ins.branching as u64).to_le_bytes()),
                 Field::Op => {}
@@ -319,8 +319,25 @@ pub fn canonical_form(p: &Program) -> Program {
                 out.in2 = index[&ins.in2];
             }
             if p.reads(ins, Field::Constant) {
-                let value = p.constant(ins).expect("valid constant ref");
-                out.constant = position_or_push(&mut constants, value, |n| format!("c{n}"));
+                let entry = &p.bank.constants[ins.constant];
+                out.constant = match entry.rsqrt_of {
+                    Some(d) => {
+                        let units = p.bank.dims[d].value;
+                        let d = position_or_push(&mut dims, units, |n| format!("d{n}"));
+                        match constants.iter().position(|c| c.rsqrt_of == Some(d)) {
+                            Some(i) => i,
+                            None => {
+                                constants.push(BankEntry {
+                                    name: format!("c{}", constants.len()),
+                                    value: 0.0,
+                                    rsqrt_of: Some(d),
+                                });
+                                constants.len() - 1
+                            }
+                        }
+                    }
+                    None => position_or_push(&mut constants, entry.value, |n| format!("c{n}")),
+                };
             }
             if p.reads(ins, Field::Dim) {
                 let value = p.dim_units(ins).expect("valid dim ref");
@@ -344,10 +361,10 @@ fn position_or_push<T: PartialEq + Copy>(
     value: T,
     name: impl Fn(usize) -> String,
 ) -> usize {
-    if let Some(i) = bank.iter().position(|e| e.value == value) {
+    if let Some(i) = bank.iter().position(|e| e.value == value && e.rsqrt_of.is_none()) {
         return i;
     }
-    bank.push(BankEntry { name: name(bank.len()), value });
+    bank.push(BankEntry::new(name(bank.len()), value));
     bank.len() - 1
 }
 

@@ -139,7 +139,7 @@ fn key(p: &Program, sub: &Subprogram, i: usize, callee: &dyn Fn(usize) -> Option
     };
     Key {
         op,
-        constant: p.reads(ins, Field::Constant).then(|| p.constant(ins).unwrap_or(f64::NAN).to_bits()),
+        constant: p.reads(ins, Field::Constant).then(|| p.constant_key(ins).unwrap_or(f64::NAN.to_bits())),
         dim: p.reads(ins, Field::Dim).then(|| p.dim_units(ins).unwrap_or(0)),
         branching: p.reads(ins, Field::Branching).then_some(ins.branching),
     }
@@ -221,7 +221,7 @@ fn bank_changes(old: &Program, new: &Program, out: &mut Vec<Change>) {
     for (i, c) in old.bank.constants.iter().enumerate() {
         let other = new.bank.constants.iter().find(|d| d.name == c.name).or_else(|| new.bank.constants.get(i));
         match other {
-            Some(d) if d.value.to_bits() == c.value.to_bits() => {}
+            Some(d) if new.entry_key(d) == old.entry_key(c) => {}
             Some(d) => out.push(Change::Constant { name: c.name.clone(), old: Some(c.value), new: Some(d.value) }),
             None => out.push(Change::Constant { name: c.name.clone(), old: Some(c.value), new: None }),
         }

@@ -27,12 +27,36 @@ pub struct ValueBank {
 }
 
 /// A named bank entry (names are for people; the canonical form ignores them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BankEntry<T> {
     pub name: String,
     pub value: T,
+    /// Constants only: the value is 1/sqrt(channels of bank dim #i) at the model's size
+    /// (`const attn_scale = rsqrt(head)`: attention logits scaled by 1/sqrt(head width) at
+    /// any d_model). `value` is 0 until [`Program::at_size`] fills it in (the compiler and
+    /// the exporter do), and equality ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsqrt_of: Option<usize>,
 }
+
+impl<T: PartialEq> PartialEq for BankEntry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.rsqrt_of == other.rsqrt_of
+            && (self.rsqrt_of.is_some() || self.value == other.value)
+    }
+}
+
+impl<T> BankEntry<T> {
+    /// A plain entry.
+    pub fn new(name: impl Into<String>, value: T) -> BankEntry<T> {
+        BankEntry { name: name.into(), value, rsqrt_of: None }
+    }
+}
+
+/// Tags a derived constant's key (a NaN payload no finite constant has).
+const RSQRT_TAG: u64 = 0x7ff8_5157_0000_0000;
 
 /// One instruction: an op and one full argument set. The op reads some fields and ignores
 /// the rest (see [`Op::reads`]); every instruction appends one value to its subprogram.
@@ -155,9 +179,39 @@ impl Program {
         self.bank.dims.get(ins.dim).map(|d| d.value)
     }
 
-    /// The constant an instruction's constant ref points to, if it exists.
+    /// The constant an instruction's constant ref points to, if it exists (0 for a derived
+    /// constant of a program not yet at a size: see [`Program::at_size`]).
     pub fn constant(&self, ins: &Instruction) -> Option<f64> {
         self.bank.constants.get(ins.constant).map(|c| c.value)
+    }
+
+    /// What identifies an instruction's constant: the value's bits, or, for a derived constant,
+    /// a tag and the relative dim it is derived from (so identity does not depend on the size).
+    pub fn constant_key(&self, ins: &Instruction) -> Option<u64> {
+        let c = self.bank.constants.get(ins.constant)?;
+        Some(self.entry_key(c))
+    }
+
+    /// [`Program::constant_key`] of a bank constant.
+    pub fn entry_key(&self, c: &BankEntry<f64>) -> u64 {
+        match c.rsqrt_of {
+            Some(d) => RSQRT_TAG | self.bank.dims.get(d).map_or(0xffff, |d| d.value as u64),
+            None => c.value.to_bits(),
+        }
+    }
+
+    /// The program with every derived constant's value at this model size.
+    pub fn at_size(&self, config: &ModelConfig) -> Program {
+        let mut p = self.clone();
+        for c in &mut p.bank.constants {
+            if let Some(d) = c.rsqrt_of {
+                c.value = match self.bank.dims.get(d) {
+                    Some(d) => 1.0 / ((d.value as usize * config.unit()) as f64).sqrt(),
+                    None => f64::NAN,
+                };
+            }
+        }
+        p
     }
 }
 

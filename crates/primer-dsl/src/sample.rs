@@ -58,11 +58,10 @@ pub fn random_constant<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 /// 1-4 dims, `max_subs` or fewer subprograms of 1 to `max_len` instructions each. Used by
 /// tests and as raw material; search starts from seed programs instead.
 pub fn random_program<R: Rng + ?Sized>(rng: &mut R, space: &SearchSpace, max_subs: usize, max_len: usize) -> Program {
-    let constants = (0..rng.random_range(1..=4))
-        .map(|i| BankEntry { name: format!("c{i}"), value: random_constant(rng) })
-        .collect();
+    let constants =
+        (0..rng.random_range(1..=4)).map(|i| BankEntry::new(format!("c{i}"), random_constant(rng))).collect();
     let dims = (0..rng.random_range(1..=4))
-        .map(|i| BankEntry { name: format!("d{i}"), value: *space.dims.choose(rng).expect("a space has dims") })
+        .map(|i| BankEntry::new(format!("d{i}"), *space.dims.choose(rng).expect("a space has dims")))
         .collect();
     let n_subs = rng.random_range(1..=max_subs.max(1));
     let subprograms = (0..n_subs)

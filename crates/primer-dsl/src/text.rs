@@ -4,6 +4,7 @@
 //! # A comment runs to the end of the line.
 //! bank {
 //!   const eps = 1e-6          # constants: any finite number
+//!   const scale = rsqrt(head) # or 1/sqrt(channels of a bank dim) at the model's size
 //!   dim model = 8             # relative dims, in units of d_model/8
 //! }
 //!
@@ -301,6 +302,8 @@ impl Parser {
     fn bank(&mut self, bank: &mut ValueBank) -> Result<(), ParseError> {
         self.expect_sym('{')?;
         self.expect_newline()?;
+        // Derived constants name a dim that may come later in the bank: (constant, dim, where).
+        let mut derived: Vec<(usize, String, usize, usize)> = Vec::new();
         loop {
             self.skip_newlines();
             let t = self.next();
@@ -315,8 +318,17 @@ impl Parser {
             }
             self.expect_sym('=')?;
             let v = self.next();
+            if kind == "const" && matches!(&v.tok, Tok::Ident(f) if f == "rsqrt") {
+                self.expect_sym('(')?;
+                let (dim, dt) = self.name("a bank dim's name")?;
+                self.expect_sym(')')?;
+                derived.push((bank.constants.len(), dim, dt.line, dt.col));
+                bank.constants.push(BankEntry { name, value: 0.0, rsqrt_of: Some(usize::MAX) });
+                self.expect_newline()?;
+                continue;
+            }
             let Tok::Number(text) = &v.tok else {
-                return Err(self.unexpected(&v, "a number"));
+                return Err(self.unexpected(&v, if kind == "const" { "a number or rsqrt(DIM)" } else { "a number" }));
             };
             if kind == "const" {
                 let value: f64 =
@@ -324,7 +336,7 @@ impl Parser {
                 if !value.is_finite() {
                     return Err(self.error_at(v.line, v.col, format!("constant `{text}` is not finite")));
                 }
-                bank.constants.push(BankEntry { name, value });
+                bank.constants.push(BankEntry::new(name, value));
             } else {
                 let value: u32 = text.parse().map_err(|_| {
                     self.error_at(v.line, v.col, format!("`{text}` is not a relative dim (a whole number)"))
@@ -336,9 +348,19 @@ impl Parser {
                         format!("relative dim {value} is not in the vocabulary 1, 2, 4, 8, 12, 16, 24, 32, 48, 64"),
                     ));
                 }
-                bank.dims.push(BankEntry { name, value });
+                bank.dims.push(BankEntry::new(name, value));
             }
             self.expect_newline()?;
+        }
+        for (c, dim, line, col) in derived {
+            let Some(d) = bank.dims.iter().position(|d| d.name == dim) else {
+                return Err(self.error_at(
+                    line,
+                    col,
+                    format!("`{dim}` is not a dim of the bank (rsqrt takes a bank dim)"),
+                ));
+            };
+            bank.constants[c].rsqrt_of = Some(d);
         }
         self.expect_newline()
     }
@@ -637,7 +659,14 @@ pub fn print(p: &Program) -> String {
     if !p.bank.constants.is_empty() || !p.bank.dims.is_empty() {
         out.push_str("bank {\n");
         for c in &p.bank.constants {
-            let _ = writeln!(out, "  const {} = {}", c.name, number(c.value));
+            match c.rsqrt_of.and_then(|d| p.bank.dims.get(d)) {
+                Some(d) => {
+                    let _ = writeln!(out, "  const {} = rsqrt({})", c.name, d.name);
+                }
+                None => {
+                    let _ = writeln!(out, "  const {} = {}", c.name, number(c.value));
+                }
+            }
         }
         for d in &p.bank.dims {
             let _ = writeln!(out, "  dim {} = {}", d.name, d.value);

@@ -19,8 +19,16 @@ pub struct TrainConfig {
     pub clip: f64,
     /// A curve point (with validation loss) every this many steps.
     pub eval_interval: u64,
-    /// Validation batches (fixed windows from the held-out tail).
+    /// Validation batches (fixed windows from the held-out tail): with `validation_bytes` 0,
+    /// `val_batches` x `batch` consecutive windows from the tail's start are the validation
+    /// set; otherwise `val_batches` x `batch` windows of the spread set (every k-th) are
+    /// measured at the curve points between checkpoints.
     pub val_batches: usize,
+    /// The spread validation set: windows evenly spread over the held-out tail whose predicted
+    /// tokens cover at least this many bytes, all measured at every checkpoint and at the end
+    /// (0: the consecutive `val_batches` windows of campaigns made before it).
+    #[serde(default)]
+    pub validation_bytes: u64,
     /// Seeds the weights' init and the batch order.
     pub seed: u64,
     /// A training loss above this (or not finite) is divergence.
@@ -37,6 +45,7 @@ impl Default for TrainConfig {
             clip: 1.0,
             eval_interval: 50,
             val_batches: 8,
+            validation_bytes: 0,
             seed: 0,
             divergence_loss: 3.0 * (256f64).ln(),
         }

@@ -69,6 +69,15 @@ pub fn check_structure(p: &Program) -> Result<(), ValidationError> {
         return err(Location::Program, Invalid::NoSubprograms);
     }
     for c in &p.bank.constants {
+        if let Some(d) = c.rsqrt_of {
+            if d >= p.bank.dims.len() {
+                return err(
+                    Location::Bank { entry: c.name.clone() },
+                    Invalid::BadDim { index: d, len: p.bank.dims.len() },
+                );
+            }
+            continue;
+        }
         if !c.value.is_finite() {
             return err(Location::Bank { entry: c.name.clone() }, Invalid::NonFiniteConstant(c.value.to_string()));
         }

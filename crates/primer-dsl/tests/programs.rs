@@ -212,3 +212,25 @@ fn program_json_seeds_are_current() {
     }
     assert!(stale.is_empty(), "stale or missing in fuzz/seeds/program_json (PRIMER_BLESS=1 rewrites them): {stale:?}");
 }
+
+/// `const s = rsqrt(head)`: 1/sqrt(the head's channels) at every size; prints and parses back;
+/// identity follows the dim, not the size; an unknown dim is refused where it is written.
+#[test]
+fn a_derived_constant_follows_its_dim_at_every_size() {
+    let text = "bank {\n  const s = rsqrt(head)\n  dim head = 2\n}\n\ndef main(x) {\n  y = C_MUL(x, s)\n}\n";
+    let p = primer_dsl::text::parse(text, "s.prim").unwrap();
+    assert_eq!(primer_dsl::text::print(&p), text);
+    let at = |d: usize| {
+        p.at_size(&primer_dsl::ModelConfig { d_model: d, seq_len: 8, n_layers: 1, vocab: 256 }).bank.constants[0].value
+    };
+    assert_eq!(at(32), 1.0 / 8f64.sqrt(), "2 units of 4 channels");
+    assert_eq!(at(128), 1.0 / 32f64.sqrt(), "2 units of 16 channels");
+    let literal = primer_dsl::text::parse(&text.replace("rsqrt(head)", "0.25"), "s.prim").unwrap();
+    let other_dim = primer_dsl::text::parse(&text.replace("head = 2", "head = 4"), "s.prim").unwrap();
+    let hash = primer_dsl::analysis::canonical_hash;
+    assert_ne!(hash(&p), hash(&literal), "a rule is not the value it has at one size");
+    assert_ne!(hash(&p), hash(&other_dim));
+    assert_eq!(hash(&p), hash(&primer_dsl::analysis::canonical_form(&p)), "canonical form keeps the rule");
+    let e = primer_dsl::text::parse(&text.replace("rsqrt(head)", "rsqrt(nope)"), "s.prim").unwrap_err();
+    assert_eq!(e.to_string(), "s.prim:2:19: `nope` is not a dim of the bank (rsqrt takes a bank dim)");
+}

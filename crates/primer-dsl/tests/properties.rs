@@ -198,7 +198,7 @@ fn canonical_hash_changes_with_any_live_change() {
         if p.reads(&ins, Field::Constant) {
             // Point the constant ref at a fresh bank entry with another value.
             let value = p.constant(&ins).unwrap() + 1.0;
-            q.bank.constants.push(primer_dsl::BankEntry { name: "fresh".into(), value });
+            q.bank.constants.push(primer_dsl::BankEntry::new("fresh", value));
             q.subprograms[si].instructions[i].constant = q.bank.constants.len() - 1;
             kind = 0;
         } else if p.reads(&ins, Field::Dim) {
@@ -209,7 +209,7 @@ fn canonical_hash_changes_with_any_live_change() {
                 .collect::<Vec<_>>()
                 .choose(&mut rng)
                 .unwrap();
-            q.bank.dims.push(primer_dsl::BankEntry { name: "fresh".into(), value: *value });
+            q.bank.dims.push(primer_dsl::BankEntry::new("fresh", *value));
             q.subprograms[si].instructions[i].dim = q.bank.dims.len() - 1;
             kind = 1;
         } else if unary.contains(&ins.op) {

@@ -16,9 +16,9 @@ use primer_cli::compare::{mean_curve, mean_sd, speedup};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
 use primer_cli::resolve::{candidate_id, candidate_program};
+use primer_dsl::ModelConfig;
 use primer_dsl::budget::Budget;
 use primer_store::Store;
-use primer_torch::data::Corpus;
 use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
 
 use crate::train::settings;
@@ -66,11 +66,10 @@ pub fn compare(
     anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
     let largest = *parsed.last().expect("at least one budget");
     let fractions: Vec<f64> = parsed[..parsed.len() - 1].iter().map(|b| amount(b) / amount(&largest)).collect();
-    let config = m.config();
     let (tc, device) = settings(t)?;
     let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
-    let data = Corpus::load(&corpus_path, config.seq_len)
-        .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+    let (data, _) = crate::train::load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
+    let config = ModelConfig { vocab: data.vocab(), ..m.config() };
 
     let mut rows = Vec::new();
     let mut plot = Vec::new();
@@ -188,7 +187,7 @@ pub fn compare(
         }
         Format::Table => {
             println!(
-                "validation loss (nats per byte), mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
+                "validation loss (nats per token), mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
                 config.d_model, config.seq_len, config.n_layers, tc.batch
             );
             let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();

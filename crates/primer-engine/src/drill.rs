@@ -113,7 +113,7 @@ pub fn programs(
     let settings =
         TrainConfig { batch: 2, warmup: 1, eval_interval: 1000, val_batches: 1, seed, ..TrainConfig::default() };
     let corpus_path = paths::default_corpus();
-    let corpus = Corpus::load(&corpus_path, model.seq_len)
+    let corpus = Corpus::load_bytes(&corpus_path, model.seq_len)
         .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
     let references: Vec<(String, Program)> = ["transformer.prim", "primer_ez.prim", "primer.prim"]
         .iter()

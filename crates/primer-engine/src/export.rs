@@ -17,6 +17,7 @@ use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::budget::Budget;
 use primer_dsl::{ModelConfig, Program, text};
 use primer_store::{Store, Weights};
+use primer_tokens::{Choice, TokenizerSpec};
 use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
 use primer_torch::export::{
@@ -46,11 +47,14 @@ struct Manifest {
     candidate: Option<i64>,
     campaign: Option<String>,
     model: ModelConfig,
+    /// `bytes`, or the tokenizer (its file beside model.py: tokenizer.json) and its SHA-256.
+    tokenizer: String,
+    tokenizer_sha256: Option<String>,
     parameters: u64,
     /// The budget and training seed of the weights (none when no weights were exported).
     budget: Option<String>,
     seed: Option<u64>,
-    /// The validation loss (nats per byte) the weights' training ended with.
+    /// The validation loss (nats per token) the weights' training ended with.
     weights_val_loss: Option<f64>,
     /// Where the weights came from: "store" or "trained".
     weights_from: Option<String>,
@@ -68,6 +72,7 @@ struct Plan {
     device: Device,
     budget: Option<Budget>,
     corpus: PathBuf,
+    tokenizer: TokenizerSpec,
     provenance: Provenance,
     candidate: Option<(i64, String, Option<f64>)>,
 }
@@ -92,7 +97,7 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
         }
         if let Some(f) = r.fitness {
             details.push(format!(
-                "Validation loss in the search: {f:.4} nats per byte ({}).",
+                "Validation loss in the search: {f:.4} nats per token ({}).",
                 r.outcome.map_or("-", |o| o.as_str())
             ));
         }
@@ -109,6 +114,7 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
             device: Device::Cpu,
             budget: Some(c.spec.training.budget),
             corpus: c.spec.training.corpus.clone().context("the campaign names its corpus")?,
+            tokenizer: c.spec.tokenizer.clone(),
             candidate: Some((id, c.campaign.name.clone(), r.fitness)),
             program: c.program,
         })
@@ -120,14 +126,28 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
         let (program, _) = load_program(path)?;
         let (settings, device) = crate::train::settings(a.training)?;
         let name = path.file_name().map_or_else(|| a.candidate.to_string(), |n| n.to_string_lossy().into_owned());
+        let corpus = a.corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
+        let choice =
+            Choice::parse(&a.training.tokenizer, Path::new(".")).map_err(|e| anyhow::anyhow!("--tokenizer: {e}"))?;
+        let tokenizer = match choice {
+            Choice::Bytes => TokenizerSpec::bytes(),
+            choice => {
+                let text = primer_tokens::corpus::read(&corpus).with_context(|| {
+                    format!("the corpus the tokenizer is trained on (fix: {})", paths::setup_hint())
+                })?;
+                let part = primer_tokens::corpus::training_part(&text, a.model.config().seq_len);
+                TokenizerSpec::make(&choice, part).map_err(|e| anyhow::anyhow!("--tokenizer: {e}"))?
+            }
+        };
         Ok(Plan {
             provenance: Provenance { origin: name.clone(), details: vec![] },
             name,
-            config: a.model.config(),
+            config: ModelConfig { vocab: tokenizer.vocab, ..a.model.config() },
             settings,
             device,
             budget: a.budget,
-            corpus: a.corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus),
+            corpus,
+            tokenizer,
             candidate: None,
             program,
         })
@@ -181,6 +201,9 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     if has(ExportFormat::Torchscript) {
         files.push("model.pt");
     }
+    if !plan.tokenizer.is_bytes() {
+        files.push("tokenizer.json");
+    }
     files.push("export.json");
     if !a.force {
         let existing: Vec<&str> = files.iter().copied().filter(|f| a.out.join(f).exists()).collect();
@@ -220,6 +243,9 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     if has(ExportFormat::Pytorch) {
         contents.push(("model.py", py.source.clone().into_bytes()));
     }
+    if let Some(json) = &plan.tokenizer.json {
+        contents.push(("tokenizer.json", json.clone().into_bytes()));
+    }
 
     let mut manifest = Manifest {
         program: plan.name.clone(),
@@ -227,6 +253,8 @@ pub fn export(a: &Args) -> Result<ExitCode> {
         candidate: plan.candidate.as_ref().map(|c| c.0),
         campaign: plan.candidate.as_ref().map(|c| c.1.clone()),
         model: plan.config,
+        tokenizer: plan.tokenizer.name.clone(),
+        tokenizer_sha256: plan.tokenizer.json.as_ref().map(|_| plan.tokenizer.sha256.clone()),
         parameters: cost.model_params,
         budget: None,
         seed: None,
@@ -241,7 +269,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
             format!("{}: the weights need training; pass --budget (e.g. 300steps or 1e12flops), or --format prim,json,pytorch", plan.name)
         })?;
         let budget_text = budget.to_string();
-        let corpus = Corpus::load(&plan.corpus, plan.config.seq_len)
+        let corpus = Corpus::load(&plan.corpus, plan.config.seq_len, &plan.tokenizer)
             .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
         let model = Model::new(&plan.program, plan.config, plan.device, plan.settings.seed)?;
         let seed = plan.settings.seed;

@@ -62,7 +62,9 @@ fn run() -> Result<ExitCode> {
                 db: &db,
             })
         }
-        EngineCommand::Study { file, render, jobs, format } => study::study(&file, render, jobs, format),
+        EngineCommand::Study { file, render, jobs, results, format } => {
+            study::study(&file, render, jobs, results.as_deref(), format)
+        }
         EngineCommand::Rerun { campaign, top, budget, seeds, threads, db, format } => {
             let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)

@@ -38,8 +38,11 @@ pub fn rerun(
     let budget_text = budget.to_string();
     anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
     tch::set_num_threads(threads.unwrap_or(spec.training.threads) as i32);
-    let corpus =
-        Corpus::load(spec.training.corpus.as_deref().context("the spec names its corpus")?, spec.model.seq_len)?;
+    let corpus = Corpus::load(
+        spec.training.corpus.as_deref().context("the spec names its corpus")?,
+        spec.model.seq_len,
+        &spec.tokenizer,
+    )?;
     let best = rt.block_on(store.top(c.id, top))?;
     let done: HashSet<(i64, i64)> =
         rt.block_on(store.reruns(c.id, &budget_text))?.iter().map(|r| (r.candidate, r.seed)).collect();

@@ -14,26 +14,27 @@ use rayon::prelude::*;
 use primer_cli::cli::Format;
 use primer_cli::paths;
 use primer_cli::study::{Job, RunRecord, Study, read_results, tables, write_outputs};
+use primer_dsl::ModelConfig;
 use primer_dsl::budget::Budget;
+use primer_tokens::Choice;
 use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, TrainJob, train_program};
 
-pub fn study(file: &Path, render_only: bool, jobs: Option<usize>, format: Format) -> Result<ExitCode> {
-    let study = Study::load(file)?;
+pub fn study(
+    file: &Path,
+    render_only: bool,
+    jobs: Option<usize>,
+    results: Option<&Path>,
+    format: Format,
+) -> Result<ExitCode> {
+    let mut study = Study::load(file)?;
+    if let Some(r) = results {
+        study.results = r.to_path_buf();
+    }
     let existing = read_results(&study.results)?;
     let current = study.current(&existing);
-    let todo: Vec<Job> = study
-        .jobs()
-        .into_iter()
-        .filter(|j| {
-            !current.contains_key(&(
-                study.file.sizes[j.size].name.clone(),
-                study.programs[j.program].0.name.clone(),
-                j.seed,
-            ))
-        })
-        .collect();
+    let todo: Vec<Job> = study.jobs().into_iter().filter(|j| !current.contains_key(&j.key())).collect();
     let human = format == Format::Table;
     if !render_only && !todo.is_empty() {
         let jobs = jobs.unwrap_or(study.file.jobs).max(1);
@@ -70,14 +71,19 @@ pub fn study(file: &Path, render_only: bool, jobs: Option<usize>, format: Format
 fn run(study: &Study, todo: &[Job], jobs: usize, human: bool) -> Result<()> {
     tch::set_num_threads(study.file.training.threads as i32);
     let corpus_path = study.corpus.clone().unwrap_or_else(paths::default_corpus);
-    // One corpus per sequence length.
+    // One corpus per sequence length and tokenizer, for the sizes with runs to train.
+    let dir = study.path.parent().unwrap_or(Path::new("."));
     let mut corpora = std::collections::BTreeMap::new();
-    for s in &study.file.sizes {
-        if let std::collections::btree_map::Entry::Vacant(e) = corpora.entry(s.seq_len) {
-            e.insert(
-                Corpus::load(&corpus_path, s.seq_len)
-                    .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?,
-            );
+    for j in todo {
+        let s = &study.file.sizes[j.size];
+        if let std::collections::btree_map::Entry::Vacant(e) = corpora.entry((s.seq_len, s.tokenizer().to_string())) {
+            let choice = Choice::parse(s.tokenizer(), dir).map_err(|e| anyhow::anyhow!("size `{}`: {e}", s.name))?;
+            let (corpus, spec) = Corpus::load_choice(&corpus_path, s.seq_len, &choice)
+                .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
+            if human && !spec.is_bytes() {
+                eprintln!("size `{}`: tokenizer {}, {} tokens", s.name, spec.describe(), spec.vocab);
+            }
+            e.insert(corpus);
         }
     }
     let out = Mutex::new(
@@ -92,33 +98,39 @@ fn run(study: &Study, todo: &[Job], jobs: usize, human: bool) -> Result<()> {
     // stays: a rerun resumes).
     let total = todo.len();
     let done = AtomicUsize::new(0);
+    // `jobs` threads take the runs in order (the first sizes' tables complete first).
+    let next = AtomicUsize::new(0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.clamp(1, total.max(1))).build()?;
     pool.install(|| {
-        todo.par_iter().try_for_each(|job| -> Result<()> {
-            let record = train_one(study, job, &corpora[&study.file.sizes[job.size].seq_len]);
-            let line = serde_json::to_string(&record).expect("records serialize") + "\n";
-            {
-                let mut f = out.lock().expect("not poisoned");
-                f.write_all(line.as_bytes())
-                    .and_then(|_| f.flush())
-                    .with_context(|| format!("{}", study.results.display()))?;
+        (0..jobs.clamp(1, total.max(1))).into_par_iter().try_for_each(|_| -> Result<()> {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(job) = todo.get(i) else { return Ok(()) };
+                let size = &study.file.sizes[job.size];
+                let record = train_one(study, job, &corpora[&(size.seq_len, size.tokenizer().to_string())]);
+                let line = serde_json::to_string(&record).expect("records serialize") + "\n";
+                {
+                    let mut f = out.lock().expect("not poisoned");
+                    f.write_all(line.as_bytes())
+                        .and_then(|_| f.flush())
+                        .with_context(|| format!("{}", study.results.display()))?;
+                }
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                if human {
+                    let r = &record;
+                    let last = r.losses.last().copied().flatten();
+                    eprintln!(
+                        "[{n}/{total}] {} {} seed {}: {}, loss {}, {} steps, {:.0} s",
+                        r.size,
+                        r.program,
+                        r.seed,
+                        r.outcome,
+                        last.map_or("–".into(), |l| format!("{l:.4}")),
+                        r.steps,
+                        r.seconds.last().copied().unwrap_or(0.0)
+                    );
+                }
             }
-            let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-            if human {
-                let r = &record;
-                let last = r.losses.last().copied().flatten();
-                eprintln!(
-                    "[{n}/{total}] {} {} seed {}: {}, loss {}, {} steps, {:.0} s",
-                    r.size,
-                    r.program,
-                    r.seed,
-                    r.outcome,
-                    last.map_or("–".into(), |l| format!("{l:.4}")),
-                    r.steps,
-                    r.seconds.last().copied().unwrap_or(0.0)
-                );
-            }
-            Ok(())
         })
     })
 }
@@ -132,7 +144,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
     let settings = study.train_config(job.size, job.seed);
     let train_job = TrainJob {
         corpus,
-        config: size.config(),
+        config: ModelConfig { vocab: corpus.vocab(), ..size.config() },
         settings: &settings,
         budget: Budget::Flops(largest),
         checkpoints: &fractions,
@@ -173,5 +185,7 @@ fn train_one(study: &Study, job: &Job, corpus: &Corpus) -> RunRecord {
         parameters: r.parameters,
         flops_per_token: r.training_flops_per_token,
         curve: r.curve.iter().filter_map(|c| Some((c.flops, c.val_loss?))).collect(),
+        bytes_per_token: r.bytes_per_token,
+        validation_error: r.validation_error(),
     }
 }

@@ -13,8 +13,10 @@ use primer_cli::cli::{BenchProgram, BenchSize, DeviceArg, Format, ModelArgs, Tra
 use primer_cli::disturbance::{Spread, Watch};
 use primer_cli::paths;
 use primer_cli::resolve::load_program;
+use primer_dsl::ModelConfig;
 use primer_dsl::analysis::Cost;
 use primer_dsl::validate::validate;
+use primer_tokens::{Choice, TokenizerSpec};
 use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
@@ -36,6 +38,14 @@ pub fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
         tch::set_num_threads(n as i32);
     }
     Ok((t.config(), device(t.device)?))
+}
+
+/// Reads a corpus and encodes it with the tokenizer `choice` names (`--tokenizer`: relative
+/// tokenizer.json paths against the working folder).
+pub fn load_corpus(path: &Path, window: usize, choice: &str) -> Result<(Corpus, TokenizerSpec)> {
+    let choice = Choice::parse(choice, Path::new(".")).map_err(|e| anyhow::anyhow!("--tokenizer: {e}"))?;
+    Corpus::load_choice(path, window, &choice)
+        .with_context(|| format!("the corpus (fix: {} or pass --corpus PATH)", paths::setup_hint()))
 }
 
 /// Peak and current resident memory of this process, in MiB (from /proc/self/status).
@@ -65,22 +75,22 @@ pub fn train(
     format: Format,
 ) -> Result<ExitCode> {
     let (p, _) = load_program(file)?;
-    let config = m.config();
     let (tc, device) = settings(t)?;
     let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
-    let data = Corpus::load(&corpus_path, config.seq_len)
-        .with_context(|| format!("the corpus (fix: {} or pass --corpus PATH)", paths::setup_hint()))?;
+    let (data, tokenizer) = load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
+    let config = ModelConfig { vocab: data.vocab(), ..m.config() };
     let human = format == Format::Table;
     if human {
         println!(
-            "training {} (d_model {}, seq_len {}, {} layers) on {} ({} training, {} validation bytes), budget {budget}, seed {}",
+            "training {} (d_model {}, seq_len {}, {} layers) on {} ({}: {} training, {} held-out tokens), budget {budget}, seed {}",
             file.display(),
             config.d_model,
             config.seq_len,
             config.n_layers,
             corpus_path.display(),
-            data.train.len(),
-            data.validation.len(),
+            tokenizer.describe(),
+            data.tokens.train.len(),
+            data.tokens.validation.len(),
             tc.seed
         );
         if let Ok(v) = validate(&p, &config) {
@@ -127,7 +137,7 @@ pub fn train(
         Format::Table => {
             println!("outcome            {}", r.outcome);
             if let (Some(loss), Some(bpb)) = (r.fitness, r.bits_per_byte()) {
-                println!("validation loss    {loss:.4} nats per byte ({bpb:.4} bits per byte)");
+                println!("validation loss    {loss:.4} nats per token ({bpb:.4} bits per byte)");
             }
             println!("steps              {} ({} tokens, {:.3e} FLOPs)", r.steps, r.tokens, r.flops);
             println!(
@@ -383,7 +393,7 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
             tch::set_num_threads(size.threads() as i32);
         }
         let tc = TrainConfig { batch: size.batch(), ..tc };
-        let data = Corpus::load(&paths::default_corpus(), config.seq_len)
+        let data = Corpus::load_bytes(&paths::default_corpus(), config.seq_len)
             .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
         let peak = matmul_peak(size, device, 0.3)?;
         for &program in &b.programs {

@@ -173,6 +173,6 @@ pub fn worker(args: &WorkerArgs, device: DeviceArg, threads: Option<u32>) -> Res
     let spec = &joined.spec;
     tch::set_num_threads(threads.map_or(spec.training.threads as i32, |t| t as i32));
     let corpus_path = spec.training.corpus.clone().context("the spec names its corpus")?;
-    let corpus = Corpus::load(&corpus_path, spec.model.seq_len)?;
+    let corpus = Corpus::load(&corpus_path, spec.model.seq_len, &spec.tokenizer)?;
     work::run(joined, args, &mut Trainer { corpus, device, spent: Spent::default() })
 }

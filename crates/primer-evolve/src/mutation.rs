@@ -487,7 +487,11 @@ impl Mutator {
                 let mut dims = vec![false; parent.bank.dims.len()];
                 for &(si, i) in live_sites {
                     let ins = &parent.subprograms[si].instructions[i];
-                    if parent.reads(ins, Field::Constant) && ins.constant < constants.len() {
+                    // A derived constant (`rsqrt(dim)`) changes with its dim, not by itself.
+                    if parent.reads(ins, Field::Constant)
+                        && ins.constant < constants.len()
+                        && parent.bank.constants[ins.constant].rsqrt_of.is_none()
+                    {
                         constants[ins.constant] = true;
                     }
                     if parent.reads(ins, Field::Dim) && ins.dim < dims.len() {

@@ -158,6 +158,8 @@ impl Model {
         seed: u64,
         fusion: Fusion,
     ) -> Result<Model, CompileError> {
+        // Derived constants (`rsqrt(head)`) take their values at this size.
+        let p = &p.at_size(&config);
         let validated = validate(p, &config)?;
         // Weights, gradients and two AdamW moments, 4 bytes each: refuse before allocating
         // what cannot fit (an allocation failure in Rust would abort the process).

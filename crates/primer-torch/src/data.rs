@@ -1,5 +1,6 @@
-//! Corpora: a text file or a folder of them, read as bytes (tokens 0..255); a fixed held-out
-//! tail for validation; training windows drawn deterministically from a seed.
+//! Corpora as tensors: the tokens of a text file or a folder of them (see
+//! [`primer_tokens::corpus`]: the split, the tokenizer, the validation set), training windows
+//! drawn deterministically from a seed, and the validation windows in batches.
 
 use std::path::{Path, PathBuf};
 
@@ -7,88 +8,131 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-/// A corpus that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum CorpusError {
-    #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {bytes} bytes is too small (need at least {need} for training and validation windows)")]
-    TooSmall { path: PathBuf, bytes: usize, need: usize },
-}
+pub use primer_tokens::corpus::{CorpusError, EVAL_BATCH, VALIDATION_FRACTION, ValidationRule, ValidationSet};
+use primer_tokens::corpus::{Tokens, read};
+use primer_tokens::{Choice, Codec, TokenizerSpec};
 
-/// Bytes split into a training part and a fixed held-out tail.
+/// A corpus's tokens, split into a training part and a fixed held-out tail.
 pub struct Corpus {
     pub path: PathBuf,
-    pub train: Vec<u8>,
-    pub validation: Vec<u8>,
+    pub tokens: Tokens,
+    /// The tokenizer's name (`bytes`, `bpe:4096`, a file).
+    pub tokenizer: String,
 }
 
-/// The share of a corpus held out for validation (its tail).
-pub const VALIDATION_FRACTION: f64 = 0.05;
+/// The validation windows of one evaluation, in batches, each batch from one of
+/// [`PARTS`] interleaved parts of the set (window `i` is in part `i % PARTS`).
+pub struct ValidationBatches {
+    pub batches: Vec<(usize, Tensor)>,
+}
+
+/// Disjoint parts of a validation set whose losses give its sampling error.
+pub const PARTS: usize = 4;
 
 impl Corpus {
-    /// Reads a file, or every file of a folder (recursively, in name order, joined).
-    pub fn load(path: &Path, window: usize) -> Result<Corpus, CorpusError> {
-        let mut bytes = Vec::new();
-        read_into(path, &mut bytes)?;
-        Corpus::from_bytes(path, bytes, window)
+    /// Reads a file or folder and encodes it with `tokenizer`.
+    pub fn load(path: &Path, window: usize, tokenizer: &TokenizerSpec) -> Result<Corpus, CorpusError> {
+        let bytes = read(path)?;
+        Corpus::from_bytes(path, &bytes, window, tokenizer)
+    }
+
+    /// Reads a file or folder and encodes it with the tokenizer `choice` names (BPE trained on
+    /// its training split); returns the tokenizer made.
+    pub fn load_choice(path: &Path, window: usize, choice: &Choice) -> Result<(Corpus, TokenizerSpec), CorpusError> {
+        let bytes = read(path)?;
+        let spec = TokenizerSpec::make(choice, primer_tokens::corpus::training_part(&bytes, window))
+            .map_err(|source| CorpusError::Token { path: path.into(), source })?;
+        Ok((Corpus::from_bytes(path, &bytes, window, &spec)?, spec))
+    }
+
+    /// The byte tokenizer's corpus (tests, references).
+    pub fn load_bytes(path: &Path, window: usize) -> Result<Corpus, CorpusError> {
+        Corpus::load(path, window, &TokenizerSpec::bytes())
     }
 
     /// A corpus from bytes; the last 5% (at least 8 windows) is the validation tail.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>, window: usize) -> Result<Corpus, CorpusError> {
-        let held = ((bytes.len() as f64 * VALIDATION_FRACTION) as usize).max(8 * (window + 1));
-        let need = held + 8 * (window + 1);
-        if bytes.len() < need {
-            return Err(CorpusError::TooSmall { path: path.into(), bytes: bytes.len(), need });
-        }
-        let split = bytes.len() - held;
-        Ok(Corpus { path: path.into(), validation: bytes[split..].to_vec(), train: bytes[..split].to_vec() })
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        window: usize,
+        tokenizer: &TokenizerSpec,
+    ) -> Result<Corpus, CorpusError> {
+        let codec = Codec::new(tokenizer).map_err(|source| CorpusError::Token { path: path.into(), source })?;
+        let tokens = Tokens::new(path, bytes, &codec, window)?;
+        Ok(Corpus { path: path.into(), tokens, tokenizer: tokenizer.name.clone() })
     }
 
-    /// `batch` training windows of `window + 1` bytes at offsets drawn from `rng`, as int64 `[B, T+1]`.
+    pub fn vocab(&self) -> usize {
+        self.tokens.vocab()
+    }
+
+    /// `batch` training windows of `window + 1` tokens at offsets drawn from `rng`, as int64 `[B, T+1]`.
     pub fn train_batch(&self, rng: &mut ChaCha8Rng, batch: usize, window: usize, device: Device) -> Tensor {
+        let train = &self.tokens.train;
         let mut flat = Vec::with_capacity(batch * (window + 1));
         for _ in 0..batch {
-            let start = rng.random_range(0..self.train.len() - window);
-            flat.extend(self.train[start..start + window + 1].iter().map(|&b| b as i64));
+            let start = rng.random_range(0..train.len() - window);
+            flat.extend(train[start..start + window + 1].iter().map(|&b| b as i64));
         }
         Tensor::from_slice(&flat).view([batch as i64, window as i64 + 1]).to_device(device)
     }
 
-    /// The fixed validation batches: consecutive, non-overlapping windows from the start of the
-    /// held-out tail, `batches` batches of `batch` (fewer if the tail is short).
+    /// The fixed validation batches of the leading rule: consecutive, non-overlapping windows
+    /// from the start of the held-out tail, `batches` batches of `batch` (fewer if the tail is
+    /// short).
     pub fn validation_batches(&self, batches: usize, batch: usize, window: usize, device: Device) -> Vec<Tensor> {
+        let set = self.tokens.validation_set(ValidationRule::Leading { windows: batches * batch }, window);
+        self.windows(&set.offsets, window).split(batch as i64, 0).into_iter().map(|t| t.to_device(device)).collect()
+    }
+
+    /// The windows at `offsets` as int64 `[N, T+1]`.
+    fn windows(&self, offsets: &[usize], window: usize) -> Tensor {
         let per = window + 1;
-        let available = self.validation.len() / per;
-        let n = (batches * batch).min(available);
-        let windows: Vec<i64> = self.validation[..n * per].iter().map(|&b| b as i64).collect();
-        Tensor::from_slice(&windows)
-            .view([n as i64, per as i64])
-            .to_kind(Kind::Int64)
-            .split(batch as i64, 0)
-            .into_iter()
-            .map(|t| t.to_device(device))
-            .collect()
+        let v = &self.tokens.validation;
+        let flat: Vec<i64> = offsets.iter().flat_map(|&o| v[o..o + per].iter().map(|&t| t as i64)).collect();
+        Tensor::from_slice(&flat).view([offsets.len() as i64, per as i64]).to_kind(Kind::Int64)
+    }
+
+    /// A validation set's windows selected by `keep(index)`, batched per part: the leading
+    /// rule in batches of `batch` (as campaigns made before the spread set measured it), the
+    /// spread rule in batches of [`EVAL_BATCH`] drawn from one part each.
+    pub fn set_batches(
+        &self,
+        set: &ValidationSet,
+        window: usize,
+        batch: usize,
+        keep: impl Fn(usize) -> bool,
+        device: Device,
+    ) -> ValidationBatches {
+        let mut batches = Vec::new();
+        match set.rule {
+            ValidationRule::Leading { .. } => {
+                let offsets: Vec<usize> =
+                    set.offsets.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, &o)| o).collect();
+                for chunk in offsets.chunks(batch.max(1)) {
+                    batches.push((0, self.windows(chunk, window).to_device(device)));
+                }
+            }
+            ValidationRule::Spread { .. } => {
+                for part in 0..PARTS {
+                    let offsets: Vec<usize> = set
+                        .offsets
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % PARTS == part && keep(*i))
+                        .map(|(_, &o)| o)
+                        .collect();
+                    for chunk in offsets.chunks(EVAL_BATCH) {
+                        batches.push((part, self.windows(chunk, window).to_device(device)));
+                    }
+                }
+            }
+        }
+        ValidationBatches { batches }
     }
 }
 
 /// The random stream of a training run's batches.
 pub fn batch_rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
-}
-
-fn read_into(path: &Path, out: &mut Vec<u8>) -> Result<(), CorpusError> {
-    let err = |source| CorpusError::Read { path: path.into(), source };
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(path).map_err(err)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for e in entries {
-            read_into(&e, out)?;
-        }
-        Ok(())
-    } else {
-        out.extend(std::fs::read(path).map_err(err)?);
-        Ok(())
-    }
 }

@@ -21,7 +21,7 @@
 //! use primer_torch::{data::Corpus, train::{Budget, Decision, TrainConfig, TrainJob, train_program}};
 //! let p = text::parse_file("search-spaces/programs/primer_ez.prim".as_ref()).unwrap();
 //! let config = ModelConfig { d_model: 64, seq_len: 64, n_layers: 2, vocab: 256 };
-//! let corpus = Corpus::load(".cache/corpus/shakespeare.txt".as_ref(), config.seq_len).unwrap();
+//! let corpus = Corpus::load_bytes(".cache/corpus/shakespeare.txt".as_ref(), config.seq_len).unwrap();
 //! let settings = TrainConfig::default();
 //! let job = TrainJob { corpus: &corpus, config, settings: &settings, budget: Budget::Steps(100),
 //!     checkpoints: &[], device: tch::Device::Cpu, stop: None };

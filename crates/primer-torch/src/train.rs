@@ -13,7 +13,7 @@ use primer_dsl::analysis::Cost;
 use primer_dsl::{ModelConfig, Program};
 
 use crate::compile::{CompileError, Model};
-use crate::data::{Corpus, batch_rng};
+use crate::data::{Corpus, PARTS, ValidationBatches, ValidationRule, batch_rng};
 
 pub use primer_dsl::budget::Budget;
 pub use primer_dsl::training::TrainConfig;
@@ -80,7 +80,7 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainResult {
     pub outcome: Outcome,
-    /// Validation loss (nats per byte) at the end or at the stopping checkpoint.
+    /// Validation loss (nats per token) at the end or at the stopping checkpoint.
     pub fitness: Option<f64>,
     pub steps: u64,
     pub tokens: u64,
@@ -95,6 +95,17 @@ pub struct TrainResult {
     /// Where the run's time went besides its steps.
     #[serde(default)]
     pub phases: Phases,
+    /// The fitness measured on each of the spread validation set's [`PARTS`] disjoint parts
+    /// (empty for the leading set): their spread is the set's sampling error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_parts: Vec<f64>,
+    /// Bytes per predicted validation token (1 for bytes): bits per byte = fitness / ln 2 / this.
+    #[serde(default = "one")]
+    pub bytes_per_token: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Seconds of a training run outside its training steps ([`TrainResult::seconds`]): compiling
@@ -123,12 +134,20 @@ impl TrainResult {
             parameters: 0,
             training_flops_per_token: 0,
             phases: Phases::default(),
+            validation_parts: Vec::new(),
+            bytes_per_token: 1.0,
         }
     }
 
     /// Bits per byte of the fitness.
     pub fn bits_per_byte(&self) -> Option<f64> {
-        self.fitness.map(|l| l / std::f64::consts::LN_2)
+        self.fitness.map(|l| primer_tokens::bits_per_byte(l, self.bytes_per_token))
+    }
+
+    /// The validation set's sampling error of the fitness: the standard error of the mean of
+    /// its disjoint parts (sd over parts / sqrt(parts)); None for the leading set.
+    pub fn validation_error(&self) -> Option<f64> {
+        sampling_error(&self.validation_parts)
     }
 
     pub fn tokens_per_second(&self) -> f64 {
@@ -205,6 +224,53 @@ pub fn train_program(
     r
 }
 
+/// The standard error of the mean of `parts` (sd / sqrt(n)); None for fewer than 2.
+pub fn sampling_error(parts: &[f64]) -> Option<f64> {
+    let n = parts.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = parts.iter().sum::<f64>() / n as f64;
+    let var = parts.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((var / n as f64).sqrt())
+}
+
+/// Mean validation loss of a set's batches, and of each of its parts: the leading set's batches
+/// count equally (as campaigns made before the spread set measured them); the spread set's
+/// windows count equally, within each part and over all.
+pub fn evaluate_set(
+    model: &dyn LanguageModel,
+    set: &ValidationBatches,
+    leading: bool,
+) -> Result<(f64, Vec<f64>), TchError> {
+    if leading {
+        let batches: Vec<&Tensor> = set.batches.iter().map(|(_, b)| b).collect();
+        return Ok((evaluate_refs(model, &batches)?, Vec::new()));
+    }
+    tch::no_grad(|| {
+        let mut sums = [0.0f64; PARTS];
+        let mut rows = [0usize; PARTS];
+        for (part, b) in &set.batches {
+            let n = b.size()[0] as usize;
+            sums[*part] += model.loss(b)?.f_double_value(&[])? * n as f64;
+            rows[*part] += n;
+        }
+        let total = sums.iter().sum::<f64>() / rows.iter().sum::<usize>().max(1) as f64;
+        let parts = (0..PARTS).filter(|&p| rows[p] > 0).map(|p| sums[p] / rows[p] as f64).collect();
+        Ok((total, parts))
+    })
+}
+
+fn evaluate_refs(model: &dyn LanguageModel, batches: &[&Tensor]) -> Result<f64, TchError> {
+    tch::no_grad(|| {
+        let mut total = 0.0;
+        for b in batches {
+            total += model.loss(b)?.f_double_value(&[])?;
+        }
+        Ok(total / batches.len().max(1) as f64)
+    })
+}
+
 /// Mean validation loss over the fixed batches.
 pub fn evaluate(model: &dyn LanguageModel, batches: &[Tensor]) -> Result<f64, TchError> {
     tch::no_grad(|| {
@@ -230,6 +296,17 @@ pub fn train(
     let mut result = TrainResult::untrained(Outcome::Finished);
     result.parameters = parameters;
     result.training_flops_per_token = training_flops_per_token;
+    if job.corpus.vocab() != job.config.vocab {
+        result.outcome = Outcome::Invalid {
+            reason: format!(
+                "the model's vocabulary has {} tokens, the corpus's tokenizer ({}) {}",
+                job.config.vocab,
+                job.corpus.tokenizer,
+                job.corpus.vocab()
+            ),
+        };
+        return result;
+    }
     match run(model, training_flops_per_token, job, on_checkpoint, on_point, &mut result) {
         Ok(()) => {}
         Err(e) => {
@@ -252,7 +329,20 @@ fn run(
     let window = config.seq_len;
     let tokens_per_step = (tc.batch * window) as u64;
     let drawing = Instant::now();
-    let val = corpus.validation_batches(tc.val_batches, tc.batch, window, device);
+    let leading = tc.validation_bytes == 0;
+    let rule = if leading {
+        ValidationRule::Leading { windows: tc.val_batches * tc.batch }
+    } else {
+        ValidationRule::Spread { bytes: tc.validation_bytes }
+    };
+    let set = corpus.tokens.validation_set(rule, window);
+    r.bytes_per_token = set.bytes_per_token();
+    let full = corpus.set_batches(&set, window, tc.batch, |_| true, device);
+    // Between checkpoints the curve measures every k-th window of the spread set: about
+    // `val_batches` x `batch` windows.
+    let stride = set.offsets.len().div_ceil((tc.val_batches * tc.batch).max(1)).max(1);
+    let between =
+        if leading { None } else { Some(corpus.set_batches(&set, window, tc.batch, |i| i % stride == 0, device)) };
     r.phases.batches += drawing.elapsed().as_secs_f64();
     let mut opt = tch::nn::AdamW { beta1: 0.9, beta2: 0.95, wd: tc.weight_decay, eps: 1e-8, amsgrad: false }
         .build(model.var_store(), tc.lr_at(0))?;
@@ -295,7 +385,15 @@ fn run(
         let evaluate_now = r.steps.is_multiple_of(tc.eval_interval.max(1)) || at_checkpoint || done;
         if evaluate_now || r.steps == 1 {
             let measuring = Instant::now();
-            let val_loss = if evaluate_now { Some(evaluate(model, &val)?) } else { None };
+            let val_loss = if !evaluate_now {
+                None
+            } else if at_checkpoint || done || between.is_none() {
+                let (loss, parts) = evaluate_set(model, &full, leading)?;
+                r.validation_parts = parts;
+                Some(loss)
+            } else {
+                Some(evaluate_set(model, between.as_ref().expect("spread set"), false)?.0)
+            };
             r.phases.evaluation += measuring.elapsed().as_secs_f64();
             let calling = Instant::now();
             let point = CurvePoint {

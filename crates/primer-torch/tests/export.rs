@@ -152,7 +152,7 @@ fn exported_pytorch_matches_the_compiled_model() {
         "heads = join_copies(self.heads(n1), 8)  # heads = CALL[8] attention_head(n1)",
         "q = self.q(x)  # q = DENSE(x, head)",
         "#   logits = T_MAT_MUL(q, k)",
-        "mixed = attention(q, k, v, scale=0.25)",
+        "mixed = attention(q, k, v, scale=0.5)", // rsqrt(head): 1/sqrt(4 channels) at d_model 32
         "out = self.out(self.gained(F.layer_norm(x, x.shape[-1:], eps=1e-5)))",
         "relu = torch.maximum(up, z)  # relu = MAX(up, z)",
     ] {

@@ -22,7 +22,7 @@ fn corpus(window: usize) -> Corpus {
     let path = std::env::var_os("PRIMER_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".cache/corpus/shakespeare.txt"));
-    Corpus::load(&path, window).expect("the corpus (run `cargo xtask setup`)")
+    Corpus::load_bytes(&path, window).expect("the corpus (run `cargo xtask setup`)")
 }
 
 fn small() -> ModelConfig {
@@ -52,9 +52,65 @@ fn pair(name: &str, variant: Variant, config: ModelConfig) -> (Model, Reference)
     (m, r)
 }
 
+/// The files' attention scale is `rsqrt(head)`: 1/sqrt(head width) at every size, as the
+/// references (scaled dot-product attention) use. At d_model 32 a head is 4 channels (0.5).
+#[test]
+fn compiled_programs_match_the_references_at_small_sizes_too() {
+    for d in [32, 64] {
+        let config = ModelConfig { d_model: d, seq_len: 16, n_layers: 2, vocab: 256 };
+        for (name, variant) in [("transformer.prim", Variant::Transformer), ("primer_ez.prim", Variant::PrimerEz)] {
+            let (m, r) = pair(name, variant, config);
+            let x = tokens(3, 16, 9);
+            let diff = max_abs_diff(&m.forward(&x).unwrap(), &r.forward(&x).unwrap());
+            assert!(diff < 1e-9, "{name} at d_model {d}: logits differ by {diff}");
+        }
+    }
+}
+
+/// A BPE corpus and the spread validation set: the model's vocabulary is the tokenizer's, the
+/// loss is measured on every window at the end and on its 4 parts, and bits per byte divide by
+/// the bytes a token stands for.
+#[test]
+fn bpe_tokens_and_the_spread_validation_set_train_and_measure() {
+    let path = std::env::var_os("PRIMER_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".cache/corpus/shakespeare.txt"));
+    let (data, spec) = Corpus::load_choice(&path, 16, &primer_tokens::Choice::Bpe(512)).unwrap();
+    assert_eq!((data.vocab(), spec.vocab), (512, 512));
+    let config = ModelConfig { d_model: 32, seq_len: 16, n_layers: 1, vocab: 512 };
+    let tc =
+        TrainConfig { batch: 4, eval_interval: 5, val_batches: 2, validation_bytes: 8192, ..TrainConfig::default() };
+    let r = run(&program("transformer.prim"), &job(&data, config, &tc, Budget::Steps(10)));
+    assert_eq!(r.outcome, Outcome::Finished);
+    let set = data.tokens.validation_set(primer_torch::data::ValidationRule::Spread { bytes: 8192 }, 16);
+    assert!(set.bytes >= 8192 && set.offsets.len() * 16 == set.tokens as usize);
+    assert!(
+        (r.bytes_per_token - set.bytes_per_token()).abs() < 1e-12 && r.bytes_per_token > 1.5,
+        "{}",
+        r.bytes_per_token
+    );
+    // The fitness is the mean over windows: the parts' means weighted by their windows.
+    assert_eq!(r.validation_parts.len(), 4);
+    let n = set.offsets.len();
+    let sizes: Vec<f64> = (0..4).map(|p| (0..n).filter(|i| i % 4 == p).count() as f64).collect();
+    let weighted = r.validation_parts.iter().zip(&sizes).map(|(l, w)| l * w).sum::<f64>() / n as f64;
+    let fitness = r.fitness.unwrap();
+    assert!((weighted - fitness).abs() < 1e-12 * fitness, "{weighted} vs {fitness}: the same f64 sums regrouped");
+    let bpb = r.bits_per_byte().unwrap();
+    assert!((bpb - fitness / std::f64::consts::LN_2 / r.bytes_per_token).abs() < 1e-12);
+    assert!(r.validation_error().unwrap() > 0.0);
+    // A model whose vocabulary is not the tokenizer's is refused, not run.
+    let wrong = run(&program("transformer.prim"), &job(&data, small(), &tc, Budget::Steps(2)));
+    assert!(
+        matches!(&wrong.outcome, Outcome::Invalid { reason } if reason.contains("256 tokens") && reason.contains("bpe:512")),
+        "{:?}",
+        wrong.outcome
+    );
+}
+
 #[test]
 fn compiled_programs_match_the_references_before_and_after_training() {
-    // d_model 128: 8 heads of 16 channels, so attn_scale = 0.25 = 1/sqrt(16) as in the files.
+    // d_model 128: 8 heads of 16 channels (attn_scale 0.25).
     let config = ModelConfig { d_model: 128, seq_len: 32, n_layers: 2, vocab: 256 };
     let data = corpus(config.seq_len);
     for (name, variant) in [("transformer.prim", Variant::Transformer), ("primer_ez.prim", Variant::PrimerEz)] {

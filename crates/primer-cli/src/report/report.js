@@ -252,7 +252,7 @@ function show(i) {
   const row = (k, v) => kv.append(el("b", { text: k }), typeof v === "string" ? el("span", { text: v }) : v);
   row("birth", "" + C.birth[i]);
   row("outcome", outcomeName(i));
-  row("loss", fmt(C.fitness[i]) + " nats/byte (" + fmt(C.fitness[i] / Math.LN2) + " bits/byte)");
+  row("loss", fmt(C.fitness[i]) + " nats/token (" + fmt(C.fitness[i] / Math.LN2 / D.campaign.bytes_per_token) + " bits/byte)");
   row("steps", "" + C.steps[i]);
   row("training FLOPs", si(C.flops[i]));
   row("parameters", si(C.params[i]));
@@ -345,7 +345,7 @@ function drawProgress() {
   b.append(legend([[COLOR.finished, "finished"], [COLOR.stopped, "stopped at a hurdle"], [COLOR.reused, "reused"], [COLOR.diverged, "diverged"], [COLOR.invalid, "invalid"], ["#d62728", "best so far"], ["#7a4fb5", "population median"], ["#1f8a4c", "seed"]]));
   b.append(grid);
   const cell = cells(grid, 3);
-  const common = { yrange: [LOSS_RANGE[0] - (LOSS_RANGE[1] - LOSS_RANGE[0]) * 0.03, LOSS_RANGE[1]], ylabel: "validation loss (nats/byte)", tip: tipOf, click: show, hlines: hl, height: 300 };
+  const common = { yrange: [LOSS_RANGE[0] - (LOSS_RANGE[1] - LOSS_RANGE[0]) * 0.03, LOSS_RANGE[1]], ylabel: "validation loss (nats/token)", tip: tipOf, click: show, hlines: hl, height: 300 };
   plot(Object.assign({}, common, {
     parent: cell[0], xlabel: "birth",
     series: [
@@ -388,7 +388,7 @@ function drawCost() {
   for (const [k, [xs, label]] of [[C.params, "parameters"], [C.fpt, "training FLOPs per token"]].entries()) {
     const front = pareto(xs);
     plot({
-      parent: cell[k], xlabel: label, xlog: true, ylabel: "validation loss (nats/byte)", height: 300,
+      parent: cell[k], xlabel: label, xlog: true, ylabel: "validation loss (nats/token)", height: 300,
       yrange: [LOSS_RANGE[0] - (LOSS_RANGE[1] - LOSS_RANGE[0]) * 0.03, LOSS_RANGE[1]],
       series: [
         { x: xs, y: C.fitness, kind: "points", colors, idx },
@@ -477,7 +477,7 @@ function drawTop() {
   b.append(curves);
   const series = D.top.map((r, k) => ({ x: r.curve.map((p) => p[0]), y: r.curve.map((p) => p[2]), kind: "line", color: palette[k % palette.length], width: 1.4, idx: r.curve.map(() => INDEX.get(r.candidate)) }));
   const ys = D.top.flatMap((r) => r.curve.map((p) => p[2])).filter(isFinite).sort((x, y) => x - y);
-  plot({ parent: curves, xlabel: "training FLOPs", xlog: true, ylabel: "validation loss (nats/byte)", height: 340, series,
+  plot({ parent: curves, xlabel: "training FLOPs", xlog: true, ylabel: "validation loss (nats/token)", height: 340, series,
     yrange: ys.length ? [ys[0] - 0.02, quantile(ys, 0.98) + 0.02] : undefined,
     tip: tipOf, click: show, caption: "learning curves of the top 20, overlaid" });
   b.append(el("h3", { text: "Against their seeds (primer diff)" }));

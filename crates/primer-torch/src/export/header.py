@@ -1,6 +1,6 @@
 
 The evolved decoder layer is the program's `main` (class `@MAIN@` below); around it sits the
-fixed stem: a byte embedding plus learned positions, N_LAYERS copies of the layer with their
+fixed stem: a token embedding plus learned positions, N_LAYERS copies of the layer with their
 own weights, a final layer norm and an output projection. @PARAMS@ parameters.
 
 Inside the layer every value is a tensor [batch, copies, time, channels], or
@@ -14,7 +14,13 @@ primitives they stand for in the comments.
 Use:
     from model import Model
     model = Model.from_safetensors("weights.safetensors")
-    logits = model(tokens)  # tokens: int64 [batch, time], bytes 0..255, time <= SEQ_LEN
+    logits = model(tokens)  # tokens: int64 [batch, time], ids below VOCAB, time <= SEQ_LEN
+
+    Tokens are bytes when VOCAB is 256; otherwise the tokenizer.json exported beside this
+    file gives them (byte-level BPE, read by the `tokenizers` package):
+        from tokenizers import Tokenizer
+        tok = Tokenizer.from_file("tokenizer.json")
+        tokens = torch.tensor([tok.encode(text).ids])   # ... tok.decode(ids) gives text back
 
     python model.py [weights.safetensors] [check.safetensors]
         loads the weights and checks the logits against the ones primer computed (check file):

@@ -238,6 +238,7 @@ pub fn pytorch_source(
     config: ModelConfig,
     provenance: &Provenance,
 ) -> Result<PyTorchExport, ValidationError> {
+    let p = &p.at_size(&config);
     let v = validate(p, &config)?;
     // Class names: one per instance reached from main, in first-call order.
     let mut order = vec![v.main];
@@ -329,7 +330,8 @@ impl Gen<'_> {
         let safe = |t: &str| t.replace("\"\"\"", "\"\" \"");
         let _ = writeln!(
             s,
-            "r\"\"\"A decoder-only byte-level language model exported by primer {}.",
+            "r\"\"\"A decoder-only {} language model exported by primer {}.",
+            if c.vocab == 256 { "byte-level".to_string() } else { format!("{}-token", c.vocab) },
             env!("CARGO_PKG_VERSION")
         );
         s.push('\n');
