@@ -519,6 +519,72 @@ pub struct SizeTable {
     /// Runs done of those planned.
     pub done: usize,
     pub planned: usize,
+    /// Whether rankings early in training hold: at each point, Kendall's tau-b between every
+    /// run's loss there and its loss at the largest budget (all programs and seeds of the size,
+    /// the curve read between its points): the budgets, then the hurdles a campaign with
+    /// `campaign_hurdles` would place after the baseline's warm-up.
+    pub ranking: Vec<RankingPoint>,
+}
+
+/// A point of the budget and how well the runs' ranking there predicts their final one.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankingPoint {
+    /// Training FLOPs.
+    pub flops: f64,
+    /// `budget`, `end of warm-up` or `hurdle N`.
+    pub what: String,
+    pub runs: usize,
+    pub tau: f64,
+}
+
+/// Kendall's tau of the runs' losses at each point with their final losses.
+fn ranking(study: &Study, si: usize, records: &BTreeMap<RunKey, RunRecord>, rows: &[Row]) -> Vec<RankingPoint> {
+    let size = &study.file.sizes[si];
+    let largest = *study.budgets[si].last().expect("a size has budgets");
+    let runs: Vec<&RunRecord> = study
+        .programs
+        .iter()
+        .enumerate()
+        .filter(|(_, (sp, _))| size.has(&sp.name))
+        .flat_map(|(pi, _)| (0..study.file.seeds).filter_map(move |seed| records.get(&study.key(si, pi, seed))))
+        .filter(|r| r.outcome == "finished")
+        .collect();
+    let mut points: Vec<(f64, String)> = study.budgets[si].iter().map(|&b| (b, "budget".to_string())).collect();
+    // The baseline's warm-up, and the hurdles after it (equal-compute bands).
+    let base_flops = rows.first().map_or(0, |r| r.flops_per_token) as f64;
+    if base_flops > 0.0 {
+        let warm = study.warmup(si) as f64 * (size.batch * size.seq_len) as f64 * base_flops;
+        if warm < largest {
+            points.push((warm, "end of warm-up".into()));
+            let h = primer_evolve::HalvingHurdles {
+                hurdles: study.file.campaign_hurdles,
+                min_predecessors: 0,
+                window: 0,
+                start: warm / largest,
+            };
+            for (k, f) in h.fractions().into_iter().enumerate() {
+                points.push((f * largest, format!("hurdle {}", k + 1)));
+            }
+        }
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let last: Vec<f64> = runs.iter().map(|r| r.losses.last().copied().flatten().unwrap_or(f64::NAN)).collect();
+    points
+        .into_iter()
+        .map(|(flops, what)| {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (r, &end) in runs.iter().zip(&last) {
+                if let Some(l) = crate::placement::loss_at(&r.curve, flops)
+                    && end.is_finite()
+                {
+                    a.push(l);
+                    b.push(end);
+                }
+            }
+            let tau = if a.len() >= 2 { crate::placement::kendall_tau(&a, &b) } else { f64::NAN };
+            RankingPoint { flops, what, runs: a.len(), tau }
+        })
+        .collect()
 }
 
 /// The fraction of full compute a candidate costs with H equal-compute halving hurdles at a 50%
@@ -668,7 +734,8 @@ pub fn tables(study: &Study, records: &BTreeMap<RunKey, RunRecord>) -> Vec<SizeT
             .collect();
         let trained = study.programs.iter().filter(|(sp, _)| size.has(&sp.name)).count();
         let planned = study.file.seeds as usize * trained * sweep.len().max(1);
-        out.push(SizeTable { size: size.clone(), budgets, rows, verdicts, curves, done, planned });
+        let ranking = if sweep.is_empty() { ranking(study, si, records, &rows) } else { Vec::new() };
+        out.push(SizeTable { size: size.clone(), budgets, rows, verdicts, curves, done, planned, ranking });
     }
     out
 }
@@ -783,6 +850,20 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
                 v.baseline_seconds,
                 v.campaign_hours
             );
+        }
+        if !t.ranking.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs \
+                 (hurdles: {} after the baseline's warm-up, equal-compute bands):\n",
+                flops(*t.budgets.last().expect("budgets")),
+                f.campaign_hurdles
+            );
+            let _ = writeln!(s, "| point | FLOPs | runs | tau |");
+            let _ = writeln!(s, "|---|---:|---:|---:|");
+            for p in &t.ranking {
+                let _ = writeln!(s, "| {} | {} | {} | {:.3} |", p.what, flops(p.flops), p.runs, p.tau);
+            }
         }
         let _ = writeln!(s, "\n![{}]({})", t.size.name, svg_name(&t.size.name));
     }
