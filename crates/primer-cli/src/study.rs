@@ -601,11 +601,7 @@ fn bits(loss: f64, bytes_per_token: f64) -> f64 {
 type NamedCurve = (String, Vec<(f64, f64)>);
 
 /// Rows and mean curves of the programs at a trained size, and the runs found.
-fn size_rows(
-    study: &Study,
-    si: usize,
-    records: &BTreeMap<RunKey, RunRecord>,
-) -> (Vec<Row>, Vec<NamedCurve>, usize) {
+fn size_rows(study: &Study, si: usize, records: &BTreeMap<RunKey, RunRecord>) -> (Vec<Row>, Vec<NamedCurve>, usize) {
     let size = &study.file.sizes[si];
     let budgets = &study.budgets[si];
     let mut rows = Vec::new();

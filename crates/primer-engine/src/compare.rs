@@ -27,7 +27,7 @@ use crate::train::settings;
 struct Row {
     program: String,
     parameters: i64,
-    /// Per budget: (mean, standard deviation) of the validation loss over seeds.
+    /// Per budget: (mean, standard deviation) of the validation loss over seeds, in bits per byte.
     losses: Vec<(f64, f64)>,
     /// Against the first program (None: it never reaches the first's final loss).
     speedup: Option<f64>,
@@ -125,13 +125,15 @@ pub fn compare(
             }
             let Some(fitness) = r.fitness else { continue };
             at.push(fitness);
+            // Bits per byte: comparable across tokenizers.
+            let bits = |l: f64| primer_tokens::bits_per_byte(l, r.bytes_per_token);
             for (k, l) in at.into_iter().enumerate() {
-                per_budget[k].push(l);
+                per_budget[k].push(bits(l));
             }
             let curve: Vec<(f64, f64)> = r
                 .curve
                 .iter()
-                .filter_map(|c| Some((if unit == "FLOPs" { c.flops } else { c.seconds }, c.val_loss?)))
+                .filter_map(|c| Some((if unit == "FLOPs" { c.flops } else { c.seconds }, bits(c.val_loss?))))
                 .collect();
             curves.push(curve);
         }
@@ -157,7 +159,7 @@ pub fn compare(
     std::fs::write(
         svg_path,
         primer_cli::compare::plot(
-            &format!("validation loss against training {unit}"),
+            &format!("validation loss in bits per byte against training {unit}"),
             &format!("training {unit} (log scale)"),
             &lines,
             &marks,
@@ -187,7 +189,7 @@ pub fn compare(
         }
         Format::Table => {
             println!(
-                "validation loss (nats per token), mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
+                "validation loss in bits per byte, mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
                 config.d_model, config.seq_len, config.n_layers, tc.batch
             );
             let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
