@@ -180,7 +180,11 @@ impl Mutation {
             Mutation::MutateBank { change } => {
                 let mut p = parent.clone();
                 match *change {
-                    BankChange::Constant { index, value } => p.bank.constants[index].value = value,
+                    // A derived constant given a value becomes that value.
+                    BankChange::Constant { index, value } => {
+                        p.bank.constants[index].value = value;
+                        p.bank.constants[index].rsqrt_of = None;
+                    }
                     BankChange::Dim { index, value } => p.bank.dims[index].value = value,
                 }
                 p
@@ -247,7 +251,11 @@ impl Mutation {
             Mutation::MutateBank { change } => match *change {
                 BankChange::Constant { index, value } => {
                     let e = &parent.bank.constants[index];
-                    format!("change bank constant {} from {} to {value}", e.name, e.value)
+                    let old = match e.rsqrt_of.and_then(|d| parent.bank.dims.get(d)) {
+                        Some(d) => format!("rsqrt({})", d.name),
+                        None => e.value.to_string(),
+                    };
+                    format!("change bank constant {} from {old} to {value}", e.name)
                 }
                 BankChange::Dim { index, value } => {
                     let e = &parent.bank.dims[index];

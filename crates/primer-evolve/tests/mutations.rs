@@ -88,5 +88,10 @@ fn describes_field_and_bank_changes_in_words() {
     let dim = Mutation::MutateField { subprogram: MAIN, position: 5, value: FieldValue::Dim(0) };
     assert_eq!(dim.describe(&t), "change the dim of main.up (line 16) from ffn (32) to model (8)");
     let bank = Mutation::MutateBank { change: BankChange::Constant { index: 2, value: 0.3 } };
-    assert_eq!(bank.describe(&t), "change bank constant attn_scale from 0.25 to 0.3");
+    assert_eq!(bank.describe(&t), "change bank constant attn_scale from rsqrt(head) to 0.3");
+    // Given a value, the derived constant becomes that value.
+    let changed = bank.apply(&t);
+    assert_eq!((changed.bank.constants[2].value, changed.bank.constants[2].rsqrt_of), (0.3, None));
+    let eps = Mutation::MutateBank { change: BankChange::Constant { index: 0, value: 0.3 } };
+    assert_eq!(eps.describe(&t), "change bank constant eps from 0.00001 to 0.3");
 }
