@@ -607,9 +607,11 @@ fn size_rows(study: &Study, si: usize, records: &BTreeMap<RunKey, RunRecord>) ->
     let mut rows = Vec::new();
     let mut curves = Vec::new();
     let mut done = 0;
-    for (pi, (sp, _)) in study.programs.iter().enumerate().filter(|(_, (sp, _))| size.has(&sp.name)) {
+    let settings = study.settings(si);
+    for (sp, program) in study.programs.iter().filter(|(sp, _)| size.has(&sp.name)) {
+        let hash = primer_dsl::analysis::canonical_hash(program).hex();
         let runs: Vec<&RunRecord> =
-            (0..study.file.seeds).filter_map(|seed| records.get(&study.key(si, pi, seed))).collect();
+            (0..study.file.seeds).filter_map(|seed| records.get(&(settings.clone(), hash.clone(), seed))).collect();
         done += runs.len();
         let losses = (0..budgets.len())
             .map(|k| {

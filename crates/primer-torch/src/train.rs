@@ -245,7 +245,7 @@ pub fn evaluate_set(
 ) -> Result<(f64, Vec<f64>), TchError> {
     if leading {
         let batches: Vec<&Tensor> = set.batches.iter().map(|(_, b)| b).collect();
-        return Ok((evaluate_refs(model, &batches)?, Vec::new()));
+        return Ok((evaluate(model, &batches)?, Vec::new()));
     }
     tch::no_grad(|| {
         let mut sums = [0.0f64; PARTS];
@@ -261,18 +261,8 @@ pub fn evaluate_set(
     })
 }
 
-fn evaluate_refs(model: &dyn LanguageModel, batches: &[&Tensor]) -> Result<f64, TchError> {
-    tch::no_grad(|| {
-        let mut total = 0.0;
-        for b in batches {
-            total += model.loss(b)?.f_double_value(&[])?;
-        }
-        Ok(total / batches.len().max(1) as f64)
-    })
-}
-
-/// Mean validation loss over the fixed batches.
-pub fn evaluate(model: &dyn LanguageModel, batches: &[Tensor]) -> Result<f64, TchError> {
+/// Mean validation loss over batches, each batch counting equally.
+pub fn evaluate(model: &dyn LanguageModel, batches: &[&Tensor]) -> Result<f64, TchError> {
     tch::no_grad(|| {
         let mut total = 0.0;
         for b in batches {
