@@ -240,6 +240,21 @@ pub enum Command {
         #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
     },
+    /// Write a campaign's archive: a compact, versioned, self-contained copy (gzip JSON: the
+    /// resolved config, programs as text, candidates with lineage and mutations, fitness,
+    /// hurdles, curves at their eval points, retrainings; no weights) that every command that
+    /// only reads opens as a store with `--db archive://FILE` (status, top, show, lineage,
+    /// analyze, progress, savings, hurdles, report, compare, export of a candidate). It reads
+    /// the store only; a campaign still running is archived as it stands.
+    Archive {
+        /// The campaign (name or id).
+        campaign: String,
+        /// The archive to write (by convention `NAME.archive.json.gz`); replaced if it exists.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_parser = flags::store_url)]
+        db: Option<String>,
+    },
     /// A candidate's ancestors back to its seed, with the mutation at each step.
     Lineage {
         candidate: i64,
@@ -978,6 +993,9 @@ pub mod flags {
     /// A store URL of a scheme primer can open (`sqlite://PATH`, `postgres://...`).
     pub fn store_url(s: &str) -> Result<String, String> {
         primer_store::Backend::of(s).map_err(|e| e.to_string())?;
+        if s.starts_with("archive:") && primer_store::archive_file(s).is_none() {
+            return Err(format!("`{s}`: no file named; use archive://PATH"));
+        }
         if s.starts_with("sqlite:") && primer_store::sqlite_file(s).is_none() {
             return Err(format!("`{s}`: no file named; use sqlite://PATH"));
         }

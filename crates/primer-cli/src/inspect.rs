@@ -631,6 +631,32 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: Budget, k: i64, fo
 }
 
 /// `primer store copy FROM TO [--campaign NAME]`.
+/// `primer archive`: writes one campaign's archive and says what it holds.
+pub async fn archive(store: &Store, campaign: &str, out: &std::path::Path) -> Result<()> {
+    let c = find_campaign(store, campaign).await?;
+    let a = store.archive_campaign(c.id, out).await.with_context(|| format!("archiving `{}`", c.name))?;
+    let bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    let running = a
+        .candidates
+        .iter()
+        .filter(|c| c.status != primer_store::Status::Done && c.status != primer_store::Status::Failed)
+        .count();
+    println!(
+        "archived `{}`: {} candidates ({} not finished), {} programs, {} evaluations, {} curve points, {} retrainings; {:.1} KB, content hash {}; read it with --db archive://{}",
+        a.campaign.name,
+        a.candidates.len(),
+        running,
+        a.programs.len(),
+        a.evaluations.len(),
+        a.curve_points.len(),
+        a.reruns.len(),
+        bytes as f64 / 1024.0,
+        a.content_hash,
+        out.display()
+    );
+    Ok(())
+}
+
 pub async fn copy(from: &Store, to: &Store, campaign: Option<&str>, format: Format) -> Result<()> {
     let campaigns = match campaign {
         Some(c) => vec![find_campaign(from, c).await?],

@@ -10,7 +10,7 @@
 //!
 //! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
 //! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
-//! [`inspect`] (status, top, show, lineage, store copy), [`work`] (the worker loop every
+//! [`inspect`] (status, top, show, lineage, archive, store copy), [`work`] (the worker loop every
 //! `primer worker` runs, and the simulated evaluator), [`launch`] (Slurm job arrays),
 //! [`loadtest`] (`bench coordination`), [`throughput`] (`bench campaign`: candidates per core-hour
 //! and where workers' time goes), [`savings`] (what hurdles and dedup saved), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one HTML

@@ -194,6 +194,9 @@ fn run() -> Result<ExitCode> {
             watch.verdict().print();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Archive { campaign, out, db } => {
+            inspect_with(db, |s| async move { inspect::archive(&s, &campaign, &out).await })
+        }
         Command::Lineage { candidate, dot, db, format } => {
             inspect_with(db, |s| async move { inspect::lineage(&s, candidate, dot, format).await })
         }
@@ -258,6 +261,7 @@ fn reads_only(c: &Command) -> bool {
             | Command::Savings { .. }
             | Command::Hurdles { .. }
             | Command::Lineage { .. }
+            | Command::Archive { .. }
             | Command::Report { .. }
     )
 }

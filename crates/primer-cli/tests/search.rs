@@ -660,17 +660,12 @@ fn simulated_workers_evaluate_every_candidate_once(b: TestBackend) {
 /// and content hash, and `primer top` / `show` print the same on all three; a name the target
 /// has is refused with nothing written; where the target's ids are taken, the candidates are
 /// renumbered and the content hash is still the same.
-#[test]
-fn store_copy_round_trips_a_campaign_through_postgres() {
-    let (dir, config, a) = campaign(TestBackend::Sqlite, "copied", 8, 2, "30steps", "");
-    search(&config, &a);
-    // Rows of every table: a retraining and stored weights, too.
-    let h = history(&a, "copied");
+/// Stores a retraining of `candidate` at 60 steps (seed 1, loss 3.25), as `primer rerun` would.
+fn add_rerun(db: &str, candidate: i64) {
     rt().block_on(async {
-        let s = Store::open(&a).await.unwrap();
-        let best = h.iter().find(|r| r.fitness.is_some()).unwrap();
+        let s = Store::open(db).await.unwrap();
         let rerun = primer_store::Rerun {
-            candidate: best.candidate,
+            candidate,
             budget: "60steps".into(),
             seed: 1,
             fitness: Some(3.25),
@@ -681,6 +676,19 @@ fn store_copy_round_trips_a_campaign_through_postgres() {
             reason: None,
         };
         assert!(s.add_rerun(&rerun).await.unwrap());
+    });
+}
+
+#[test]
+fn store_copy_round_trips_a_campaign_through_postgres() {
+    let (dir, config, a) = campaign(TestBackend::Sqlite, "copied", 8, 2, "30steps", "");
+    search(&config, &a);
+    // Rows of every table: a retraining and stored weights, too.
+    let h = history(&a, "copied");
+    add_rerun(&a, h.iter().find(|r| r.fitness.is_some()).unwrap().candidate);
+    rt().block_on(async {
+        let s = Store::open(&a).await.unwrap();
+        let best = h.iter().find(|r| r.fitness.is_some()).unwrap();
         let w = primer_store::Weights {
             candidate: best.candidate,
             budget: "60steps".into(),
@@ -900,4 +908,110 @@ fn a_campaign_made_under_older_defaults_resumes_from_its_file() {
     std::fs::write(&config, text.replace(old, "start = 0.3\n")).unwrap();
     let out = primer().arg("search").arg(&config).args(["--db", &db]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("with a different `hurdles`"));
+}
+
+/// `primer archive` writes a campaign's compact copy, and every command that only reads answers
+/// from `--db archive://FILE` what it answered from the store; the archive restores into a store
+/// with the same content hash; writes, damage, other formats and versions are refused, named.
+#[test]
+fn an_archive_answers_every_reading_command_as_its_store_did() {
+    let (dir, config, db) = campaign(TestBackend::Sqlite, "archived", 10, 2, "30steps", "");
+    search(&config, &db);
+    let h = history(&db, "archived");
+    let best =
+        h.iter().filter(|r| r.fitness.is_some()).min_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()));
+    let best = best.unwrap().candidate;
+    add_rerun(&db, best);
+    let file = dir.join("archived.archive.json.gz");
+    let said = run_ok(&["archive", "archived", "--out", file.to_str().unwrap(), "--db", &db]);
+    assert!(said.contains("archived `archived`: 10 candidates (0 not finished)"), "{said}");
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+    let archive = format!("archive://{}", file.display());
+
+    let child = h.iter().rev().find(|r| r.parent.is_some() && r.outcome == Some(Outcome::Finished)).unwrap();
+    let child = child.candidate.to_string();
+    for args in [
+        vec!["top", "archived", "-k", "10"],
+        vec!["top", "archived", "--format", "json"],
+        vec!["top", "archived", "--budget", "60steps"],
+        vec!["show", &child],
+        vec!["show", &child, "--format", "json"],
+        vec!["lineage", &child],
+        vec!["analyze", "archived", "--format", "json"],
+        vec!["progress", "archived", "--format", "csv"],
+        vec!["savings", "archived", "--format", "json"],
+        vec!["hurdles", "archived", "--format", "json"],
+    ] {
+        let on = |db: &str| run_ok(&[args.clone(), vec!["--db", db]].concat());
+        assert_eq!(on(&db), on(&archive), "{args:?}");
+    }
+    // status: the campaign's counts and best (the archive keeps no workers).
+    let status = |db: &str| {
+        let s = json(&["status", "--db", db]);
+        let c = &s[0];
+        (c["name"].clone(), c["target"].clone(), c["done"].clone(), c["failed"].clone(), c["best"].clone())
+    };
+    assert_eq!(status(&db), status(&archive));
+    // The report and an export of a candidate read it too.
+    let page = dir.join("report.html");
+    run_ok(&["report", "archived", "--db", &archive, "--out", page.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&page).unwrap().contains("archived"));
+    let (from_store, from_archive) = (dir.join("export-store"), dir.join("export-archive"));
+    for (db, out) in [(&db, &from_store), (&archive, &from_archive)] {
+        run_ok(&["export", &child, "--db", db, "--out", out.to_str().unwrap(), "--format", "prim"]);
+    }
+    assert_eq!(
+        std::fs::read_to_string(from_store.join("program.prim")).unwrap(),
+        std::fs::read_to_string(from_archive.join("program.prim")).unwrap()
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "a read changed the archive");
+
+    // Restored into a store: the same rows, by content hash.
+    let restored = format!("sqlite://{}", dir.join("restored.db").display());
+    let copied = json(&["store", "copy", &archive, &restored]);
+    let original = rt().block_on(async {
+        let s = Store::open_read(&db).await.unwrap();
+        let c = s.campaign("archived").await.unwrap().unwrap();
+        s.dump_campaign(c.id).await.unwrap().content_hash()
+    });
+    assert_eq!(copied[0]["content_hash"].as_str(), Some(original.as_str()), "{copied}");
+    assert_eq!(run_ok(&["top", "archived", "--db", &restored]), run_ok(&["top", "archived", "--db", &archive]));
+
+    // Refused, named: a command that writes, a damaged archive, another format or version.
+    let out = primer().arg("search").arg(&config).args(["--db", &archive]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("read-only") && stderr.contains(file.to_str().unwrap()),
+        "{stderr}"
+    );
+    let mut value: serde_json::Value = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut s).unwrap();
+        serde_json::from_str(&s).unwrap()
+    };
+    assert_eq!(value["format"], "primer-campaign-archive");
+    let fails_with = |value: &serde_json::Value, name: &str, want: &str| {
+        let f = dir.join(name);
+        std::fs::write(&f, serde_json::to_vec(value).unwrap()).unwrap();
+        let out = primer().args(["top", "archived", "--db", &format!("archive://{}", f.display())]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(want) && stderr.contains(name), "{want}: {stderr}");
+    };
+    let plain = value.clone();
+    fails_with(&serde_json::json!({"campaign": 1}), "other.json", "no `format` field");
+    value["version"] = 99.into();
+    fails_with(&value, "future.json", "version 99");
+    value = plain.clone();
+    let e = value["evaluations"].as_array_mut().unwrap().iter_mut().find(|e| e["fitness"].is_f64()).unwrap();
+    e["fitness"] = (e["fitness"].as_f64().unwrap() - 0.5).into();
+    fails_with(&value, "damaged.json", "content hash");
+    // Uncompressed JSON is read too.
+    let f = dir.join("plain.json");
+    std::fs::write(&f, serde_json::to_vec(&plain).unwrap()).unwrap();
+    assert_eq!(
+        run_ok(&["top", "archived", "--db", &format!("archive://{}", f.display())]),
+        run_ok(&["top", "archived", "--db", &db])
+    );
 }

@@ -309,7 +309,10 @@ pub fn export(a: &Args) -> Result<ExitCode> {
                         .and_then(|c| c.2)
                         .map_or(String::new(), |f| format!(" (the search measured {f:.4})"))
                 );
-                if let (Some((rt, store)), Some((id, _, _))) = (&store, &plan.candidate) {
+                // An archive is read-only: the weights trained from it are exported, not kept.
+                if let (Some((rt, store)), Some((id, _, _))) = (&store, &plan.candidate)
+                    && primer_store::archive_file(&store.url).is_none()
+                {
                     let meta = BTreeMap::from([
                         ("candidate".to_string(), id.to_string()),
                         ("program".to_string(), hash.clone()),

@@ -10,12 +10,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{Campaign, OptF64, Outcome, Result, Status, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ProgramRow {
     pub hash: String,
     pub text: String,
@@ -24,7 +24,7 @@ pub struct ProgramRow {
     pub flops_per_token: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct CandidateRow {
     pub id: i64,
     pub birth: i64,
@@ -42,7 +42,7 @@ pub struct CandidateRow {
     pub created_at: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct EvaluationRow {
     pub candidate: i64,
     pub budget: String,
@@ -59,14 +59,14 @@ pub struct EvaluationRow {
     pub finished_at: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct CheckpointRow {
     pub candidate: i64,
     pub k: i64,
     pub loss: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct CurveRow {
     pub candidate: i64,
     pub step: i64,
@@ -77,7 +77,7 @@ pub struct CurveRow {
     pub val_loss: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RerunRow {
     pub candidate: i64,
     pub budget: String,
@@ -108,7 +108,7 @@ fn sha256_hex<S: serde::Serializer>(data: &[u8], s: S) -> std::result::Result<S:
 }
 
 /// Why an attempt ended without a result.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RequeueRow {
     pub candidate: i64,
     pub attempt: i64,

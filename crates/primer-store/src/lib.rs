@@ -31,11 +31,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod archive;
 pub mod copy;
 mod reach;
 pub mod testing;
 mod workers;
 
+pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, Archive, archive_file};
 pub use copy::{CampaignDump, Copied, CopyError};
 pub use reach::READ_PATIENCE;
 pub use workers::{ControllerRow, NewController, NewWorker, WorkerRow};
@@ -60,7 +62,7 @@ pub enum StoreError {
     #[error("store: {0}")]
     Query(sqlx::Error),
     #[error(
-        "store URL `{0}`: not a store primer can open; supported: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (or postgresql://)"
+        "store URL `{0}`: not a store primer can open; supported: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (or postgresql://), archive://FILE (a campaign archive, read-only)"
     )]
     Unsupported(String),
     #[error("store {url}: PostgreSQL {} is too old; primer needs 15 or newer (server_version_num {version})", version / 10000)]
@@ -84,6 +86,9 @@ pub enum StoreError {
         "store {url}: its schema is version {found}, older than this primer's {supported}; commands that only read never migrate: run one that writes (search, worker, rerun, export), which migrates it"
     )]
     Older { url: String, found: i64, supported: i64 },
+    /// A campaign archive that cannot be read, or a write asked of one.
+    #[error("archive {path}: {why}")]
+    Archive { path: String, why: String },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -461,7 +466,7 @@ impl Backend {
 
     /// The backend a store URL names, or why none does.
     pub fn of(url: &str) -> Result<Backend> {
-        if url.starts_with("sqlite:") {
+        if url.starts_with("sqlite:") || archive_file(url).is_some() {
             Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
@@ -659,6 +664,9 @@ impl Store {
     pub async fn open_as(url: &str, connections: u32, access: Access) -> Result<Store> {
         static DRIVERS: std::sync::Once = std::sync::Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
+        if url.starts_with("archive:") {
+            return Store::open_archive(url, access).await;
+        }
         let backend = Backend::of(url)?;
         let open = |error| StoreError::Open { url: url.into(), error };
         let migrator = match backend {

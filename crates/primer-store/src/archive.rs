@@ -1,0 +1,204 @@
+//! Campaign archives (`primer archive`): a compact, self-contained, versioned copy of one
+//! campaign that a checkout can carry, and that every command that only reads opens as a
+//! store: `--db archive://PATH`.
+//!
+//! An archive is gzip-compressed JSON: the format's name and version, the store schema it was
+//! written at, the campaign's content hash, and every row of the campaign a reader needs: its
+//! resolved config, the programs as text (and their parsed form), candidates with lineage and
+//! mutations, evaluations (fitness, outcome, hurdles), hurdle checkpoints, curves at their eval
+//! points, retrainings and requeues. Weights are left out (about 2.5 MB per d_model 64 model;
+//! `primer rerun` or `export` trains them again from the program and the seed).
+//!
+//! Opening one reads it into a private in-memory SQLite database migrated to this primer's
+//! schema, checks the content hash there, and hands back a [`Store`] that refuses writes
+//! (`PRAGMA query_only`): the same queries serve an archive and a live store, and nothing is
+//! ever written to the archive's file.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyPoolOptions;
+
+use crate::copy::{CandidateRow, CheckpointRow, CurveRow, EvaluationRow, ProgramRow, RequeueRow, RerunRow};
+use crate::{Access, Backend, Campaign, CampaignDump, Result, Store, StoreError};
+
+/// The `format` field of every archive.
+pub const ARCHIVE_FORMAT: &str = "primer-campaign-archive";
+/// The archive format's version this primer writes and reads.
+pub const ARCHIVE_VERSION: u32 = 1;
+
+/// One campaign, archived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Archive {
+    pub format: String,
+    pub version: u32,
+    /// The store schema version of the primer that wrote it.
+    pub schema: i64,
+    /// [`CampaignDump::content_hash`] of the rows below (no weights).
+    pub content_hash: String,
+    pub campaign: Campaign,
+    pub programs: Vec<ProgramRow>,
+    pub candidates: Vec<CandidateRow>,
+    pub evaluations: Vec<EvaluationRow>,
+    pub checkpoints: Vec<CheckpointRow>,
+    pub curve_points: Vec<CurveRow>,
+    pub reruns: Vec<RerunRow>,
+    pub requeues: Vec<RequeueRow>,
+}
+
+impl Archive {
+    /// The archive of a dumped campaign (its weights left out).
+    pub fn of(d: CampaignDump) -> Archive {
+        let d = CampaignDump { weights: Vec::new(), ..d };
+        Archive {
+            format: ARCHIVE_FORMAT.into(),
+            version: ARCHIVE_VERSION,
+            schema: crate::schema_version(),
+            content_hash: d.content_hash(),
+            campaign: d.campaign,
+            programs: d.programs,
+            candidates: d.candidates,
+            evaluations: d.evaluations,
+            checkpoints: d.checkpoints,
+            curve_points: d.curve_points,
+            reruns: d.reruns,
+            requeues: d.requeues,
+        }
+    }
+
+    /// The rows, as a dump with no weights.
+    pub fn dump(&self) -> CampaignDump {
+        CampaignDump {
+            campaign: self.campaign.clone(),
+            programs: self.programs.clone(),
+            candidates: self.candidates.clone(),
+            evaluations: self.evaluations.clone(),
+            checkpoints: self.checkpoints.clone(),
+            curve_points: self.curve_points.clone(),
+            reruns: self.reruns.clone(),
+            weights: Vec::new(),
+            requeues: self.requeues.clone(),
+        }
+    }
+
+    /// Writes it gzip-compressed to `path`, through a temporary file beside it renamed into
+    /// place (a reader never sees half an archive).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let result = (|| {
+            let file = std::fs::File::create(&tmp)?;
+            let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::best());
+            gz.write_all(&json)?;
+            gz.finish()?.flush()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Reads and checks an archive: gzip or plain JSON, primer's format, a version this primer
+    /// reads. Errors name the file and what is wrong.
+    pub fn read(path: &Path) -> Result<Archive> {
+        let bad = |why: String| StoreError::Archive { path: path.display().to_string(), why };
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let json = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut out)
+                .map_err(|e| bad(format!("not a readable gzip file: {e}")))?;
+            out
+        } else {
+            bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(&json).map_err(|e| bad(format!("not JSON: {e}")))?;
+        match value.get("format").and_then(|f| f.as_str()) {
+            Some(ARCHIVE_FORMAT) => {}
+            Some(other) => return Err(bad(format!("format `{other}` is not `{ARCHIVE_FORMAT}`"))),
+            None => return Err(bad(format!("no `format` field: not a primer archive (`{ARCHIVE_FORMAT}`)"))),
+        }
+        match value.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(ARCHIVE_VERSION) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "archive format version {v}; this primer reads version {ARCHIVE_VERSION} (use the primer that wrote it)"
+                )));
+            }
+            None => return Err(bad("no `version` field".into())),
+        }
+        serde_json::from_value(value).map_err(|e| bad(format!("field: {e}")))
+    }
+}
+
+/// The file an `archive://PATH` URL names.
+pub fn archive_file(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("archive://")?;
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+impl Store {
+    /// Writes campaign `campaign` (by id) of this store to `path` as an archive; returns it.
+    pub async fn archive_campaign(&self, campaign: i64, path: &Path) -> Result<Archive> {
+        let archive = Archive::of(self.dump_campaign(campaign).await?);
+        archive
+            .write(path)
+            .map_err(|e| StoreError::Archive { path: path.display().to_string(), why: format!("writing: {e}") })?;
+        Ok(archive)
+    }
+
+    /// Opens an archive as a read-only store (see the module's documentation).
+    pub(crate) async fn open_archive(url: &str, access: Access) -> Result<Store> {
+        let path = archive_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
+        if access == Access::Write {
+            return Err(StoreError::Archive {
+                path: path.display().to_string(),
+                why: "an archive is read-only: a command that writes needs a store (`primer store copy archive://FILE sqlite://FILE.db` makes one)".into(),
+            });
+        }
+        let archive = Archive::read(&path)?;
+        let open = |error| StoreError::Open { url: url.into(), error };
+        // One connection, kept for the store's life: an in-memory database lives as long as
+        // its connection.
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA foreign_keys = ON;").await?;
+                    Ok(())
+                })
+            })
+            .connect("sqlite::memory:")
+            .await
+            .map_err(open)?;
+        crate::migrate(&pool, &crate::sqlite_migrator(), url).await?;
+        let store = Store { pool, url: url.into(), backend: Backend::Sqlite, access: Access::Write };
+        store.load_campaign(&archive.dump()).await?;
+        let id = store
+            .campaign(&archive.campaign.name)
+            .await?
+            .map(|c| c.id)
+            .ok_or(StoreError::Archive { path: path.display().to_string(), why: "its campaign did not load".into() })?;
+        let hash = store.dump_campaign(id).await?.content_hash();
+        if hash != archive.content_hash {
+            return Err(StoreError::Archive {
+                path: path.display().to_string(),
+                why: format!(
+                    "its rows do not match its content hash (stored {}, rows {hash}): the file was changed or damaged",
+                    archive.content_hash
+                ),
+            });
+        }
+        {
+            use sqlx::Executor;
+            store.pool.execute("PRAGMA query_only = ON;").await?;
+        }
+        Ok(Store { access: Access::Read, ..store })
+    }
+}
