@@ -3,7 +3,7 @@
 # throughput with MFU, candidates per core-hour with the workers' time breakdown, and the
 # hurdles' and dedup's savings on four 64-candidate and two 200-candidate campaigns. Stores go to $STORE_DIR (default
 # /tmp/primer-throughput), outside the checkout; run it again to resume the campaigns.
-# Needs the machine to itself (about 70 minutes on 2 cores).
+# Needs the machine to itself (about 85 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/throughput
@@ -19,6 +19,8 @@ if [[ $what == all || $what == bench ]]; then
     --out $out/campaign.json | tee $out/campaign.txt
   $primer bench campaign $out/demo-eval200.toml --splits 2x1 --candidates 64 --dir "$store_dir/campaign-eval200" \
     --out $out/campaign-eval200.json | tee $out/campaign-eval200.txt
+  $primer bench campaign $out/bpe4096.toml --splits 2x1 --candidates 12 --dir "$store_dir/campaign-bpe4096" \
+    --out $out/campaign-bpe4096.json | tee $out/campaign-bpe4096.txt
 fi
 if [[ $what == all || $what == hurdles ]]; then
   for c in h2-w0 h2-w20 h4-w0 h4-w20; do
