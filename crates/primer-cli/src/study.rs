@@ -120,6 +120,10 @@ pub struct StudyFile {
     /// Hurdles assumed when a Transformer candidate's cost is turned into a campaign's hours
     /// (equal-compute bands promise (H+1)/(2^(H+1)-1) of the full compute per candidate).
     pub campaign_hurdles: usize,
+    /// Also place those hurdles in bands after this fraction of the budget (`[hurdles] start`)
+    /// in the ranking table, beside the ones after the baseline's warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_hurdle_start: Option<f64>,
     /// Candidates of the campaign whose hours are estimated.
     pub campaign_candidates: u64,
     /// Workers of that campaign (one thread each).
@@ -270,6 +274,14 @@ impl Study {
         }
         if file.sizes.is_empty() {
             bail!("{}: at least one [[sizes]] entry is needed", at("name"));
+        }
+        if let Some(x) = file.campaign_hurdle_start
+            && !(0.0..1.0).contains(&x)
+        {
+            bail!(
+                "{}: `campaign_hurdle_start` must be a fraction of the budget in [0, 1), not {x}",
+                at("campaign_hurdle_start")
+            );
         }
         if file.training.validation_bytes == Some(0) {
             bail!("{}: `training.validation_bytes` must be positive", at("validation_bytes"));
@@ -531,10 +543,38 @@ pub struct SizeTable {
 pub struct RankingPoint {
     /// Training FLOPs.
     pub flops: f64,
-    /// `budget`, `end of warm-up` or `hurdle N`.
+    /// `budget`, `end of warm-up`, `hurdle N` or `hurdle N (start F)`.
     pub what: String,
     pub runs: usize,
     pub tau: f64,
+    /// Programs with a mean there, and Kendall's tau of the programs' mean losses (over their
+    /// seeds) there with their means at the largest budget: the ranking a search acts on, with
+    /// the seed noise averaged out.
+    pub programs: usize,
+    pub tau_programs: f64,
+}
+
+/// A run as the ranking reads it: its program, its (FLOPs, loss) curve and its final loss.
+type RankedRun<'a> = (&'a str, &'a [(f64, f64)], f64);
+
+/// Kendall's tau at `flops` of runs given as (program, curve, final loss): over the runs, and
+/// over the programs' means (runs without a loss there, or no final one, left out).
+fn tau_at(runs: &[RankedRun], flops: f64) -> (usize, f64, usize, f64) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut by_program: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
+    for &(program, curve, end) in runs {
+        if let Some(l) = crate::placement::loss_at(curve, flops)
+            && end.is_finite()
+        {
+            a.push(l);
+            b.push(end);
+            let m = by_program.entry(program).or_insert((0.0, 0.0, 0));
+            *m = (m.0 + l, m.1 + end, m.2 + 1);
+        }
+    }
+    let tau = |a: &[f64], b: &[f64]| if a.len() >= 2 { crate::placement::kendall_tau(a, b) } else { f64::NAN };
+    let (pa, pb): (Vec<f64>, Vec<f64>) = by_program.values().map(|&(l, e, n)| (l / n as f64, e / n as f64)).unzip();
+    (a.len(), tau(&a, &b), pa.len(), tau(&pa, &pb))
 }
 
 /// Kendall's tau of the runs' losses at each point with their final losses.
@@ -567,22 +607,27 @@ fn ranking(study: &Study, si: usize, records: &BTreeMap<RunKey, RunRecord>, rows
             }
         }
     }
+    if let Some(start) = study.file.campaign_hurdle_start {
+        let h = primer_evolve::HalvingHurdles {
+            hurdles: study.file.campaign_hurdles,
+            min_predecessors: 0,
+            window: 0,
+            start,
+        };
+        for (k, f) in h.fractions().into_iter().enumerate() {
+            points.push((f * largest, format!("hurdle {} (start {start})", k + 1)));
+        }
+    }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let last: Vec<f64> = runs.iter().map(|r| r.losses.last().copied().flatten().unwrap_or(f64::NAN)).collect();
+    let runs: Vec<RankedRun> = runs
+        .iter()
+        .map(|r| (r.program.as_str(), r.curve.as_slice(), r.losses.last().copied().flatten().unwrap_or(f64::NAN)))
+        .collect();
     points
         .into_iter()
         .map(|(flops, what)| {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for (r, &end) in runs.iter().zip(&last) {
-                if let Some(l) = crate::placement::loss_at(&r.curve, flops)
-                    && end.is_finite()
-                {
-                    a.push(l);
-                    b.push(end);
-                }
-            }
-            let tau = if a.len() >= 2 { crate::placement::kendall_tau(&a, &b) } else { f64::NAN };
-            RankingPoint { flops, what, runs: a.len(), tau }
+            let (n, tau, programs, tau_programs) = tau_at(&runs, flops);
+            RankingPoint { flops, what, runs: n, tau, programs, tau_programs }
         })
         .collect()
 }
@@ -852,15 +897,27 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
         if !t.ranking.is_empty() {
             let _ = writeln!(
                 s,
-                "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs \
-                 (hurdles: {} after the baseline's warm-up, equal-compute bands):\n",
+                "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs, \
+                 and of the programs' mean losses over their seeds (hurdles: {} in equal-compute bands after the baseline's warm-up{}):\n",
                 flops(*t.budgets.last().expect("budgets")),
-                f.campaign_hurdles
+                f.campaign_hurdles,
+                f.campaign_hurdle_start.map_or(String::new(), |x| format!(", and after {x} of the budget"))
             );
-            let _ = writeln!(s, "| point | FLOPs | runs | tau |");
-            let _ = writeln!(s, "|---|---:|---:|---:|");
+            let _ = writeln!(s, "| point | FLOPs | fraction | runs | tau | programs | tau of means |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+            let largest = *t.budgets.last().expect("budgets");
             for p in &t.ranking {
-                let _ = writeln!(s, "| {} | {} | {} | {:.3} |", p.what, flops(p.flops), p.runs, p.tau);
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.3} | {} | {:.3} | {} | {:.3} |",
+                    p.what,
+                    flops(p.flops),
+                    p.flops / largest,
+                    p.runs,
+                    p.tau,
+                    p.programs,
+                    p.tau_programs
+                );
             }
         }
         let _ = writeln!(s, "\n![{}]({})", t.size.name, svg_name(&t.size.name));
@@ -944,6 +1001,29 @@ mod tests {
     fn hurdles_promise_what_the_bands_say() {
         assert_eq!(hurdle_fraction(0), 1.0);
         assert!((1.0 / hurdle_fraction(2) - 7.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tau_ranks_runs_and_the_means_of_programs() {
+        // Two programs, two seeds each. At 1 the runs' order is mixed (a's second seed is worse
+        // than b's first), the programs' means are in their final order; at 2 the curves end.
+        let (a0, a1) = (vec![(1.0, 3.0), (2.0, 1.0)], vec![(1.0, 4.5), (2.0, 1.2)]);
+        let (b0, b1) = (vec![(1.0, 4.0), (2.0, 2.0)], vec![(1.0, 5.0), (2.0, 2.2)]);
+        let runs: Vec<RankedRun> = vec![("a", &a0, 1.0), ("a", &a1, 1.2), ("b", &b0, 2.0), ("b", &b1, 2.2)];
+        let (n, tau, programs, tau_programs) = tau_at(&runs, 1.0);
+        assert_eq!((n, programs), (4, 2));
+        // Pairs: (a0,a1) +, (a0,b0) +, (a0,b1) +, (a1,b0) -, (a1,b1) +, (b0,b1) +: (5 - 1) / 6.
+        assert!((tau - 4.0 / 6.0).abs() < 1e-12, "{tau}");
+        assert_eq!(tau_programs, 1.0);
+        // Halfway between points the curves are read linearly; past a curve's end nothing is.
+        let (n, tau, _, _) = tau_at(&runs, 2.0);
+        assert_eq!((n, tau), (4, 1.0));
+        assert_eq!(tau_at(&runs, 3.0).0, 0);
+        assert!(tau_at(&runs, 3.0).1.is_nan());
+        // A run with no final loss is left out of both.
+        let runs = vec![("a", &a0[..], 1.0), ("b", &b0[..], f64::NAN), ("b", &b1[..], 2.2)];
+        assert_eq!(tau_at(&runs, 1.0).0, 2);
+        assert_eq!(tau_at(&runs, 1.0).2, 2);
     }
 
     #[test]

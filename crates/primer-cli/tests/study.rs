@@ -22,6 +22,7 @@ jobs = 2
 campaign_candidates = 100
 campaign_workers = 2
 campaign_hurdles = 2
+campaign_hurdle_start = 0.3
 
 [training]
 lr = 0.002
@@ -94,6 +95,16 @@ fn a_tiny_study_trains_once_renders_and_resumes() {
         md.contains("(6 of 6 runs)") && md.contains("1e8 FLOPs") && md.contains("2e8 FLOPs") && md.contains(" ± "),
         "{md}"
     );
+    // The ranking table: each point with the runs' tau and the 3 programs' means' tau; the
+    // hurdles after 0.3 of the budget sit at 0.4 and 0.6 of it (equal-compute bands).
+    assert!(md.contains("| point | FLOPs | fraction | runs | tau | programs | tau of means |"), "{md}");
+    for (what, fraction) in [("hurdle 1 (start 0.3)", "0.400"), ("hurdle 2 (start 0.3)", "0.600")] {
+        let row = md.lines().find(|l| l.starts_with(&format!("| {what} |"))).unwrap_or_else(|| panic!("{md}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!((cells[3], cells[4], cells[6]), (fraction, "6", "3"), "{row}");
+        let tau: f64 = cells[7].parse().unwrap();
+        assert!((-1.0..=1.0).contains(&tau), "{row}");
+    }
     assert!(dir.join("d16.svg").exists() && dir.join("study.csv").exists());
     assert_eq!(std::fs::read_to_string(dir.join("study.csv")).unwrap().lines().count(), 1 + 3 * 2);
     // Same settings: nothing trained again, the same table.
@@ -128,6 +139,7 @@ fn bad_study_files_say_where() {
         ("budgets = [\"2e8flops\"]", "budgets = [\"200steps\"]", "a study's budgets are FLOPs"),
         ("d_model = 16", "d_model = 12", "d_model must be a positive multiple of 8"),
         ("seeds = 2", "seeds = 0", "`seeds` must be at least 1"),
+        ("campaign_hurdle_start = 0.3", "campaign_hurdle_start = 1.0", "`campaign_hurdle_start` must be a fraction"),
         ("batch = 4", "batch = 4\ntokenizer = \"bpe:7\"", "size `d16`: tokenizer `bpe:7`"),
         ("batch = 4", "batch = 4\nlrs = [0.001, -1.0]", "`lrs` must list positive rates"),
         ("batch = 4", "batch = 4\nprograms = [\"conv\"]", "`programs` must include the baseline"),
