@@ -85,7 +85,7 @@ pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], facts: &F
     let _ = writeln!(
         s,
         "At {} of training per candidate (d_model {}, {} layers, {} bytes of context), retrained over {SEEDS} seeds; \
-         validation loss in nats per byte (a token is a byte here; lower is better), and how much less compute each needs to reach the Transformer's loss:",
+         validation loss in bits per byte (lower is better), and how much less compute each needs to reach the Transformer's loss:",
         spec.training.budget, spec.model.d_model, spec.model.n_layers, spec.model.seq_len
     );
     let names = [
@@ -150,8 +150,9 @@ pub fn summary(spec: &CampaignSpec, a: &Analysis, rows: &[CompareRow], facts: &F
     let _ = writeln!(
         s,
         "Primer's changes need a budget where the Transformer is trained well, and thousands of candidates to be proposed \
-         at all: experiments/README.md has the landscape study that chose such a regime and the rediscovery campaign \
-         (`primer search experiments/rediscover-primer.toml`, hours; it resumes when run again)."
+         at all: experiments/README.md (section 1b) has the landscape study that chose such a regime (subword tokens, \
+         3e12 FLOPs per candidate) and its campaign (`primer search experiments/rediscover-bpe.toml`, about a day on 2 \
+         cores; it resumes when run again)."
     );
     s
 }

@@ -26,9 +26,15 @@ fn the_demo_ends_with_the_analysis_and_a_comparison_in_words() {
         "bytes of text per parameter",
         "Squared ReLU: ",
         "experiments/README.md",
+        "validation loss in bits per byte",
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
     }
+    // The campaign file the closing words point to exists.
+    let named = stdout.split('`').find(|w| w.starts_with("primer search experiments/")).expect("a campaign named");
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(named.trim_start_matches("primer search "));
+    assert!(file.exists(), "the demo points to {}, which does not exist", file.display());
     // The Transformer's own speedup against itself is 1.0x, and every line has a loss ± sd.
     let line = stdout.lines().find(|l| l.trim_start().starts_with("the Transformer (the seed)")).unwrap();
     assert!(line.contains(" ± ") && line.contains("1.0x"), "{line}");
