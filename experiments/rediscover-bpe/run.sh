@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs or resumes the rediscovery campaigns (issue 27) in the regime issue 26 chose
+# (experiments/rediscover-bpe.toml): one campaign per seed, grown in rounds of $STEP candidates
+# each (default 100) up to $CANDIDATES (default 1500), so that every campaign has as many
+# candidates as the others whenever the run stops. Each round ends by writing each campaign's
+# archive into this folder (`primer archive`), which is what the documents read.
+#
+#   experiments/rediscover-bpe/run.sh [SEED ...]      # default seeds: 1 2 3
+#
+# The store lives outside the checkout: $STORE (default sqlite:///tmp/primer-rediscover-bpe.db).
+# Running it again resumes every campaign where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release --quiet -p primer-cli -p primer-engine
+primer=target/release/primer
+store=${STORE:-sqlite:///tmp/primer-rediscover-bpe.db}
+step=${STEP:-100}
+total=${CANDIDATES:-1500}
+seeds=("$@")
+[[ ${#seeds[@]} -gt 0 ]] || seeds=(1 2 3)
+for ((target = step; target <= total; target += step)); do
+  for s in "${seeds[@]}"; do
+    name=rediscover-bpe-$s
+    echo "== $name: up to $target candidates ($(date -u +%H:%M:%S))"
+    nice "$primer" search experiments/rediscover-bpe.toml --db "$store" --seed "$s" --name "$name" \
+      --candidates "$target"
+    "$primer" archive "$name" --db "$store" --out "experiments/rediscover-bpe/$name.archive.json.gz"
+  done
+done
