@@ -16,6 +16,7 @@
 //! and where workers' time goes), [`savings`] (what hurdles and dedup saved), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one HTML
 //! page, and its benchmark on a synthetic store), [`compare`]
 //! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
+//! [`stats`] (Mann-Whitney U and Fisher's exact test, for comparing campaigns),
 //! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,
 //! [`resolve`] (program files, campaigns and candidates named on the command line) and [`output`]
 //! (CSV, digit grouping), which commands use instead of each other. The worker and the commands
@@ -59,6 +60,7 @@ pub mod report;
 pub mod resolve;
 pub mod savings;
 pub mod search;
+pub mod stats;
 pub mod study;
 pub mod throughput;
 pub mod work;
