@@ -630,7 +630,6 @@ pub async fn top_rerun(store: &Store, campaign: &str, budget: Budget, k: i64, fo
     Ok(())
 }
 
-/// `primer store copy FROM TO [--campaign NAME]`.
 /// `primer archive`: writes one campaign's archive and says what it holds.
 pub async fn archive(store: &Store, campaign: &str, out: &std::path::Path) -> Result<()> {
     let c = find_campaign(store, campaign).await?;
@@ -657,6 +656,7 @@ pub async fn archive(store: &Store, campaign: &str, out: &std::path::Path) -> Re
     Ok(())
 }
 
+/// `primer store copy FROM TO [--campaign NAME]`.
 pub async fn copy(from: &Store, to: &Store, campaign: Option<&str>, format: Format) -> Result<()> {
     let campaigns = match campaign {
         Some(c) => vec![find_campaign(from, c).await?],

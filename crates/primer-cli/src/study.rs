@@ -590,33 +590,27 @@ fn ranking(study: &Study, si: usize, records: &BTreeMap<RunKey, RunRecord>, rows
         .filter(|r| r.outcome == "finished")
         .collect();
     let mut points: Vec<(f64, String)> = study.budgets[si].iter().map(|&b| (b, "budget".to_string())).collect();
-    // The baseline's warm-up, and the hurdles after it (equal-compute bands).
-    let base_flops = rows.first().map_or(0, |r| r.flops_per_token) as f64;
-    if base_flops > 0.0 {
-        let warm = study.warmup(si) as f64 * (size.batch * size.seq_len) as f64 * base_flops;
-        if warm < largest {
-            points.push((warm, "end of warm-up".into()));
-            let h = primer_evolve::HalvingHurdles {
-                hurdles: study.file.campaign_hurdles,
-                min_predecessors: 0,
-                window: 0,
-                start: warm / largest,
-            };
-            for (k, f) in h.fractions().into_iter().enumerate() {
-                points.push((f * largest, format!("hurdle {}", k + 1)));
-            }
-        }
-    }
-    if let Some(start) = study.file.campaign_hurdle_start {
+    // A campaign's hurdles in equal-compute bands after `start` (a fraction of the budget).
+    let hurdles = |start: f64| {
         let h = primer_evolve::HalvingHurdles {
             hurdles: study.file.campaign_hurdles,
             min_predecessors: 0,
             window: 0,
             start,
         };
-        for (k, f) in h.fractions().into_iter().enumerate() {
-            points.push((f * largest, format!("hurdle {} (start {start})", k + 1)));
+        h.fractions().into_iter().map(move |f| f * largest).enumerate()
+    };
+    // The baseline's warm-up, and the hurdles after it.
+    let base_flops = rows.first().map_or(0, |r| r.flops_per_token) as f64;
+    if base_flops > 0.0 {
+        let warm = study.warmup(si) as f64 * (size.batch * size.seq_len) as f64 * base_flops;
+        if warm < largest {
+            points.push((warm, "end of warm-up".into()));
+            points.extend(hurdles(warm / largest).map(|(k, f)| (f, format!("hurdle {}", k + 1))));
         }
+    }
+    if let Some(start) = study.file.campaign_hurdle_start {
+        points.extend(hurdles(start).map(|(k, f)| (f, format!("hurdle {} (start {start})", k + 1))));
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     let runs: Vec<RankedRun> = runs
@@ -895,17 +889,17 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
             );
         }
         if !t.ranking.is_empty() {
+            let largest = *t.budgets.last().expect("budgets");
             let _ = writeln!(
                 s,
                 "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs, \
                  and of the programs' mean losses over their seeds (hurdles: {} in equal-compute bands after the baseline's warm-up{}):\n",
-                flops(*t.budgets.last().expect("budgets")),
+                flops(largest),
                 f.campaign_hurdles,
                 f.campaign_hurdle_start.map_or(String::new(), |x| format!(", and after {x} of the budget"))
             );
             let _ = writeln!(s, "| point | FLOPs | fraction | runs | tau | programs | tau of means |");
             let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
-            let largest = *t.budgets.last().expect("budgets");
             for p in &t.ranking {
                 let _ = writeln!(
                     s,

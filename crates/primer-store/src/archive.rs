@@ -68,17 +68,17 @@ impl Archive {
     }
 
     /// The rows, as a dump with no weights.
-    pub fn dump(&self) -> CampaignDump {
+    pub fn into_dump(self) -> CampaignDump {
         CampaignDump {
-            campaign: self.campaign.clone(),
-            programs: self.programs.clone(),
-            candidates: self.candidates.clone(),
-            evaluations: self.evaluations.clone(),
-            checkpoints: self.checkpoints.clone(),
-            curve_points: self.curve_points.clone(),
-            reruns: self.reruns.clone(),
+            campaign: self.campaign,
+            programs: self.programs,
+            candidates: self.candidates,
+            evaluations: self.evaluations,
+            checkpoints: self.checkpoints,
+            curve_points: self.curve_points,
+            reruns: self.reruns,
             weights: Vec::new(),
-            requeues: self.requeues.clone(),
+            requeues: self.requeues,
         }
     }
 
@@ -159,6 +159,7 @@ impl Store {
             });
         }
         let archive = Archive::read(&path)?;
+        let (name, expected) = (archive.campaign.name.clone(), archive.content_hash.clone());
         let open = |error| StoreError::Open { url: url.into(), error };
         // One connection, kept for the store's life: an in-memory database lives as long as
         // its connection.
@@ -179,19 +180,18 @@ impl Store {
             .map_err(open)?;
         crate::migrate(&pool, &crate::sqlite_migrator(), url).await?;
         let store = Store { pool, url: url.into(), backend: Backend::Sqlite, access: Access::Write };
-        store.load_campaign(&archive.dump()).await?;
+        store.load_campaign(&archive.into_dump()).await?;
         let id = store
-            .campaign(&archive.campaign.name)
+            .campaign(&name)
             .await?
             .map(|c| c.id)
             .ok_or(StoreError::Archive { path: path.display().to_string(), why: "its campaign did not load".into() })?;
         let hash = store.dump_campaign(id).await?.content_hash();
-        if hash != archive.content_hash {
+        if hash != expected {
             return Err(StoreError::Archive {
                 path: path.display().to_string(),
                 why: format!(
-                    "its rows do not match its content hash (stored {}, rows {hash}): the file was changed or damaged",
-                    archive.content_hash
+                    "its rows do not match its content hash (stored {expected}, rows {hash}): the file was changed or damaged"
                 ),
             });
         }
