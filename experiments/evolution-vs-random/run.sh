@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# Evolution against random search: 3 seeds each, two campaigns at a time (one worker each),
-# then best-so-far against compute. Resumable: run it again and finished campaigns are only
-# reported. The store lives outside the checkout (first argument; default below); the summary
-# it leaves here (progress.csv, progress.json, progress.svg, analyze-*.json) is what the README
-# tables are made from.
+# Evolution against random search (issue 27): for each seed, one campaign per arm of
+# campaign.toml (`strategy = "evolution"` and `"random"`), the two side by side (one worker
+# each), each archived here as it finishes (`ARM-SEED.archive.json.gz`, `primer archive`).
+# A seed whose two archives are here is skipped, so running it again resumes, on this machine
+# or another; the store lives outside the checkout ($STORE). `render.sh` then rebuilds every
+# table and the plot from the archives alone.
 #
-#   experiments/evolution-vs-random/run.sh [sqlite:///path/to/store.db]
+#   experiments/evolution-vs-random/run.sh [FIRST [LAST]]     # seeds FIRST..LAST, default 1..40
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+cd "$root"
+cargo build --release --quiet -p primer-cli -p primer-engine
 primer="$root/target/release/primer"
-db="${1:-sqlite://$HOME/primer-runs/evolution-vs-random.db}"
-mkdir -p "$(dirname "${db#sqlite://}")"
+store=${STORE:-sqlite://$HOME/primer-runs/evolution-vs-random.db}
+mkdir -p "$(dirname "${store#sqlite://}")"
+first=${1:-1}
+last=${2:-40}
 config="$here/campaign.toml"
 random="$(mktemp --suffix=.toml -p "$here")"
 trap 'rm -f "$random"' EXIT
 sed 's/^strategy = "evolution"/strategy = "random"/' "$config" > "$random"
-for seed in 1 2 3; do
-  "$primer" search "$config" --db "$db" --name "evolution-$seed" --seed "$seed" > "$here/.evolution-$seed.log" 2>&1 &
-  "$primer" search "$random" --db "$db" --name "random-$seed" --seed "$seed" > "$here/.random-$seed.log" 2>&1 &
-  wait
-done
-names=(evolution-1 evolution-2 evolution-3 random-1 random-2 random-3)
-"$primer" progress "${names[@]}" --db "$db" --svg "$here/progress.svg" | tee "$here/progress.txt"
-"$primer" progress "${names[@]}" --db "$db" --format csv > "$here/progress.csv"
-for n in "${names[@]}"; do
-  "$primer" analyze "$n" --db "$db" --format json > "$here/analyze-$n.json"
+for ((seed = first; seed <= last; seed++)); do
+  pids=()
+  for arm in evolution random; do
+    name=$arm-$seed
+    [[ -f "$here/$name.archive.json.gz" ]] && continue
+    file=$config
+    [[ $arm == random ]] && file=$random
+    (
+      nice "$primer" search "$file" --db "$store" --name "$name" --seed "$seed" > "/tmp/primer-$name.log" 2>&1
+      "$primer" archive "$name" --db "$store" --out "$here/$name.archive.json.gz" > /dev/null
+      echo "$name done ($(date -u +%H:%M:%S))"
+    ) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
 done
