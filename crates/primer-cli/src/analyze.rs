@@ -495,18 +495,18 @@ pub async fn analyze(store: &Store, campaign: &str, k: usize, format: Format) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use primer_dsl::analysis::{canonical_hash, eliminate_dead_code};
     use primer_dsl::op::Op;
     use primer_dsl::program::Instruction;
     use primer_evolve::mutation::{BankChange, FieldValue};
 
-    fn root() -> std::path::PathBuf {
+    pub(crate) fn root() -> std::path::PathBuf {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
     }
 
-    fn row(
+    pub(crate) fn row(
         candidate: i64,
         parent: Option<i64>,
         p: &Program,
@@ -538,7 +538,7 @@ mod tests {
     }
 
     /// The demo campaign's resolved spec (its corpus check satisfied by any existing file).
-    fn demo_spec() -> CampaignSpec {
+    pub(crate) fn demo_spec() -> CampaignSpec {
         let root = root();
         crate::campaign::resolve(&root.join("experiments/demo.toml"), &Default::default(), &root.join("Cargo.toml"))
             .unwrap()
@@ -610,186 +610,10 @@ mod tests {
     }
 
     #[test]
-    fn progress_is_the_best_so_far_against_cumulative_compute() {
-        let root = root();
-        let spec = demo_spec();
-        let t = primer_dsl::text::parse_file(&root.join("search-spaces/programs/transformer.prim")).unwrap();
-        let mut rows = vec![
-            row(1, None, &t, None, Outcome::Finished, 2.0, 2),
-            row(2, Some(1), &t, None, Outcome::Stopped, 2.5, 1),
-            row(3, Some(1), &t, None, Outcome::Finished, 1.5, 2),
-        ];
-        rows[1].flops = Some(0.25e9);
-        rows.push(HistoryRow {
-            outcome: None,
-            fitness: None,
-            flops: None,
-            ..row(4, Some(1), &t, None, Outcome::Finished, 0.0, 0)
-        });
-        let p = progress_of("x", &spec, &rows);
-        assert_eq!((p.strategy.as_str(), p.seed), ("evolution", 1));
-        assert_eq!(p.points, [(1e9, 2.0), (1.25e9, 2.0), (2.25e9, 1.5)]);
-        assert_eq!(best_at(&p.points, 0.5e9), None);
-        assert_eq!(best_at(&p.points, 2e9), Some(2.0));
-        assert_eq!(best_at(&p.points, 3e9), Some(1.5));
-    }
-
-    #[test]
     fn stored_mutations_are_one_or_a_list() {
         let m = Mutation::DeleteInstruction { subprogram: 0, position: 1 };
         assert_eq!(stored_mutations(&serde_json::to_string(&m).unwrap()).unwrap(), std::slice::from_ref(&m));
         assert_eq!(stored_mutations(&serde_json::to_string(&[m.clone(), m.clone()]).unwrap()).unwrap(), [m.clone(), m]);
         assert!(stored_mutations("{}").is_err());
     }
-}
-
-/// One campaign's search progress: best loss so far against cumulative training compute, in
-/// birth order (a reused result costs nothing; a candidate stopped at a hurdle costs what it
-/// trained).
-#[derive(Debug, Clone, Serialize)]
-pub struct Progress {
-    pub campaign: String,
-    pub strategy: String,
-    pub seed: u64,
-    /// (cumulative training FLOPs, best loss so far) after each evaluated candidate.
-    pub points: Vec<(f64, f64)>,
-}
-
-/// The best-so-far curve of a history.
-pub fn progress_of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow]) -> Progress {
-    let mut flops = 0.0;
-    let mut best = f64::INFINITY;
-    let mut points = Vec::new();
-    for r in rows.iter().filter(|r| r.outcome.is_some()) {
-        flops += r.flops.unwrap_or(0.0);
-        if let Some(f) = r.fitness.filter(|f| f.is_finite()) {
-            best = best.min(f);
-        }
-        if best.is_finite() {
-            points.push((flops, best));
-        }
-    }
-    Progress {
-        campaign: name.into(),
-        strategy: if spec.strategy.is_evolution() { "evolution".into() } else { "random".into() },
-        seed: spec.seed,
-        points,
-    }
-}
-
-/// Mean and sd of the best loss over a strategy's campaigns at one compute step (None where
-/// no campaign reached it).
-type MeanSd = Option<(f64, f64)>;
-
-/// The best loss a curve had reached by `compute` (None: nothing evaluated by then).
-pub fn best_at(points: &[(f64, f64)], compute: f64) -> Option<f64> {
-    points.iter().take_while(|p| p.0 <= compute).last().map(|p| p.1)
-}
-
-/// `primer progress CAMPAIGN...`: best-so-far against compute for each campaign, and mean ±
-/// sd per strategy at ten equal steps of the compute all of them reached.
-pub async fn progress(
-    store: &Store,
-    campaigns: &[String],
-    svg_path: Option<&std::path::Path>,
-    format: Format,
-) -> Result<()> {
-    let mut all = Vec::new();
-    for name in campaigns {
-        let c = find_campaign(store, name).await?;
-        let spec: CampaignSpec =
-            serde_json::from_str(&c.config).with_context(|| format!("campaign `{}`: its stored config", c.name))?;
-        all.push(progress_of(&c.name, &spec, &store.history(c.id).await?));
-    }
-    let common = all.iter().map(|p| p.points.last().map_or(0.0, |l| l.0)).fold(f64::INFINITY, f64::min);
-    let steps: Vec<f64> = (1..=10).map(|i| common * i as f64 / 10.0).collect();
-    let mut strategies: Vec<String> = all.iter().map(|p| p.strategy.clone()).collect();
-    strategies.sort();
-    strategies.dedup();
-    // Per strategy and step: mean and sd over its campaigns.
-    let table: Vec<(String, Vec<MeanSd>)> = strategies
-        .iter()
-        .map(|s| {
-            let cells = steps
-                .iter()
-                .map(|&c| {
-                    let v: Vec<f64> =
-                        all.iter().filter(|p| &p.strategy == s).filter_map(|p| best_at(&p.points, c)).collect();
-                    (!v.is_empty()).then(|| crate::compare::mean_sd(&v))
-                })
-                .collect();
-            (s.clone(), cells)
-        })
-        .collect();
-    if let Some(path) = svg_path {
-        let curves: Vec<(String, Vec<(f64, f64)>)> = all
-            .iter()
-            .map(|p| (format!("{} ({}, seed {})", p.campaign, p.strategy, p.seed), p.points.clone()))
-            .collect();
-        std::fs::write(
-            path,
-            crate::compare::svg(
-                "best loss so far against training compute",
-                "cumulative training FLOPs (log scale)",
-                &curves,
-            ),
-        )
-        .with_context(|| format!("{}", path.display()))?;
-    }
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "campaigns": all, "compute": steps, "by_strategy": table })
-            )?
-        ),
-        Format::Csv => {
-            println!("campaign,strategy,seed,compute_flops,best_loss");
-            for p in &all {
-                for &c in &steps {
-                    println!(
-                        "{},{},{},{c},{}",
-                        p.campaign,
-                        p.strategy,
-                        p.seed,
-                        best_at(&p.points, c).map_or(String::new(), |b| b.to_string())
-                    );
-                }
-            }
-        }
-        Format::Table => {
-            println!(
-                "best loss so far (mean ± sd over campaigns) at equal training compute; {} campaign(s):",
-                all.len()
-            );
-            for p in &all {
-                let last = p.points.last().copied().unwrap_or((0.0, f64::NAN));
-                println!(
-                    "  {} ({}, seed {}): {} evaluated, {:.3e} FLOPs, best {:.4}",
-                    p.campaign,
-                    p.strategy,
-                    p.seed,
-                    p.points.len(),
-                    last.0,
-                    last.1
-                );
-            }
-            print!("{:>12}", "FLOPs");
-            for (s, _) in &table {
-                print!(" {:>22}", s);
-            }
-            println!();
-            for (i, c) in steps.iter().enumerate() {
-                print!("{c:>12.3e}");
-                for (_, cells) in &table {
-                    print!(" {:>22}", cells[i].map_or("–".into(), |(m, sd)| format!("{m:.4} ± {sd:.4}")));
-                }
-                println!();
-            }
-            if let Some(p) = svg_path {
-                println!("plot: {}", p.display());
-            }
-        }
-    }
-    Ok(())
 }

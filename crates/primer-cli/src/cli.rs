@@ -65,6 +65,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// How often the sampler proposes each of Primer's changes: N children of each seed program
+    /// of a campaign, drawn as the campaign draws them (one mutation each, from its search
+    /// space and model), and the share that adds squared ReLU or a depthwise convolution after
+    /// Q, K or V, with its 95% interval and what it makes likely in the campaign's candidates
+    /// (expected proposals, the chance of at least one) if every parent were like the seed: an
+    /// upper bound, to read a campaign that did not find them. Reads the campaign file only.
+    Proposals {
+        /// The campaign file (TOML), e.g. experiments/rediscover-bpe.toml.
+        config: PathBuf,
+        /// Children drawn per seed program.
+        #[arg(long, default_value_t = 100_000, value_parser = flags::positive_u64)]
+        children: u64,
+        /// Seed of the draws (default: the campaign's).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Show what changed from one program to another (inserted, deleted, changed instructions).
     Diff {
         old: PathBuf,
@@ -209,13 +227,17 @@ pub enum Command {
         format: Format,
     },
     /// Search progress of campaigns side by side (e.g. evolution against random search): each
-    /// one's best loss so far against its cumulative training compute, and per strategy the mean
-    /// ± sd over its campaigns at ten equal steps of the compute every campaign reached.
+    /// one's best loss so far against its cumulative training compute; per strategy the median
+    /// and quartiles over its campaigns at ten equal steps of the compute every campaign
+    /// reached; and at that compute, per strategy, how many campaigns had their best program in
+    /// the local basin (no attention, a convolution) and a Primer motif (squared ReLU, a
+    /// depthwise conv after Q, K or V) in their top 5, with two strategies tested against each
+    /// other (Mann-Whitney U on the best losses, Fisher's exact test on the hit counts).
     Progress {
-        /// Campaigns (names or ids).
-        #[arg(required = true)]
+        /// Campaigns (names or ids); none: every campaign in the store (e.g. a folder of
+        /// archives, `--db archive://experiments/evolution-vs-random`).
         campaigns: Vec<String>,
-        /// Also write an SVG plot of every campaign's curve.
+        /// Also write an SVG plot: per strategy, the median best loss so far with its quartiles.
         #[arg(long)]
         svg: Option<PathBuf>,
         #[arg(long, value_parser = flags::store_url)]
@@ -244,8 +266,9 @@ pub enum Command {
     /// resolved config, programs as text, candidates with lineage and mutations, fitness,
     /// hurdles, curves at their eval points, retrainings; no weights) that every command that
     /// only reads opens as a store with `--db archive://FILE` (status, top, show, lineage,
-    /// analyze, progress, savings, hurdles, report, compare, export of a candidate). It reads
-    /// the store only; a campaign still running is archived as it stands.
+    /// analyze, progress, savings, hurdles, report, compare, export of a candidate), and
+    /// `--db archive://FOLDER` opens every archive in a folder as one store. It reads the store
+    /// only; a campaign still running is archived as it stands.
     Archive {
         /// The campaign (name or id).
         campaign: String,

@@ -50,13 +50,27 @@ pub fn sd_curve(curves: &[Vec<(f64, f64)>]) -> Vec<f64> {
 }
 
 /// One line of a plot: its points (compute, loss) and, where known, the spread (± one sd over
-/// seeds) at each point, drawn as a band.
+/// seeds) or a band (the interquartile range over campaigns) at each point, drawn as a band.
 #[derive(Debug, Clone, Default)]
 pub struct Line {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     /// Empty, or one value per point.
     pub spread: Vec<f64>,
+    /// Empty, or (low, high) per point: drawn instead of the spread.
+    pub band: Vec<(f64, f64)>,
+}
+
+impl Line {
+    /// (low, high) of the band at point `k` (the point itself where there is none).
+    fn band_at(&self, k: usize) -> (f64, f64) {
+        let y = self.points[k].1;
+        if let Some(&(lo, hi)) = self.band.get(k).filter(|b| b.0.is_finite() && b.1.is_finite()) {
+            return (lo, hi);
+        }
+        let sd = self.spread.get(k).copied().filter(|s| s.is_finite()).unwrap_or(0.0);
+        (y - sd, y + sd)
+    }
 }
 
 /// Ticks of an axis: (value, label) for the labelled ones, and the minor ones.
@@ -123,7 +137,7 @@ pub fn linear_ticks(lo: f64, hi: f64, n: usize) -> Ticks {
 /// An SVG line plot of loss against compute (log scale), one line per named curve.
 pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> String {
     let lines: Vec<Line> =
-        curves.iter().map(|(n, c)| Line { name: n.clone(), points: c.clone(), spread: Vec::new() }).collect();
+        curves.iter().map(|(n, c)| Line { name: n.clone(), points: c.clone(), ..Line::default() }).collect();
     plot(title, x_label, &lines, &[])
 }
 
@@ -138,8 +152,8 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
     for l in lines {
         for (i, p) in l.points.iter().enumerate().filter(|(_, p)| ok(p)) {
             xs.push(p.0);
-            let sd = l.spread.get(i).copied().filter(|s| s.is_finite()).unwrap_or(0.0);
-            ys.extend([p.1 - sd, p.1 + sd]);
+            let (lo, hi) = l.band_at(i);
+            ys.extend([lo, hi]);
         }
     }
     xs.extend(marks.iter().map(|m| m.0).filter(|x| *x > 0.0));
@@ -238,16 +252,11 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
     );
     for (i, l) in lines.iter().enumerate() {
         let color = colors[i % colors.len()];
-        let pts: Vec<(f64, f64, f64)> = l
-            .points
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| ok(p))
-            .map(|(k, p)| (p.0, p.1, l.spread.get(k).copied().filter(|s| s.is_finite()).unwrap_or(0.0)))
-            .collect();
-        if pts.iter().any(|p| p.2 > 0.0) {
-            let upper = pts.iter().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1 + p.2)));
-            let lower = pts.iter().rev().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1 - p.2)));
+        let pts: Vec<(f64, f64, (f64, f64))> =
+            l.points.iter().enumerate().filter(|(_, p)| ok(p)).map(|(k, p)| (p.0, p.1, l.band_at(k))).collect();
+        if pts.iter().any(|p| p.2.1 > p.2.0) {
+            let upper = pts.iter().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.2.1)));
+            let lower = pts.iter().rev().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.2.0)));
             let band: Vec<String> = upper.chain(lower).collect();
             let _ = writeln!(
                 s,
@@ -266,10 +275,17 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
         );
         let _ = writeln!(s, r#"<text x="{}" y="{:.1}">{}</text>"#, w - right + 35.0, ly + 4.0, escape(&l.name));
     }
-    if lines.iter().any(|l| !l.spread.is_empty()) {
+    let note = if lines.iter().any(|l| !l.band.is_empty()) {
+        Some("bands: quartiles over campaigns")
+    } else if lines.iter().any(|l| !l.spread.is_empty()) {
+        Some("bands: ± 1 sd over seeds")
+    } else {
+        None
+    };
+    if let Some(note) = note {
         let _ = writeln!(
             s,
-            r##"<text x="{}" y="{:.1}" font-size="10" fill="#555">bands: ± 1 sd over seeds</text>"##,
+            r##"<text x="{}" y="{:.1}" font-size="10" fill="#555">{note}</text>"##,
             w - right + 10.0,
             top + 18.0 * lines.len() as f64 + 12.0
         );
@@ -330,11 +346,21 @@ mod tests {
 
     #[test]
     fn the_plot_draws_spread_bands_and_budget_marks() {
-        let line = Line { name: "a".into(), points: vec![(1e11, 3.0), (1e12, 2.5)], spread: vec![0.1, 0.05] };
-        let s = plot("t", "x", &[line], &[(1e11, "1e11flops".into()), (1e12, "1e12flops".into())]);
+        let line = Line {
+            name: "a".into(),
+            points: vec![(1e11, 3.0), (1e12, 2.5)],
+            spread: vec![0.1, 0.05],
+            ..Line::default()
+        };
+        let s = plot("t", "x", std::slice::from_ref(&line), &[(1e11, "1e11flops".into()), (1e12, "1e12flops".into())]);
         assert_eq!(s.matches("<polygon").count(), 1);
         assert_eq!(s.matches("stroke-dasharray").count(), 2);
         assert!(s.contains(">1e11flops<") && s.contains("bands: ± 1 sd over seeds"));
+        // An explicit band (quartiles) is drawn instead of the spread, from its own ends.
+        let quartiles = Line { band: vec![(2.9, 3.4), (2.4, 2.6)], ..line };
+        let s = plot("t", "x", &[quartiles], &[]);
+        assert_eq!(s.matches("<polygon").count(), 1);
+        assert!(s.contains("bands: quartiles over campaigns") && !s.contains("1 sd"));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub mod loadtest;
 pub mod output;
 pub mod paths;
 pub mod placement;
+pub mod progress;
+pub mod proposals;
 pub mod report;
 pub mod resolve;
 pub mod savings;

@@ -42,6 +42,10 @@ fn run() -> Result<ExitCode> {
             let ok = check::check(&file, model.config(), format)?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Proposals { config, children, seed, format } => {
+            primer_cli::proposals::proposals(&config, children, seed, format)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Diff { old, new, format } => {
             check::diff_files(&old, &new, format)?;
             Ok(ExitCode::SUCCESS)
@@ -180,7 +184,7 @@ fn run() -> Result<ExitCode> {
         Command::Progress { campaigns, svg, db, format } => {
             inspect_with(
                 db,
-                |s| async move { primer_cli::analyze::progress(&s, &campaigns, svg.as_deref(), format).await },
+                |s| async move { primer_cli::progress::progress(&s, &campaigns, svg.as_deref(), format).await },
             )
         }
         Command::Report { campaign, out, watch, db } => {
@@ -252,6 +256,7 @@ fn reads_only(c: &Command) -> bool {
     matches!(
         c,
         Command::Check { .. }
+            | Command::Proposals { .. }
             | Command::Diff { .. }
             | Command::Status { .. }
             | Command::Top { .. }

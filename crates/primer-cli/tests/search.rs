@@ -523,6 +523,61 @@ fn random_search_proposes_chains_from_the_seed_and_analyze_reads_the_campaign() 
     assert!(!missing.status.success());
 }
 
+/// A folder of archives opens as one store: `progress` over it (every campaign, none named)
+/// says what it says over the store, and tests evolution against random search.
+#[test]
+fn a_folder_of_archives_opens_as_one_store() {
+    let (dir, evolution, db) = campaign(TestBackend::Sqlite, "arm-evolution", 8, 2, "30steps", "");
+    let (_other, random, _) = campaign(TestBackend::Sqlite, "arm-random", 8, 2, "30steps", "");
+    let text = std::fs::read_to_string(&random)
+        .unwrap()
+        .replace("tournament = 3\n", "tournament = 3\nstrategy = \"random\"\nmax_mutations = 4\n");
+    std::fs::write(&random, text).unwrap();
+    search(&evolution, &db);
+    search(&random, &db);
+    let folder = dir.join("archives");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["arm-evolution", "arm-random"] {
+        let out = folder.join(format!("{name}.archive.json.gz"));
+        run_ok(&["archive", name, "--out", out.to_str().unwrap(), "--db", &db]);
+    }
+    std::fs::write(folder.join("notes.txt"), "not an archive").unwrap();
+    let archives = format!("archive://{}", folder.display());
+    for format in ["table", "json", "csv"] {
+        assert_eq!(
+            run_ok(&["progress", "arm-evolution", "arm-random", "--db", &db, "--format", format]),
+            run_ok(&["progress", "--db", &archives, "--format", format]),
+            "{format}"
+        );
+    }
+    let svg = dir.join("progress.svg");
+    let table = run_ok(&["progress", "--db", &archives, "--svg", svg.to_str().unwrap()]);
+    assert!(
+        table.contains("2 campaign(s)")
+            && table.contains("Mann-Whitney U (evolution against random)")
+            && table.contains("Fisher's exact test"),
+        "{table}"
+    );
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("evolution (median of 1)") && plot.contains("random (median of 1)"), "{plot}");
+    let status = json(&["status", "--db", &archives]);
+    assert_eq!(status.as_array().map(Vec::len), Some(2), "{status}");
+
+    // The same campaign twice, or no archive at all: refused, the folder or file named.
+    std::fs::copy(folder.join("arm-random.archive.json.gz"), folder.join("copy.archive.json.gz")).unwrap();
+    let out = primer().args(["progress", "--db", &archives]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("also in another archive") && stderr.contains("copy.archive.json.gz"),
+        "{stderr}"
+    );
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = primer().args(["status", "--db", &format!("archive://{}", empty.display())]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no campaign archive") && stderr.contains("empty"), "{stderr}");
+}
+
 /// Functional dedup in a real campaign: a candidate whose untrained model computes the same
 /// function as an earlier one's (same fingerprint) takes that one's loss instead of training,
 /// and says whose. One worker, so the run is the same every time.

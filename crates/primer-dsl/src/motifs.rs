@@ -13,6 +13,11 @@
 //! - **norms**: layer-norm-like patterns per layer (`(x - RED_MEAN(x)) / ABS_ROOT(...)`, or the
 //!   product with its `RECIP`), counted through calls with their copies; more than the seed's
 //!   are extra norms.
+//!
+//! Beside them, [`token_mixing`]: how a program's live code moves information between
+//! positions (attention, a causal convolution, a cumulative op). A program with a convolution
+//! and no attention is in the "local" basin that small searches fall into
+//! ([`TokenMixing::local_basin`]).
 
 use serde::Serialize;
 
@@ -71,6 +76,40 @@ pub fn motifs(program: &Program) -> Motifs {
     }
     if !p.subprograms.is_empty() {
         m.norms = norms_in(&p, 0, 0);
+    }
+    m
+}
+
+/// How a program's live code mixes positions of the sequence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenMixing {
+    /// Some `T_MAT_MUL(q, k)` whose product reaches a `MAT_MUL(w, v)`.
+    pub attention: bool,
+    /// Some causal convolution (`CONV*` or `DCONV*`, width 3 or more).
+    pub convolution: bool,
+    /// Some `CUM_SUM` or `CUM_PROD` along the sequence.
+    pub cumulative: bool,
+}
+
+impl TokenMixing {
+    /// No attention, and tokens mixed by a convolution: the cheap local programs that win small
+    /// budgets (experiments/README.md), not Primer's route.
+    pub fn local_basin(&self) -> bool {
+        !self.attention && self.convolution
+    }
+}
+
+/// How the live code of `program` mixes positions (uncalled subprograms and dead instructions
+/// do not count).
+pub fn token_mixing(program: &Program) -> TokenMixing {
+    let p = eliminate_dead_code(program);
+    let mut m = TokenMixing::default();
+    for s in &p.subprograms {
+        m.attention |= !attention_operands(s).is_empty();
+        for ins in &s.instructions {
+            m.convolution |= ins.op.kernel_width().is_some_and(|w| w > 1);
+            m.cumulative |= matches!(ins.op, Op::CumSum | Op::CumProd);
+        }
     }
     m
 }
@@ -254,6 +293,37 @@ mod tests {
             Motifs { squared_relu: true, dconv_q: false, dconv_k: true, dconv_v: true, shared_qk: true, norms: 2 }
         );
         assert_eq!(p.names(), ["squared_relu", "dconv_k", "dconv_v", "shared_qk"]);
+    }
+
+    #[test]
+    fn token_mixing_reads_the_live_code() {
+        let t = token_mixing(&program("transformer.prim"));
+        assert_eq!(t, TokenMixing { attention: true, convolution: false, cumulative: false });
+        assert!(!t.local_basin());
+        let ez = token_mixing(&program("primer_ez.prim"));
+        assert!(ez.attention && ez.convolution && !ez.local_basin());
+        // Attention no longer called (its subprogram is dead), a convolution instead: the basin.
+        let local = token_mixing(&edited(
+            "transformer.prim",
+            "heads = CALL[8] attention_head(n1)\n  attn  = DENSE(heads, model)",
+            "attn  = DCONV15(n1)",
+        ));
+        assert_eq!(local, TokenMixing { attention: false, convolution: true, cumulative: false });
+        assert!(local.local_basin());
+        // A convolution whose result is never used does not mix anything.
+        let dead = token_mixing(&edited(
+            "transformer.prim",
+            "heads = CALL[8] attention_head(n1)\n  attn  = DENSE(heads, model)",
+            "unused = CONV3(n1, model)\n  attn  = DENSE(n1, model)",
+        ));
+        assert_eq!(dead, TokenMixing::default());
+        // A running sum along the sequence.
+        let cum = token_mixing(&edited(
+            "transformer.prim",
+            "attn  = DENSE(heads, model)",
+            "c = CUM_SUM(heads)\n  attn  = DENSE(c, model)",
+        ));
+        assert!(cum.attention && cum.cumulative && !cum.convolution);
     }
 
     #[test]

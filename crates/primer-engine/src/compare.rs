@@ -147,8 +147,10 @@ pub fn compare(
     for (row, (_, curve, _)) in rows.iter_mut().zip(&plot) {
         row.speedup = speedup(&baseline, curve);
     }
-    let lines: Vec<primer_cli::compare::Line> =
-        plot.into_iter().map(|(name, points, spread)| primer_cli::compare::Line { name, points, spread }).collect();
+    let lines: Vec<primer_cli::compare::Line> = plot
+        .into_iter()
+        .map(|(name, points, spread)| primer_cli::compare::Line { name, points, spread, band: Vec::new() })
+        .collect();
     let marks: Vec<(f64, String)> = parsed
         .iter()
         .map(|b| match *b {

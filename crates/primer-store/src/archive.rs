@@ -1,6 +1,7 @@
 //! Campaign archives (`primer archive`): a compact, self-contained, versioned copy of one
 //! campaign that a checkout can carry, and that every command that only reads opens as a
-//! store: `--db archive://PATH`.
+//! store: `--db archive://PATH`. PATH may also be a folder: every archive in it opens as one
+//! store (campaigns side by side, e.g. `primer progress` over many campaigns).
 //!
 //! An archive is gzip-compressed JSON: the format's name and version, the store schema it was
 //! written at, the campaign's content hash, and every row of the campaign a reader needs: its
@@ -133,7 +134,30 @@ impl Archive {
     }
 }
 
-/// The file an `archive://PATH` URL names.
+/// The archives `path` names: the file itself, or every `*.archive.json.gz` and
+/// `*.archive.json` in the folder, in name order (at least one).
+fn archive_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let bad = |why: String| StoreError::Archive { path: path.display().to_string(), why };
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| bad(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".archive.json.gz") || n.ends_with(".archive.json"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(bad("a folder with no campaign archive in it (`*.archive.json.gz`)".into()));
+    }
+    Ok(files)
+}
+
+/// The file (or folder of archives) an `archive://PATH` URL names.
 pub fn archive_file(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("archive://")?;
     (!path.is_empty()).then(|| PathBuf::from(path))
@@ -158,8 +182,7 @@ impl Store {
                 why: "an archive is read-only: a command that writes needs a store (`primer store copy archive://FILE sqlite://FILE.db` makes one)".into(),
             });
         }
-        let archive = Archive::read(&path)?;
-        let (name, expected) = (archive.campaign.name.clone(), archive.content_hash.clone());
+        let files = archive_files(&path)?;
         let open = |error| StoreError::Open { url: url.into(), error };
         // One connection, kept for the store's life: an in-memory database lives as long as
         // its connection.
@@ -180,20 +203,20 @@ impl Store {
             .map_err(open)?;
         crate::migrate(&pool, &crate::sqlite_migrator(), url).await?;
         let store = Store { pool, url: url.into(), backend: Backend::Sqlite, access: Access::Write };
-        store.load_campaign(&archive.into_dump()).await?;
-        let id = store
-            .campaign(&name)
-            .await?
-            .map(|c| c.id)
-            .ok_or(StoreError::Archive { path: path.display().to_string(), why: "its campaign did not load".into() })?;
-        let hash = store.dump_campaign(id).await?.content_hash();
-        if hash != expected {
-            return Err(StoreError::Archive {
-                path: path.display().to_string(),
-                why: format!(
+        for file in &files {
+            let bad = |why: String| StoreError::Archive { path: file.display().to_string(), why };
+            let archive = Archive::read(file)?;
+            let (name, expected) = (archive.campaign.name.clone(), archive.content_hash.clone());
+            if store.load_campaign(&archive.into_dump()).await?.is_none() {
+                return Err(bad(format!("campaign `{name}` is also in another archive of {}", path.display())));
+            }
+            let id = store.campaign(&name).await?.map(|c| c.id).ok_or(bad("its campaign did not load".into()))?;
+            let hash = store.dump_campaign(id).await?.content_hash();
+            if hash != expected {
+                return Err(bad(format!(
                     "its rows do not match its content hash (stored {expected}, rows {hash}): the file was changed or damaged"
-                ),
-            });
+                )));
+            }
         }
         {
             use sqlx::Executor;

@@ -62,7 +62,7 @@ pub enum StoreError {
     #[error("store: {0}")]
     Query(sqlx::Error),
     #[error(
-        "store URL `{0}`: not a store primer can open; supported: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (or postgresql://), archive://FILE (a campaign archive, read-only)"
+        "store URL `{0}`: not a store primer can open; supported: sqlite://PATH, postgres://USER@HOST:PORT/DATABASE (or postgresql://), archive://FILE (a campaign archive, read-only; or a folder of them)"
     )]
     Unsupported(String),
     #[error("store {url}: PostgreSQL {} is too old; primer needs 15 or newer (server_version_num {version})", version / 10000)]
