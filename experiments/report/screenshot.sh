@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the report screenshots README.md shows: a real small campaign
+# Regenerates the report screenshots README.md and docs/guide.md show: a real small campaign
 # (experiments/drill/campaign.toml, 60 candidates, 2 workers, about a minute), its report
 # (`primer report`), and headless Chromium's view of it (crates/primer-cli/tests/browser.py):
 # the first screen and the progress and cost sections, into this folder.
