@@ -368,9 +368,9 @@ pub async fn load(store: &Store, campaign: &str, k: usize) -> Result<Analysis> {
 /// The campaign's programs, parsed, by hash (one query).
 pub async fn parsed_programs(store: &Store, campaign: i64) -> Result<HashMap<String, Program>> {
     let mut programs = HashMap::new();
-    for (hash, json, ..) in store.programs_of(campaign).await? {
-        let p = text::from_json(&json, "<store>").with_context(|| format!("program {hash}"))?;
-        programs.insert(hash, p);
+    for stored in store.programs_of(campaign).await? {
+        let p = text::from_json(&stored.json, "<store>").with_context(|| format!("program {}", stored.hash))?;
+        programs.insert(stored.hash, p);
     }
     Ok(programs)
 }

@@ -340,8 +340,8 @@ pub async fn check(store: &Store, campaign: i64, target: usize) -> Result<Check>
     let ids: HashSet<i64> = dump.candidates.iter().map(|c| c.id).collect();
     let mut seen = HashSet::new();
     for p in &dump.curve_points {
-        if !seen.insert((p.candidate, p.step)) {
-            v.push(format!("candidate {}: curve point at step {} twice", p.candidate, p.step));
+        if !seen.insert((p.candidate, p.point.step)) {
+            v.push(format!("candidate {}: curve point at step {} twice", p.candidate, p.point.step));
         }
         if !ids.contains(&p.candidate) {
             v.push(format!("a curve point of candidate {}, not the campaign's", p.candidate));

@@ -98,7 +98,8 @@ pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
     for c in store.campaigns().await? {
         let counts = store.counts(c.id).await?;
         let outcomes = store.outcome_counts(c.id).await?;
-        let count = |f: &dyn Fn(Outcome) -> bool| outcomes.iter().filter(|(o, _)| f(*o)).map(|(_, n)| n).sum::<i64>();
+        let count =
+            |f: &dyn Fn(Outcome) -> bool| outcomes.iter().filter(|o| f(o.outcome)).map(|o| o.count).sum::<i64>();
         let program_failures = count(&|o| matches!(o, Outcome::Invalid | Outcome::Diverged | Outcome::OutOfMemory));
         let lost = count(&|o| o == Outcome::Failed);
         let target = serde_json::from_str::<serde_json::Value>(&c.config)
@@ -307,7 +308,8 @@ pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Resul
 
 /// The ancestors of a candidate, itself first, back to its seed.
 async fn ancestors(store: &Store, id: i64) -> Result<(i64, Vec<HistoryRow>)> {
-    let (campaign, row) = store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
+    let primer_store::CandidateIn { campaign, row } =
+        store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
     let history = store.history(campaign).await?;
     let by_id: HashMap<i64, &HistoryRow> = history.iter().map(|r| (r.candidate, r)).collect();
     let mut chain = vec![row];
@@ -352,9 +354,10 @@ pub async fn show(store: &Store, id: i64, format: Format) -> Result<()> {
         campaign,
         bits_per_byte: me.fitness.map(|f| primer_tokens::bits_per_byte(f, per_token)),
         program_text: text::print(&p),
-        parameters: cost.map(|c| c.0),
-        flops_per_token: cost.map(|c| c.1),
-        checkpoints: store.checkpoints_of(id).await?,
+        parameters: cost.map(|c| c.parameters),
+        flops_per_token: cost.map(|c| c.flops_per_token),
+        // As (k, loss) pairs: the JSON `show` has always printed.
+        checkpoints: store.checkpoints_of(id).await?.into_iter().map(|c| (c.k, c.loss)).collect(),
         curve: store.curve(id).await?,
         diff_against_seed: primer_dsl::diff::diff(&seed, &p),
         diff_against_parent: parent.as_ref().map(|q| primer_dsl::diff::diff(q, &p)),

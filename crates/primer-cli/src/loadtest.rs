@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use primer_evolve::{Evolver, Mutator, Strategy};
-use primer_store::copy::{CampaignDump, CandidateRow, CheckpointRow, EvaluationRow, ProgramRow};
 use primer_store::{Campaign, Outcome, Status, Store};
+use primer_store::{CampaignDump, CandidateRow, CheckpointRow, EvaluationRow, ProgramRow};
 use serde::Serialize;
 
 use crate::campaign::{Overrides, resolve};

@@ -132,8 +132,8 @@ pub async fn placement(store: &Store, which: &str, asked: &[f64]) -> Result<Plac
         .programs_of(c.id)
         .await?
         .into_iter()
-        .filter(|(hash, ..)| spec.seeds.iter().any(|s| &s.hash == hash))
-        .map(|(.., fpt)| fpt.max(0) as u64)
+        .filter(|p| spec.seeds.iter().any(|s| s.hash == p.hash))
+        .map(|p| p.flops_per_token.max(0) as u64)
         .max()
         .unwrap_or(0);
     let points = points_of(&spec, seed_flops_per_token, asked)

@@ -197,9 +197,10 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
     // The campaign's programs, read once: their costs and the parsed programs.
     let mut costs: HashMap<String, (i64, i64)> = HashMap::new();
     let mut programs: HashMap<String, Program> = HashMap::new();
-    for (hash, json, params, fpt) in store.programs_of(c.id).await? {
-        let p = primer_dsl::text::from_json(&json, "<store>").with_context(|| format!("program {hash}"))?;
-        costs.insert(hash.clone(), (params, fpt));
+    for stored in store.programs_of(c.id).await? {
+        let hash = stored.hash;
+        let p = primer_dsl::text::from_json(&stored.json, "<store>").with_context(|| format!("program {hash}"))?;
+        costs.insert(hash.clone(), (stored.parameters, stored.flops_per_token));
         programs.insert(hash, p);
     }
     let k = 20;
@@ -262,9 +263,9 @@ pub async fn data(store: &Store, campaign: &str, refresh: u64) -> Result<Data> {
     let fractions = spec.hurdles.fractions();
     let reached_rows = store.checkpoint_counts(c.id).await?;
     let mut reached = vec![0; fractions.len()];
-    for (k, n) in reached_rows {
-        if let Some(x) = reached.get_mut(k as usize) {
-            *x = n;
+    for r in reached_rows {
+        if let Some(x) = reached.get_mut(r.k as usize) {
+            *x = r.candidates;
         }
     }
     let mut medians = Vec::new();
@@ -524,7 +525,7 @@ pub async fn report(store: &Store, campaign: &str, out: &Path, watch: Option<f64
 /// half stopped at a hurdle, some reused, a few diverged or invalid), a curve point at each
 /// checkpoint reached and at the end, and the hurdle checkpoints.
 pub fn synthetic(n: usize, seed: u64) -> Result<primer_store::CampaignDump> {
-    use primer_store::copy::{CampaignDump, CandidateRow, CheckpointRow, CurveRow, EvaluationRow, ProgramRow};
+    use primer_store::{CampaignDump, CandidateRow, CheckpointRow, CurvePoint, CurveRow, EvaluationRow, ProgramRow};
     use rand::{Rng, SeedableRng};
     let config = crate::paths::workspace_root().join("experiments/demo.toml");
     let o = crate::campaign::Overrides {
@@ -646,12 +647,14 @@ pub fn synthetic(n: usize, seed: u64) -> Result<primer_store::CampaignDump> {
                 let step = (600.0 * frac).round() as i64;
                 d.curve_points.push(CurveRow {
                     candidate: id,
-                    step,
-                    tokens: step * 1024,
-                    flops: full_flops * frac,
-                    seconds: 19.0 * frac,
-                    train_loss: loss + 0.05,
-                    val_loss: Some(loss),
+                    point: CurvePoint {
+                        step,
+                        tokens: step * 1024,
+                        flops: full_flops * frac,
+                        seconds: 19.0 * frac,
+                        train_loss: loss + 0.05,
+                        val_loss: Some(loss),
+                    },
                 });
                 if k < fractions.len() && *frac < 1.0 {
                     d.checkpoints.push(CheckpointRow { candidate: id, k: k as i64, loss });

@@ -58,7 +58,7 @@ pub struct CandidateProgram {
 
 /// Candidate `id` of the store, with its program and campaign.
 pub async fn candidate_program(store: &Store, id: i64) -> Result<CandidateProgram> {
-    let (campaign_id, row) =
+    let primer_store::CandidateIn { campaign: campaign_id, row } =
         store.candidate(id).await?.with_context(|| format!("no candidate {id} in {}", store.url))?;
     let campaign = store
         .campaign_by_id(campaign_id)

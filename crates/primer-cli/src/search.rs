@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::{Program, text};
 use primer_evolve::{Evolver, Finished, Mutator, Parent};
-use primer_store::{Campaign, NewCandidate, NewProgram, Outcome, Store};
+use primer_store::{Campaign, NewCandidate, Outcome, ProgramRow, Store};
 
 pub use crate::campaign::Overrides;
 use crate::campaign::{CampaignSpec, resolve};
@@ -25,9 +25,9 @@ use crate::paths;
 use crate::work::{install_stop_signals, stop_reason, stopping};
 
 /// The program row of a program at a campaign's model size.
-pub fn program_row(spec: &CampaignSpec, p: &Program) -> NewProgram {
+pub fn program_row(spec: &CampaignSpec, p: &Program) -> ProgramRow {
     let cost = spec.cost(p);
-    NewProgram {
+    ProgramRow {
         hash: canonical_hash(p).hex(),
         text: text::print(p),
         json: text::to_json(p),
@@ -385,7 +385,7 @@ pub async fn search(config: &Path, db: &str, o: &Overrides) -> Result<ExitCode> 
         // the finished from memory.
         // (In flight first: a result recorded in between is then both out of flight and in
         // memory, so a child is never bred as if a finished candidate were still training.)
-        let (pending, running) = store.in_flight(campaign.id).await?;
+        let primer_store::InFlight { pending, running } = store.in_flight(campaign.id).await?;
         memory.sync(&store, campaign.id).await?;
         let failed = memory.failed;
         let counts = primer_store::Counts { pending, running, done: memory.history.len() as i64 - failed, failed };

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use primer_store::testing::TestBackend;
-use primer_store::{NewCandidate, NewProgram, Store};
+use primer_store::{NewCandidate, ProgramRow, Store};
 
 use primer_store::on_both_backends;
 
@@ -101,9 +101,9 @@ fn the_chaos_drill_loses_and_duplicates_nothing(backend: TestBackend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn program(hash: &str) -> NewProgram {
+fn program(hash: &str) -> ProgramRow {
     let text = std::fs::read_to_string(root().join("search-spaces/programs/transformer.prim")).unwrap();
-    NewProgram { hash: hash.into(), text, json: "{}".into(), parameters: 1, flops_per_token: 1 }
+    ProgramRow { hash: hash.into(), text, json: "{}".into(), parameters: 1, flops_per_token: 1 }
 }
 
 fn the_drill_check_finds_what_is_broken(backend: TestBackend) {

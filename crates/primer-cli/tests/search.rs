@@ -798,7 +798,7 @@ fn store_copy_round_trips_a_campaign_through_postgres() {
         let s = Store::open(&c).await.unwrap();
         let other = s.create_campaign("other", "{}", 1).await.unwrap().unwrap();
         for i in 0..20 {
-            let p = primer_store::NewProgram {
+            let p = primer_store::ProgramRow {
                 hash: format!("h{i}"),
                 text: String::new(),
                 json: String::new(),

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyPoolOptions;
 
-use crate::copy::{CandidateRow, CheckpointRow, CurveRow, EvaluationRow, ProgramRow, RequeueRow, RerunRow};
 use crate::{Access, Backend, Campaign, CampaignDump, Result, Store, StoreError};
+use crate::{CandidateRow, CheckpointRow, CurveRow, EvaluationRow, ProgramRow, RequeueRow, RerunRow};
 
 /// The `format` field of every archive.
 pub const ARCHIVE_FORMAT: &str = "primer-campaign-archive";

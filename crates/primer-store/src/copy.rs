@@ -10,113 +10,13 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{Campaign, OptF64, Outcome, Result, Status, Store, StoreError};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct ProgramRow {
-    pub hash: String,
-    pub text: String,
-    pub json: String,
-    pub parameters: i64,
-    pub flops_per_token: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct CandidateRow {
-    pub id: i64,
-    pub birth: i64,
-    pub program: String,
-    pub parent: Option<i64>,
-    pub seed_index: Option<i64>,
-    pub mutation: Option<String>,
-    pub description: Option<String>,
-    pub status: Status,
-    pub worker: Option<String>,
-    pub attempts: i64,
-    /// Charged attempts up to this one no longer count (`--retry-failed`).
-    pub retry_from: i64,
-    pub fingerprint: Option<String>,
-    pub created_at: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct EvaluationRow {
-    pub candidate: i64,
-    pub budget: String,
-    pub fitness: Option<f64>,
-    pub steps: i64,
-    pub tokens: i64,
-    pub flops: f64,
-    pub seconds: f64,
-    pub hurdles: i64,
-    pub outcome: Outcome,
-    pub reason: Option<String>,
-    pub reused_from: Option<i64>,
-    pub worker: Option<String>,
-    pub finished_at: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct CheckpointRow {
-    pub candidate: i64,
-    pub k: i64,
-    pub loss: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct CurveRow {
-    pub candidate: i64,
-    pub step: i64,
-    pub tokens: i64,
-    pub flops: f64,
-    pub seconds: f64,
-    pub train_loss: f64,
-    pub val_loss: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct RerunRow {
-    pub candidate: i64,
-    pub budget: String,
-    pub seed: i64,
-    pub fitness: Option<f64>,
-    pub steps: i64,
-    pub flops: f64,
-    pub seconds: f64,
-    pub outcome: Outcome,
-    pub reason: Option<String>,
-    pub finished_at: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct WeightsRow {
-    pub candidate: i64,
-    pub budget: String,
-    pub seed: i64,
-    pub fitness: Option<f64>,
-    pub steps: i64,
-    #[serde(serialize_with = "sha256_hex")]
-    pub data: Vec<u8>,
-    pub created_at: f64,
-}
-
-fn sha256_hex<S: serde::Serializer>(data: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(Sha256::digest(data)))
-}
-
-/// Why an attempt ended without a result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct RequeueRow {
-    pub candidate: i64,
-    pub attempt: i64,
-    pub worker: Option<String>,
-    pub reason: String,
-    pub charged: i64,
-    pub at: f64,
-}
+use crate::{
+    Campaign, CandidateRow, CheckpointRow, CurveRow, EvaluationRow, OptF64, ProgramRow, RequeueRow, RerunRow, Result,
+    Status, Store, StoreError, WeightsRow,
+};
 
 /// Every row of one campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -172,19 +72,21 @@ impl CampaignDump {
         for p in &mut d.curve_points {
             p.candidate = b(p.candidate);
         }
-        d.curve_points.sort_by_key(|p| (p.candidate, p.step));
+        d.curve_points.sort_by_key(|p| (p.candidate, p.point.step));
         for r in &mut d.reruns {
-            r.candidate = b(r.candidate);
+            r.rerun.candidate = b(r.rerun.candidate);
         }
-        d.reruns.sort_by(|x, y| (x.candidate, &x.budget, x.seed).cmp(&(y.candidate, &y.budget, y.seed)));
+        let key = |r: &RerunRow| (r.rerun.candidate, r.rerun.budget.clone(), r.rerun.seed);
+        d.reruns.sort_by_key(key);
         for w in &mut d.weights {
-            w.candidate = b(w.candidate);
+            w.weights.candidate = b(w.weights.candidate);
         }
-        d.weights.sort_by(|x, y| (x.candidate, &x.budget, x.seed).cmp(&(y.candidate, &y.budget, y.seed)));
+        let key = |w: &WeightsRow| (w.weights.candidate, w.weights.budget.clone(), w.weights.seed);
+        d.weights.sort_by_key(key);
         for r in &mut d.requeues {
-            r.candidate = b(r.candidate);
+            r.requeue.candidate = b(r.requeue.candidate);
         }
-        d.requeues.sort_by_key(|r| (r.candidate, r.attempt));
+        d.requeues.sort_by_key(|r| (r.requeue.candidate, r.requeue.attempt));
         let json = serde_json::to_vec(&d).expect("a dump serializes");
         hex::encode(Sha256::digest(json))
     }
@@ -380,11 +282,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for p in &d.curve_points {
+        for CurveRow { candidate, point: p } in &d.curve_points {
             sqlx::query(
                 "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(id(p.candidate))
+            .bind(id(*candidate))
             .bind(p.step)
             .bind(p.tokens)
             .bind(p.flops)
@@ -394,7 +296,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for r in &d.reruns {
+        for RerunRow { rerun: r, finished_at } in &d.reruns {
             sqlx::query(
                 "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -408,11 +310,11 @@ impl Store {
             .bind(r.seconds)
             .bind(r.outcome)
             .bind(&r.reason)
-            .bind(r.finished_at)
+            .bind(finished_at)
             .execute(&mut *tx)
             .await?;
         }
-        for w in &d.weights {
+        for WeightsRow { weights: w, created_at } in &d.weights {
             sqlx::query(
                 "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -422,11 +324,11 @@ impl Store {
             .bind(OptF64(w.fitness))
             .bind(w.steps)
             .bind(&w.data)
-            .bind(w.created_at)
+            .bind(created_at)
             .execute(&mut *tx)
             .await?;
         }
-        for r in &d.requeues {
+        for RequeueRow { requeue: r, at } in &d.requeues {
             sqlx::query(
                 "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -435,7 +337,7 @@ impl Store {
             .bind(&r.worker)
             .bind(&r.reason)
             .bind(r.charged)
-            .bind(r.at)
+            .bind(at)
                 .execute(&mut *tx)
                 .await?;
         }

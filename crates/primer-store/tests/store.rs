@@ -4,7 +4,7 @@
 //! transient faults (a server restarted under a running workload) retried.
 
 use primer_store::testing::postgres_database;
-use primer_store::{Evaluation, NewCandidate, NewProgram, Outcome, Status, Store};
+use primer_store::{Evaluation, NewCandidate, Outcome, ProgramRow, Status, Store};
 
 fn sqlite_url(name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("primer-store-{}-{name}", std::process::id()));
@@ -37,8 +37,8 @@ on_both_backends!(
     weights_are_stored_once_per_candidate_budget_and_seed,
 );
 
-fn program(hash: &str) -> NewProgram {
-    NewProgram {
+fn program(hash: &str) -> ProgramRow {
+    ProgramRow {
         hash: hash.into(),
         text: format!("# {hash}"),
         json: format!("{{\"h\":\"{hash}\"}}"),
@@ -492,7 +492,7 @@ async fn blame_only_what_the_candidate_could_cause(url: String) {
     assert_eq!(store.requeues(c.id).await.unwrap().len(), history_before, "the attempt history is kept");
     // Its next charged death is its first since the retry: pending again, not failed.
     let outcomes = store.outcome_counts(c.id).await.unwrap();
-    assert!(outcomes.iter().all(|(o, _)| *o != Outcome::Failed), "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.outcome != Outcome::Failed), "{outcomes:?}");
 }
 
 on_both_backends!(blame_only_what_the_candidate_could_cause);
