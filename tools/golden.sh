@@ -5,8 +5,8 @@
 #   tools/golden.sh OUT_AFTER       # after it
 #   diff -r OUT_BEFORE OUT_AFTER    # nothing
 #
-# 1. every command that only reads, in every format, on the committed campaign archives (stores
-#    written by an earlier primer); 2. a one-worker campaign's history (a function of its config
+# 1. every command that only reads, in every format, and the report's page, on the committed
+#    campaign archives (stores written by an earlier primer); 2. a one-worker campaign's history (a function of its config
 #    and seed), without the wall-clock column; 3. `compare --format json` of the Transformer and
 #    Primer-EZ (training, tiny); 4. model.py of the reference programs.
 # $PRIMER names the primer binary (default: target/release/primer of this checkout).
@@ -29,6 +29,9 @@ for a in experiments/*/*.archive.json.gz; do
   "$primer" show "$best" --db "$db" --format json > "$out/show-$name.json"
   "$primer" lineage "$best" --db "$db" --format json > "$out/lineage-$name.json"
   "$primer" lineage "$best" --db "$db" --dot > "$out/lineage-$name.dot"
+  # The report's page, its clock readings blanked (an unfinished campaign's elapsed time too).
+  "$primer" report "$name" --db "$db" --out "$out/report-$name.html" > /dev/null
+  sed -i -E 's/"(generated_at|elapsed|eta)":[0-9.e+-]+/"\1":X/g' "$out/report-$name.html"
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
