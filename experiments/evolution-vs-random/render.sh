@@ -13,6 +13,8 @@ root="$(cd "$here/../.." && pwd)"
 primer=${PRIMER:-$root/target/release/primer}
 out="$(mkdir -p "${1:-$here}" && cd "${1:-$here}" && pwd)"
 cd "$out"
-"$primer" progress --db "archive://$here" --svg progress.svg > progress.txt
-"$primer" progress --db "archive://$here" --format csv > progress.csv
+# The compute every campaign was given (run.sh's $COMPUTE).
+at=4e12
+"$primer" progress --db "archive://$here" --at $at --svg progress.svg > progress.txt
+"$primer" progress --db "archive://$here" --at $at --format csv > progress.csv
 "$primer" proposals "$here/campaign.toml" > proposals.txt

@@ -240,6 +240,10 @@ pub enum Command {
         /// Also write an SVG plot: per strategy, the median best loss so far with its quartiles.
         #[arg(long)]
         svg: Option<PathBuf>,
+        /// Compare at this training compute in FLOPs (every campaign must have reached it;
+        /// default: the compute every campaign reached), e.g. 4e12.
+        #[arg(long, value_parser = flags::positive_real)]
+        at: Option<f64>,
         #[arg(long, value_parser = flags::store_url)]
         db: Option<String>,
         #[arg(long, value_enum, default_value_t)]

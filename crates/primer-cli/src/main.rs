@@ -181,12 +181,9 @@ fn run() -> Result<ExitCode> {
             let json = format == primer_cli::cli::Format::Json;
             primer_cli::placement::hurdles(&s, &campaigns, &at, json).await.map(|_| ())
         }),
-        Command::Progress { campaigns, svg, db, format } => {
-            inspect_with(
-                db,
-                |s| async move { primer_cli::progress::progress(&s, &campaigns, svg.as_deref(), format).await },
-            )
-        }
+        Command::Progress { campaigns, svg, at, db, format } => inspect_with(db, |s| async move {
+            primer_cli::progress::progress(&s, &campaigns, svg.as_deref(), at, format).await
+        }),
         Command::Report { campaign, out, watch, db } => {
             inspect_with(db, |s| async move { primer_cli::report::report(&s, &campaign, &out, watch).await })
         }

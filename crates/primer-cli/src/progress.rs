@@ -1,5 +1,6 @@
-//! `primer progress [CAMPAIGN...]`: search progress of campaigns side by side, and one strategy
-//! tested against another at equal compute (issue 27: evolution against random search).
+//! `primer progress [CAMPAIGN...] [--at FLOPS]`: search progress of campaigns side by side, and
+//! one strategy tested against another at equal compute (issue 27: evolution against random
+//! search): at `--at`, or by default at the compute every campaign reached.
 //!
 //! Each campaign's best loss so far is read against its cumulative training compute (a reused
 //! result costs nothing; a candidate stopped at a hurdle costs what it trained). At the compute
@@ -264,6 +265,7 @@ pub async fn progress(
     store: &Store,
     campaigns: &[String],
     svg_path: Option<&std::path::Path>,
+    at: Option<f64>,
     format: Format,
 ) -> Result<()> {
     let chosen = if campaigns.is_empty() {
@@ -288,7 +290,24 @@ pub async fn progress(
         histories.push(rows);
         programs.extend(crate::analyze::parsed_programs(store, c.id).await?);
     }
-    let common = all.iter().map(|p| p.points.last().map_or(0.0, |l| l.0)).fold(f64::INFINITY, f64::min);
+    let reached = all.iter().map(|p| p.points.last().map_or(0.0, |l| l.0)).fold(f64::INFINITY, f64::min);
+    let common = match at {
+        None => reached,
+        Some(at) => {
+            let short: Vec<String> = all
+                .iter()
+                .filter(|p| p.points.last().map_or(0.0, |l| l.0) < at)
+                .map(|p| format!("{} ({:.3e})", p.campaign, p.points.last().map_or(0.0, |l| l.0)))
+                .collect();
+            anyhow::ensure!(
+                short.is_empty(),
+                "--at {at:e}: {} of the campaigns did not reach that much training compute: {}",
+                short.len(),
+                short.join(", ")
+            );
+            at
+        }
+    };
     let steps: Vec<f64> = (1..=10).map(|i| common * i as f64 / 10.0).collect();
     let mut strategies: Vec<String> = all.iter().map(|p| p.strategy.clone()).collect();
     strategies.sort();
@@ -352,7 +371,7 @@ pub async fn progress(
                 }
             }
         }
-        Format::Table => print!("{}", table(&all, &strategies, &steps, &vs, svg_path)),
+        Format::Table => print!("{}", table(&all, &strategies, &steps, &vs, at.is_some(), svg_path)),
     }
     Ok(())
 }
@@ -362,6 +381,7 @@ fn table(
     strategies: &[String],
     steps: &[f64],
     vs: &Versus,
+    fixed: bool,
     svg_path: Option<&std::path::Path>,
 ) -> String {
     use std::fmt::Write as _;
@@ -418,7 +438,8 @@ fn table(
         }
         let _ = writeln!(s);
     }
-    let _ = writeln!(s, "at {:.3e} training FLOPs, the compute every campaign reached:", vs.compute);
+    let which = if fixed { "given; every campaign reached it" } else { "the compute every campaign reached" };
+    let _ = writeln!(s, "at {:.3e} training FLOPs ({which}):", vs.compute);
     for a in &vs.arms {
         let _ = writeln!(
             s,

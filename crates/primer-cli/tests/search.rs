@@ -558,6 +558,12 @@ fn a_folder_of_archives_opens_as_one_store() {
             && table.contains("Fisher's exact test"),
         "{table}"
     );
+    // At a fixed compute every campaign reached; one beyond what one reached is refused.
+    let fixed = run_ok(&["progress", "--db", &archives, "--at", "1e6"]);
+    assert!(fixed.contains("at 1.000e6 training FLOPs (given; every campaign reached it)"), "{fixed}");
+    let out = primer().args(["progress", "--db", &archives, "--at", "1e30"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("did not reach") && stderr.contains("arm-random"), "{stderr}");
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert!(plot.contains("evolution (median of 1)") && plot.contains("random (median of 1)"), "{plot}");
     let status = json(&["status", "--db", &archives]);
