@@ -21,7 +21,7 @@ use primer_evolve::Mutation;
 use primer_store::{HistoryRow, Outcome, Store};
 
 use crate::campaign::CampaignSpec;
-use crate::cli::Format;
+use crate::output::Format;
 use crate::resolve::find_campaign;
 
 /// The motifs reported, by name, with their test on a program's [`Motifs`] and its seed's.

@@ -9,7 +9,7 @@ use primer_dsl::text::{SourceMap, instruction_text};
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Location, ModelConfig, Program, diff};
 
-use crate::cli::Format;
+use crate::output::Format;
 use crate::output::csv;
 use crate::output::group;
 use crate::resolve::load_program;

@@ -15,14 +15,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Output format of commands that list or report things.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Table,
-    Json,
-    Csv,
-}
+pub use crate::output::Format;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -726,7 +719,7 @@ pub enum Launch {
         #[arg(long, default_value_t = 0)]
         gpus_per_worker: u32,
         /// Time limit per task: 30:00, 04:00:00, 1-12:00:00 (default: the partition's).
-        #[arg(long, value_parser = crate::launch::parse_time)]
+        #[arg(long, value_parser = flags::parse_time)]
         time: Option<String>,
         /// CPUs and libtorch threads per worker (default: the campaign's `training.threads`).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -840,7 +833,7 @@ pub enum Bench {
         #[arg(default_value = "experiments/demo.toml")]
         config: PathBuf,
         /// Splits of the cores, WORKERSxTHREADS, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "2x1,1x2", value_parser = crate::throughput::split)]
+        #[arg(long, value_delimiter = ',', default_value = "2x1,1x2", value_parser = flags::split)]
         splits: Vec<(usize, usize)>,
         /// Candidates in each run.
         #[arg(long, default_value_t = 32, value_parser = flags::positive_u64)]
@@ -952,6 +945,42 @@ pub enum BenchProgram {
 /// Value parsers that check flags at the door: a bad value exits with status 2 and a message
 /// naming the flag, before anything is loaded, trained or opened.
 pub mod flags {
+    /// A Slurm time limit: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM` or `D-HH:MM:SS`, not zero.
+    pub fn parse_time(s: &str) -> std::result::Result<String, String> {
+        let bad = || format!("`{s}`: expected a Slurm time limit such as 30, 30:00, 04:00:00 or 1-12:00:00");
+        let number = |p: &str| {
+            (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u32>().ok())
+                .flatten()
+        };
+        let (days, rest) = match s.split_once('-') {
+            Some((d, r)) => (Some(d.parse::<u32>().map_err(|_| bad())?), r),
+            None => (None, s),
+        };
+        let f: Vec<u32> = rest.split(':').map(number).collect::<Option<_>>().ok_or_else(bad)?;
+        // Fields from the last: seconds, minutes (< 60); with a day count the first is hours (< 24).
+        let seconds = match (days, f.as_slice()) {
+            (None, [m]) => m * 60,
+            (None, [m, sec]) if *sec < 60 => m * 60 + sec,
+            (None, [h, m, sec]) if *m < 60 && *sec < 60 => h * 3600 + m * 60 + sec,
+            (Some(d), [h]) if *h < 24 => d * 86400 + h * 3600,
+            (Some(d), [h, m]) if *h < 24 && *m < 60 => d * 86400 + h * 3600 + m * 60,
+            (Some(d), [h, m, sec]) if *h < 24 && *m < 60 && *sec < 60 => d * 86400 + h * 3600 + m * 60 + sec,
+            _ => return Err(bad()),
+        };
+        if seconds == 0 { Err(bad()) } else { Ok(s.to_string()) }
+    }
+
+    /// Parses `2x1` (2 workers of 1 thread each).
+    pub fn split(s: &str) -> Result<(usize, usize), String> {
+        let (w, t) = s.split_once('x').ok_or_else(|| format!("`{s}`: expected WORKERSxTHREADS, e.g. 2x1"))?;
+        let n = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+        match (n(w), n(t)) {
+            (Some(w), Some(t)) => Ok((w, t)),
+            _ => Err(format!("`{s}`: workers and threads must be whole numbers of at least 1")),
+        }
+    }
+
     use primer_dsl::budget::Budget;
 
     fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
@@ -1050,5 +1079,27 @@ impl Cli {
             }
         }
         Ok(())
+    }
+}
+
+impl EngineCommand {
+    /// The worker command's flags as the loop takes them (`None` for another command).
+    pub fn worker_args(&self) -> Option<crate::work::WorkerArgs> {
+        let EngineCommand::Worker {
+            db, campaign, device, id, wait, simulate, follow_parent, latency_log, timings, ..
+        } = self
+        else {
+            return None;
+        };
+        Some(crate::work::WorkerArgs {
+            db: db.clone().unwrap_or_else(crate::paths::default_store_url),
+            campaign: campaign.clone(),
+            id: id.clone(),
+            device: if simulate.is_some() { "simulated".into() } else { device.to_string() },
+            follow_parent: *follow_parent,
+            wait_for_campaign: std::time::Duration::from_secs_f64(wait.max(0.0)),
+            latency_log: latency_log.clone(),
+            timings: timings.clone(),
+        })
     }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::cli::Format;
+use crate::output::Format;
 use crate::output::csv;
 use crate::{paths, pins};
 

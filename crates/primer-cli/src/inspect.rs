@@ -11,7 +11,7 @@ use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{HistoryRow, Outcome, Store};
 
-use crate::cli::Format;
+use crate::output::Format;
 use crate::output::{csv_line, opt};
 use crate::resolve::{find_campaign, program};
 

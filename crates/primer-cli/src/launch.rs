@@ -33,32 +33,6 @@ pub struct SlurmLaunch {
     pub dry_run: bool,
 }
 
-/// A Slurm time limit: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM` or `D-HH:MM:SS`, not zero.
-pub fn parse_time(s: &str) -> std::result::Result<String, String> {
-    let bad = || format!("`{s}`: expected a Slurm time limit such as 30, 30:00, 04:00:00 or 1-12:00:00");
-    let number = |p: &str| {
-        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u32>().ok())
-            .flatten()
-    };
-    let (days, rest) = match s.split_once('-') {
-        Some((d, r)) => (Some(d.parse::<u32>().map_err(|_| bad())?), r),
-        None => (None, s),
-    };
-    let f: Vec<u32> = rest.split(':').map(number).collect::<Option<_>>().ok_or_else(bad)?;
-    // Fields from the last: seconds, minutes (< 60); with a day count the first is hours (< 24).
-    let seconds = match (days, f.as_slice()) {
-        (None, [m]) => m * 60,
-        (None, [m, sec]) if *sec < 60 => m * 60 + sec,
-        (None, [h, m, sec]) if *m < 60 && *sec < 60 => h * 3600 + m * 60 + sec,
-        (Some(d), [h]) if *h < 24 => d * 86400 + h * 3600,
-        (Some(d), [h, m]) if *h < 24 && *m < 60 => d * 86400 + h * 3600 + m * 60,
-        (Some(d), [h, m, sec]) if *h < 24 && *m < 60 && *sec < 60 => d * 86400 + h * 3600 + m * 60 + sec,
-        _ => return Err(bad()),
-    };
-    if seconds == 0 { Err(bad()) } else { Ok(s.to_string()) }
-}
-
 /// Quotes a word for bash.
 fn sh(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:=@,+".contains(&b)) {
@@ -195,10 +169,10 @@ mod tests {
     #[test]
     fn time_limits_are_slurms() {
         for ok in ["30", "30:00", "04:00:00", "1-12", "1-12:00", "1-12:00:00", "0:30"] {
-            assert_eq!(parse_time(ok).as_deref(), Ok(ok), "{ok}");
+            assert_eq!(crate::cli::flags::parse_time(ok).as_deref(), Ok(ok), "{ok}");
         }
         for bad in ["", "0", "1:60", "04:00:00:00", "x", "1-", "-1", "1-1:99:00", "12:61:00", "1h"] {
-            assert!(parse_time(bad).is_err(), "{bad}");
+            assert!(crate::cli::flags::parse_time(bad).is_err(), "{bad}");
         }
     }
 

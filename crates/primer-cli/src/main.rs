@@ -26,7 +26,7 @@ fn run() -> Result<ExitCode> {
     }
     match cli.command {
         Command::Engine(worker @ EngineCommand::Worker { simulate: Some(speed), .. }) => {
-            let args = primer_cli::work::WorkerArgs::of(&worker).expect("a worker command");
+            let args = worker.worker_args().expect("a worker command");
             let joined = primer_cli::work::join(&args)?;
             primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
         }

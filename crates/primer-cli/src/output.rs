@@ -1,4 +1,14 @@
-//! What the commands share for printing: CSV quoting, digit grouping, optional values.
+//! What the commands share for printing: the output format, CSV quoting, digit grouping,
+//! optional values.
+
+/// Output format of commands that list or report things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
 
 /// Quotes a CSV field when it needs it.
 pub fn csv(s: &str) -> String {

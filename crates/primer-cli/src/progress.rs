@@ -21,8 +21,8 @@ use primer_dsl::motifs::{motifs, token_mixing};
 use primer_store::{HistoryRow, Store};
 
 use crate::campaign::CampaignSpec;
-use crate::cli::Format;
 use crate::compare::{Line, mean_sd, plot};
+use crate::output::Format;
 use crate::resolve::find_campaign;
 use crate::stats::{fisher_exact, mann_whitney_u};
 

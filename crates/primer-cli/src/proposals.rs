@@ -20,7 +20,7 @@ use primer_dsl::analysis::canonical_hash;
 use primer_dsl::motifs::{Motifs, motifs};
 use primer_evolve::{Mutator, evolution::rng_for};
 
-use crate::cli::Format;
+use crate::output::Format;
 
 /// The motifs counted, by name, with their test on a child's [`Motifs`] and its parent's.
 const COUNTED: [(&str, &str); 5] = [

@@ -627,7 +627,7 @@ async fn report(store: &Store, campaign: &Campaign, spec: &CampaignSpec, seeds: 
     );
     let top = store.top(campaign.id, 5).await?;
     println!();
-    crate::inspect::top(store, &campaign.name, 5, crate::cli::Format::Table).await?;
+    crate::inspect::top(store, &campaign.name, 5, crate::output::Format::Table).await?;
     if let Some(best) = top.first() {
         let json = store.program_json(&best.program).await?.context("the best program")?;
         let p = text::from_json(&json, "<store>")?;

@@ -30,16 +30,6 @@ pub struct CampaignBench {
     pub out: Option<PathBuf>,
 }
 
-/// Parses `2x1` (2 workers of 1 thread each).
-pub fn split(s: &str) -> Result<(usize, usize), String> {
-    let (w, t) = s.split_once('x').ok_or_else(|| format!("`{s}`: expected WORKERSxTHREADS, e.g. 2x1"))?;
-    let n = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n >= 1);
-    match (n(w), n(t)) {
-        (Some(w), Some(t)) => Ok((w, t)),
-        _ => Err(format!("`{s}`: workers and threads must be whole numbers of at least 1")),
-    }
-}
-
 /// One split's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct SplitRun {

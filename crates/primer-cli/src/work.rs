@@ -104,37 +104,6 @@ pub struct WorkerArgs {
     pub timings: Option<std::path::PathBuf>,
 }
 
-impl WorkerArgs {
-    /// The worker command's flags as the loop takes them (`None` for another command).
-    pub fn of(command: &crate::cli::EngineCommand) -> Option<WorkerArgs> {
-        let crate::cli::EngineCommand::Worker {
-            db,
-            campaign,
-            device,
-            id,
-            wait,
-            simulate,
-            follow_parent,
-            latency_log,
-            timings,
-            ..
-        } = command
-        else {
-            return None;
-        };
-        Some(WorkerArgs {
-            db: db.clone().unwrap_or_else(crate::paths::default_store_url),
-            campaign: campaign.clone(),
-            id: id.clone(),
-            device: if simulate.is_some() { "simulated".into() } else { device.to_string() },
-            follow_parent: *follow_parent,
-            wait_for_campaign: Duration::from_secs_f64(wait.max(0.0)),
-            latency_log: latency_log.clone(),
-            timings: timings.clone(),
-        })
-    }
-}
-
 /// A worker that joined its campaign.
 pub struct Joined {
     pub rt: tokio::runtime::Runtime,

@@ -28,6 +28,7 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod dataflow;
 pub mod diff;
 pub mod error;
 pub mod motifs;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::analysis::{Liveness, liveness};
+use crate::dataflow::{Liveness, liveness};
 use crate::error::{Invalid, Location, ValidationError};
 use crate::op::{Op, ShapeRule};
 use crate::program::{BRANCHING, DIM_VOCABULARY, Field, MAX_BRANCH_PRODUCT, MAX_WIDTH_UNITS, ModelConfig, Program};

