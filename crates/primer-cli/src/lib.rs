@@ -64,6 +64,7 @@ pub mod savings;
 pub mod search;
 pub mod stats;
 pub mod study;
+pub mod synthetic;
 pub mod throughput;
 pub mod work;
 

@@ -16,15 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use primer_evolve::{Evolver, Mutator, Strategy};
-use primer_store::{Campaign, Outcome, Status, Store};
-use primer_store::{CampaignDump, CandidateRow, CheckpointRow, EvaluationRow, ProgramRow};
+use primer_store::CampaignDump;
+use primer_store::{Outcome, Store};
 use serde::Serialize;
-
-use crate::campaign::{Overrides, resolve};
-use crate::paths;
-use crate::search::program_row;
-use crate::work::Simulated;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -65,101 +59,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
-/// A campaign of `n` finished candidates: distinct programs (1-8 mutations of the seed), each
-/// with the simulated worker's loss and two hurdle checkpoints.
-fn prefill(config: &Path, name: &str, n: usize, total: usize) -> Result<CampaignDump> {
-    let o = Overrides { name: Some(name.into()), candidates: Some(total as u64), ..Default::default() };
-    let resolved = resolve(config, &o, &paths::default_corpus())?;
-    let spec = resolved.spec;
-    let evolver = Evolver {
-        evolution: spec.evolution,
-        mutator: Mutator::new(spec.space.clone(), spec.model, spec.max_tries),
-        seeds: resolved.seed_programs.clone(),
-        seed: spec.seed,
-        max_parents: 10,
-        strategy: Strategy::Random { max_mutations: 8 },
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut d = CampaignDump {
-        campaign: Campaign {
-            id: 1,
-            name: name.into(),
-            config: serde_json::to_string_pretty(&spec)?,
-            seed: spec.seed as i64,
-            created_at: primer_store::now(),
-            finished_at: None,
-        },
-        programs: Vec::new(),
-        candidates: Vec::new(),
-        evaluations: Vec::new(),
-        checkpoints: Vec::new(),
-        curve_points: Vec::new(),
-        reruns: Vec::new(),
-        weights: Vec::new(),
-        requeues: Vec::new(),
-    };
-    let budget = spec.training.budget.to_string();
-    for birth in 0..n {
-        let program = if birth == 0 {
-            resolved.seed_programs[0].clone()
-        } else {
-            let seen_now = &seen;
-            evolver
-                .propose(birth as u64, &[], &|_| unreachable!("random search has no parents"), &|h| {
-                    seen_now.contains(&h.hex())
-                })
-                .map_err(|e| anyhow::anyhow!("prefill birth {birth}: {e}"))?
-                .child
-                .program
-        };
-        let row = program_row(&spec, &program);
-        seen.insert(row.hash.clone());
-        let id = birth as i64 + 1;
-        let loss = Simulated::loss(&row.hash);
-        d.candidates.push(CandidateRow {
-            id,
-            birth: birth as i64,
-            program: row.hash.clone(),
-            parent: (birth > 0).then_some(1),
-            seed_index: (birth == 0).then_some(0),
-            mutation: None,
-            description: Some("prefilled".into()),
-            status: Status::Done,
-            worker: Some("prefill".into()),
-            attempts: 1,
-            retry_from: 0,
-            fingerprint: None,
-            created_at: 0.0,
-        });
-        d.evaluations.push(EvaluationRow {
-            candidate: id,
-            budget: budget.clone(),
-            fitness: Some(loss),
-            steps: 600,
-            tokens: 600 * 1024,
-            flops: 5e11,
-            seconds: 1.0,
-            hurdles: 2,
-            outcome: Outcome::Finished,
-            reason: None,
-            reused_from: None,
-            worker: Some("prefill".into()),
-            finished_at: 0.0,
-        });
-        for (k, f) in spec.hurdles.fractions().into_iter().enumerate() {
-            d.checkpoints.push(CheckpointRow { candidate: id, k: k as i64, loss: loss + 0.5 * (1.0 - f) });
-        }
-        d.programs.push(ProgramRow {
-            hash: row.hash,
-            text: row.text,
-            json: row.json,
-            parameters: row.parameters,
-            flops_per_token: row.flops_per_token,
-        });
-    }
-    Ok(d)
 }
 
 /// CPU seconds (user + system) a process has used, from /proc.
@@ -330,7 +229,7 @@ pub fn coordination(t: &LoadTest) -> Result<()> {
     for &h in &t.history {
         let name = format!("coordination-h{h}");
         let started = Instant::now();
-        let dump = prefill(&t.config, &name, h, h + t.births)?;
+        let dump = crate::synthetic::campaign(&t.config, &name, h, h + t.births, crate::synthetic::Shape::Finished, 0)?;
         eprintln!("(history of {h} candidates made in {:.1} s)", started.elapsed().as_secs_f64());
         for backend in &t.backends {
             for &w in &t.workers {

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use primer_dsl::Program;
-use primer_store::{Outcome, Status, Store};
+use primer_store::Store;
 
 use crate::resolve::find_campaign;
 
@@ -143,159 +142,6 @@ pub async fn report(store: &Store, campaign: &str, out: &Path, watch: Option<f64
     }
 }
 
-/// A synthetic campaign of `n` candidates for `primer bench report`: real, distinct programs
-/// (each a mutation of a parent drawn from the last P births, as regularized evolution makes
-/// them), losses inherited from the parent with noise, outcomes as a campaign has them (about
-/// half stopped at a hurdle, some reused, a few diverged or invalid), a curve point at each
-/// checkpoint reached and at the end, and the hurdle checkpoints.
-pub fn synthetic(n: usize, seed: u64) -> Result<primer_store::CampaignDump> {
-    use primer_store::{CampaignDump, CandidateRow, CheckpointRow, CurvePoint, CurveRow, EvaluationRow, ProgramRow};
-    use rand::{Rng, SeedableRng};
-    let config = crate::paths::workspace_root().join("experiments/demo.toml");
-    let o = crate::campaign::Overrides {
-        name: Some(format!("synthetic-{n}")),
-        candidates: Some(n as u64),
-        ..Default::default()
-    };
-    let resolved = crate::campaign::resolve(&config, &o, &crate::paths::default_corpus())?;
-    let spec = resolved.spec;
-    let mutator = primer_evolve::Mutator::new(spec.space.clone(), spec.model, 200);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let fractions = spec.hurdles.fractions();
-    let budget = spec.training.budget.to_string();
-    let mut d = CampaignDump {
-        campaign: primer_store::Campaign {
-            id: 1,
-            name: format!("synthetic-{n}"),
-            config: serde_json::to_string_pretty(&spec)?,
-            seed: spec.seed as i64,
-            created_at: primer_store::now() - n as f64 * 9.0,
-            finished_at: Some(primer_store::now()),
-        },
-        programs: Vec::new(),
-        candidates: Vec::new(),
-        evaluations: Vec::new(),
-        checkpoints: Vec::new(),
-        curve_points: Vec::new(),
-        reruns: Vec::new(),
-        weights: Vec::new(),
-        requeues: Vec::new(),
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut programs: Vec<Program> = Vec::new();
-    // Each program's loss at the full budget (what a child inherits, with noise); what is stored
-    // is the loss where training stopped.
-    let mut losses: Vec<f64> = Vec::new();
-    let p = spec.evolution.population_size.max(1);
-    for birth in 0..n {
-        let id = birth as i64 + 1;
-        let (program, parent, mutation, description, inherited) = if birth == 0 {
-            (resolved.seed_programs[0].clone(), None, None, Some("seed".to_string()), 2.6)
-        } else {
-            let lo = birth.saturating_sub(p);
-            // A tournament of 3 among the last P: the best parent, as evolution picks.
-            let pi =
-                (0..3).map(|_| rng.random_range(lo..birth)).min_by(|a, b| losses[*a].total_cmp(&losses[*b])).unwrap();
-            let parent_hash = primer_dsl::analysis::canonical_hash(&programs[pi]);
-            let child = mutator
-                .child(&mut rng, &programs[pi], &parent_hash, &|h| seen.contains(&h.hex()))
-                .map_err(|e| anyhow::anyhow!("synthetic birth {birth}: {e}"))?;
-            let json = serde_json::to_string(&child.mutation)?;
-            // Children differ from their parents by a few percent of the way to a floor of 1.2.
-            let noise: f64 = rng.random_range(-0.03..0.04);
-            let loss = 1.2 + (losses[pi] - 1.2) * (1.0 + noise);
-            (child.program, Some(pi as i64 + 1), Some(json), Some(child.description), loss)
-        };
-        let row = crate::search::program_row(&spec, &program);
-        seen.insert(row.hash.clone());
-        let roll: f64 = rng.random();
-        let (outcome, hurdles_reached) = match roll {
-            r if r < 0.02 => (Outcome::Diverged, 0),
-            r if r < 0.03 => (Outcome::Invalid, 0),
-            r if r < 0.08 => (Outcome::Reused, 0),
-            r if r < 0.33 => (Outcome::Stopped, 1),
-            r if r < 0.55 => (Outcome::Stopped, 2),
-            _ => (Outcome::Finished, fractions.len()),
-        };
-        let reached_fraction = match outcome {
-            Outcome::Stopped => fractions[hurdles_reached - 1],
-            Outcome::Finished => 1.0,
-            _ => 0.0,
-        };
-        let full_flops = 5e11;
-        let fitness = match outcome {
-            Outcome::Diverged | Outcome::Invalid => None,
-            // Stopped early: the loss there, higher than at the end.
-            _ => Some(inherited + 0.4 * (1.0 - reached_fraction)),
-        };
-        losses.push(if fitness.is_some() { inherited } else { inherited + 1.0 });
-        programs.push(program);
-        d.candidates.push(CandidateRow {
-            id,
-            birth: birth as i64,
-            program: row.hash.clone(),
-            parent,
-            seed_index: (birth == 0).then_some(0),
-            mutation,
-            description,
-            status: Status::Done,
-            worker: Some("synthetic".into()),
-            attempts: 1,
-            retry_from: 0,
-            fingerprint: None,
-            created_at: 0.0,
-        });
-        let steps = (600.0 * reached_fraction) as i64;
-        d.evaluations.push(EvaluationRow {
-            candidate: id,
-            budget: budget.clone(),
-            fitness,
-            steps,
-            tokens: steps * 1024,
-            flops: full_flops * reached_fraction,
-            seconds: 19.0 * reached_fraction,
-            hurdles: hurdles_reached as i64,
-            outcome,
-            reason: None,
-            reused_from: (outcome == Outcome::Reused && birth > 0).then_some(parent.unwrap_or(1)),
-            worker: Some("synthetic".into()),
-            finished_at: 0.0,
-        });
-        if let Some(f) = fitness.filter(|_| reached_fraction > 0.0) {
-            let mut at: Vec<f64> = fractions.iter().copied().filter(|x| *x <= reached_fraction).collect();
-            if reached_fraction >= 1.0 {
-                at.push(1.0);
-            }
-            for (k, frac) in at.iter().enumerate() {
-                let loss = f + 0.4 * (reached_fraction - frac);
-                let step = (600.0 * frac).round() as i64;
-                d.curve_points.push(CurveRow {
-                    candidate: id,
-                    point: CurvePoint {
-                        step,
-                        tokens: step * 1024,
-                        flops: full_flops * frac,
-                        seconds: 19.0 * frac,
-                        train_loss: loss + 0.05,
-                        val_loss: Some(loss),
-                    },
-                });
-                if k < fractions.len() && *frac < 1.0 {
-                    d.checkpoints.push(CheckpointRow { candidate: id, k: k as i64, loss });
-                }
-            }
-        }
-        d.programs.push(ProgramRow {
-            hash: row.hash,
-            text: row.text,
-            json: row.json,
-            parameters: row.parameters,
-            flops_per_token: row.flops_per_token,
-        });
-    }
-    Ok(d)
-}
-
 /// `primer bench report`: builds the synthetic store of `n` candidates in `dir` (a SQLite file),
 /// then writes its report there and prints the seconds and size of each step.
 pub async fn bench(n: usize, dir: &Path) -> Result<Written> {
@@ -307,7 +153,14 @@ pub async fn bench(n: usize, dir: &Path) -> Result<Written> {
     {
         let store = Store::open(&url).await?;
         if store.campaign(&name).await?.is_none() {
-            let d = synthetic(n, 1)?;
+            let d = crate::synthetic::campaign(
+                &crate::paths::workspace_root().join("experiments/demo.toml"),
+                &format!("synthetic-{n}"),
+                n,
+                n,
+                crate::synthetic::Shape::Evolved,
+                1,
+            )?;
             store.load_campaign(&d).await?;
         }
     }
