@@ -25,7 +25,7 @@ use crate::output::Format;
 use crate::resolve::find_campaign;
 
 /// The motifs reported, by name, with their test on a program's [`Motifs`] and its seed's.
-const MOTIFS: [(&str, &str); 7] = [
+pub(crate) const MOTIFS: [(&str, &str); 7] = [
     ("squared_relu", "SQUARE of a ReLU read by the down projection"),
     ("dconv_q", "depthwise conv after the Q projection"),
     ("dconv_k", "depthwise conv after the K projection"),
@@ -35,7 +35,7 @@ const MOTIFS: [(&str, &str); 7] = [
     ("extra_norms", "more norms per layer than the seed"),
 ];
 
-fn has(name: &str, m: &Motifs, seed: &Motifs) -> bool {
+pub(crate) fn has(name: &str, m: &Motifs, seed: &Motifs) -> bool {
     match name {
         "squared_relu" => m.squared_relu,
         "dconv_q" => m.dconv_q,

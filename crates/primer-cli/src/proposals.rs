@@ -22,24 +22,12 @@ use primer_evolve::{Mutator, evolution::rng_for};
 
 use crate::output::Format;
 
-/// The motifs counted, by name, with their test on a child's [`Motifs`] and its parent's.
-const COUNTED: [(&str, &str); 5] = [
-    ("squared_relu", "SQUARE of a ReLU read by the down projection"),
-    ("dconv_q", "depthwise conv after the Q projection"),
-    ("dconv_k", "depthwise conv after the K projection"),
-    ("dconv_v", "depthwise conv after the V projection"),
-    ("dconv_any", "depthwise conv after Q, K or V"),
-];
+/// The motifs counted: Primer's changes as `primer analyze` names and detects them (the first
+/// five: squared ReLU and the convolutions after Q, K, V and any of them).
+const COUNTED: &[(&str, &str)] = crate::analyze::MOTIFS.split_at(5).0;
 
 fn has(name: &str, m: &Motifs) -> bool {
-    match name {
-        "squared_relu" => m.squared_relu,
-        "dconv_q" => m.dconv_q,
-        "dconv_k" => m.dconv_k,
-        "dconv_v" => m.dconv_v,
-        "dconv_any" => m.dconv_qkv(),
-        _ => false,
-    }
+    crate::analyze::has(name, m, m)
 }
 
 /// One motif's proposal rate among the children of one parent.
