@@ -347,6 +347,14 @@ pub fn seed_of<'a>(r: &'a HistoryRow, by_id: &HashMap<i64, &'a HistoryRow>) -> O
     None
 }
 
+/// The candidates with a finite loss, best first (ties: the earlier birth), as the report and
+/// `progress` rank them.
+pub fn ranked<'a>(rows: impl IntoIterator<Item = &'a HistoryRow>) -> Vec<&'a HistoryRow> {
+    let mut ranked: Vec<&HistoryRow> = rows.into_iter().filter(|r| r.fitness.is_some_and(f64::is_finite)).collect();
+    ranked.sort_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()).then(a.birth.cmp(&b.birth)));
+    ranked
+}
+
 /// Reads a campaign's history and programs from the store and analyzes it.
 pub async fn load(store: &Store, campaign: &str, k: usize) -> Result<Analysis> {
     let c = find_campaign(store, campaign).await?;

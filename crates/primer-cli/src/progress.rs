@@ -98,12 +98,7 @@ pub fn found_at(
     compute: f64,
     k: usize,
 ) -> Found {
-    let mut ranked: Vec<&HistoryRow> = evaluated(rows)
-        .take_while(|(flops, _)| *flops <= compute)
-        .map(|(_, r)| r)
-        .filter(|r| r.fitness.is_some_and(f64::is_finite))
-        .collect();
-    ranked.sort_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()).then(a.birth.cmp(&b.birth)));
+    let ranked = crate::analyze::ranked(evaluated(rows).take_while(|(flops, _)| *flops <= compute).map(|(_, r)| r));
     let program = |r: &HistoryRow| programs.get(&r.program);
     let best = ranked.first();
     Found {

@@ -103,12 +103,7 @@ fn group_heads(s: &str) -> Vec<String> {
     let mut word = String::new();
     for c in s.chars() {
         match c {
-            '{' => {
-                depth += 1;
-                if depth == 1 && !word.is_empty() {
-                    // `a::{...}` inside the group: `a` is the head, already taken.
-                }
-            }
+            '{' => depth += 1,
             '}' if depth == 0 => break,
             '}' => depth -= 1,
             ',' if depth == 0 => {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use primer_dsl::Program;
 use primer_store::{Campaign, CheckpointCount, Counts, CurvePoint, HistoryRow, Outcome, Status, Store, WorkerRow};
 
-use crate::analyze::{Analysis, analyze_history, stored_mutations};
+use crate::analyze::{Analysis, analyze_history, ranked, stored_mutations};
 use crate::campaign::CampaignSpec;
 use crate::resolve::find_campaign;
 
@@ -192,13 +192,6 @@ pub struct Loaded {
     pub workers: Vec<WorkerRow>,
     /// The store server's clock when it was read.
     pub now: f64,
-}
-
-/// The candidates with a finite loss, best first (ties: the earlier birth).
-fn ranked(rows: &[HistoryRow]) -> Vec<&HistoryRow> {
-    let mut ranked: Vec<&HistoryRow> = rows.iter().filter(|r| r.fitness.is_some_and(f64::is_finite)).collect();
-    ranked.sort_by(|a, b| a.fitness.unwrap().total_cmp(&b.fitness.unwrap()).then(a.birth.cmp(&b.birth)));
-    ranked
 }
 
 /// Reads what the page of `campaign` needs.
