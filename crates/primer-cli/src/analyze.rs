@@ -20,9 +20,9 @@ use primer_dsl::{Program, text};
 use primer_evolve::Mutation;
 use primer_store::{HistoryRow, Outcome, Store};
 
-use crate::campaign::CampaignSpec;
-use crate::output::Format;
-use crate::resolve::find_campaign;
+use primer_args::Format;
+use primer_campaign::resolve::find_campaign;
+use primer_campaign::spec::CampaignSpec;
 
 /// The motifs reported, by name, with their test on a program's [`Motifs`] and its seed's.
 pub(crate) const MOTIFS: [(&str, &str); 7] = [
@@ -548,9 +548,13 @@ pub(crate) mod tests {
     /// The demo campaign's resolved spec (its corpus check satisfied by any existing file).
     pub(crate) fn demo_spec() -> CampaignSpec {
         let root = root();
-        crate::campaign::resolve(&root.join("experiments/demo.toml"), &Default::default(), &root.join("Cargo.toml"))
-            .unwrap()
-            .spec
+        primer_campaign::spec::resolve(
+            &root.join("experiments/demo.toml"),
+            &Default::default(),
+            &root.join("Cargo.toml"),
+        )
+        .unwrap()
+        .spec
     }
 
     #[test]

@@ -9,12 +9,12 @@ use primer_dsl::ModelConfig;
 use primer_dsl::analysis::canonical_hash;
 use primer_dsl::validate::validate;
 
-use crate::disturbance::{Spread, Watch};
-use crate::paths;
+use primer_campaign::disturbance::{Spread, Watch};
+use primer_campaign::paths;
 
 /// Rounds each figure is measured in (its median is reported, with the spread).
 const ROUNDS: usize = 5;
-use crate::resolve::load_program;
+use primer_campaign::resolve::load_program;
 
 /// `primer bench dsl`: parse, validate and hash throughput on one thread.
 pub fn bench_dsl(file: Option<&Path>, seconds: f64) -> Result<()> {

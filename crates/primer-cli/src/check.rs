@@ -9,10 +9,10 @@ use primer_dsl::text::{SourceMap, instruction_text};
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Location, ModelConfig, Program, diff};
 
-use crate::output::Format;
-use crate::output::csv;
-use crate::output::group;
-use crate::resolve::load_program;
+use primer_args::Format;
+use primer_campaign::output::csv;
+use primer_campaign::output::group;
+use primer_campaign::resolve::load_program;
 
 /// `file:line:col` of an instruction, when the source map knows it.
 fn source_of(p: &Program, map: &SourceMap, loc: &Location) -> String {

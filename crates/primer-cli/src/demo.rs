@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::analyze::Analysis;
-use crate::campaign::CampaignSpec;
-use crate::paths;
+use primer_campaign::paths;
+use primer_campaign::spec::CampaignSpec;
 
 /// One program of `primer compare --format json`.
 #[derive(Debug, Deserialize)]
@@ -162,7 +162,7 @@ pub async fn close(store: &primer_store::Store, db: &str, campaign: &str) -> Res
     let a = crate::analyze::load(store, campaign, 5).await?;
     println!("\n== primer analyze {campaign} --top 5");
     print!("{}", crate::analyze::table(&a));
-    let c = crate::resolve::find_campaign(store, campaign).await?;
+    let c = primer_campaign::resolve::find_campaign(store, campaign).await?;
     let spec: CampaignSpec = serde_json::from_str(&c.config)?;
     let Some(best) = a.best_candidate else { return write_report(store, db, campaign).await };
     let svg = std::env::temp_dir().join(format!("primer-demo-{}.svg", std::process::id()));

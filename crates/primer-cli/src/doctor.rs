@@ -7,9 +7,9 @@ use std::process::Command;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::output::Format;
-use crate::output::csv;
-use crate::{paths, pins};
+use primer_args::Format;
+use primer_campaign::output::csv;
+use primer_campaign::{paths, pins};
 
 /// One line of the report.
 #[derive(Debug, Clone, Serialize)]

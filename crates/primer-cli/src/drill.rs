@@ -148,8 +148,8 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
     };
     let mut workers: Vec<Proc> =
         if d.spawned { Vec::new() } else { (0..d.workers).map(&mut start_worker).collect::<Result<_>>()? };
-    let rt = crate::work::runtime()?;
-    let host = crate::work::hostname();
+    let rt = primer_campaign::signals::runtime()?;
+    let host = primer_campaign::signals::hostname();
 
     let (mut worker_kills, mut controller_kills) = (0usize, 0usize);
     let mut finished = false;
@@ -254,8 +254,8 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
     let seconds = started.elapsed().as_secs_f64();
     let check = rt.block_on(async {
         let store = Store::open_read(&d.db).await?;
-        let c = crate::resolve::find_campaign(&store, &d.name).await?;
-        let target = serde_json::from_str::<crate::campaign::CampaignSpec>(&c.config)?.candidates;
+        let c = primer_campaign::resolve::find_campaign(&store, &d.name).await?;
+        let target = serde_json::from_str::<primer_campaign::spec::CampaignSpec>(&c.config)?.candidates;
         check(&store, c.id, target as usize).await
     })?;
     Ok(DrillReport {
@@ -275,8 +275,8 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
 async fn live_pids(db: &str, campaign: &str, host: &str) -> Vec<(String, i32)> {
     let Ok(store) = Store::open_read(db).await else { return Vec::new() };
     let Ok(Some(c)) = store.campaign(campaign).await else { return Vec::new() };
-    let lease =
-        serde_json::from_str::<crate::campaign::CampaignSpec>(&c.config).map_or(30.0, |s| s.execution.lease_seconds);
+    let lease = serde_json::from_str::<primer_campaign::spec::CampaignSpec>(&c.config)
+        .map_or(30.0, |s| s.execution.lease_seconds);
     store
         .workers(c.id)
         .await

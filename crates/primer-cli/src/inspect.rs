@@ -4,16 +4,15 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
-use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{HistoryRow, Outcome, Store};
 
-use crate::output::Format;
-use crate::output::{csv_line, opt};
-use crate::resolve::{find_campaign, program};
+use primer_args::Format;
+use primer_campaign::output::{csv_line, opt};
+use primer_campaign::resolve::{find_campaign, program};
 
 fn loss(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.4}"))
@@ -93,7 +92,7 @@ fn age(secs: f64) -> String {
 /// A finished campaign's workers that did not exit (dead or stale) are counted, and listed
 /// only with `all`: after a campaign ends they are history, not something to act on.
 pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
-    let here = crate::work::hostname();
+    let here = primer_campaign::signals::hostname();
     let mut rows = Vec::new();
     for c in store.campaigns().await? {
         let counts = store.counts(c.id).await?;
@@ -247,7 +246,7 @@ fn history_csv_header() -> &'static str {
 pub async fn top(store: &Store, campaign: &str, k: i64, format: Format) -> Result<()> {
     let c = find_campaign(store, campaign).await?;
     let rows = store.top(c.id, k).await?;
-    let per_token = crate::campaign::bytes_per_token(&c.config);
+    let per_token = primer_campaign::spec::bytes_per_token(&c.config);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
@@ -347,7 +346,7 @@ pub async fn show(store: &Store, id: i64, format: Format) -> Result<()> {
     };
     let cost = store.program_cost(&me.program).await?;
     let per_token = match store.campaign_by_id(campaign).await? {
-        Some(c) => crate::campaign::bytes_per_token(&c.config),
+        Some(c) => primer_campaign::spec::bytes_per_token(&c.config),
         None => 1.0,
     };
     let shown = Shown {
@@ -420,8 +419,8 @@ fn show_table(s: &Shown) -> String {
         let _ = writeln!(
             out,
             "size         {} parameters, {} training FLOPs per token",
-            crate::output::group(p as u64),
-            crate::output::group(f as u64)
+            primer_campaign::output::group(p as u64),
+            primer_campaign::output::group(f as u64)
         );
     }
     for (k, l) in &s.checkpoints {
@@ -518,113 +517,6 @@ pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Resul
                     r.candidate,
                     r.birth,
                     loss(r.fitness),
-                    r.description.as_deref().unwrap_or("")
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A candidate ranked by its retrainings at one budget.
-#[derive(Debug, Serialize)]
-pub struct RerunRow {
-    pub candidate: i64,
-    pub birth: i64,
-    /// Mean and standard deviation of the finite losses over seeds.
-    pub mean: Option<f64>,
-    pub sd: Option<f64>,
-    pub seeds: usize,
-    pub failed: usize,
-    /// The loss at the campaign's own budget.
-    pub original: Option<f64>,
-    pub description: Option<String>,
-}
-
-/// `primer top CAMPAIGN --budget B`: candidates ranked by their retraining at B.
-pub async fn top_rerun(store: &Store, campaign: &str, budget: Budget, k: i64, format: Format) -> Result<()> {
-    let c = find_campaign(store, campaign).await?;
-    // Retrainings are stored under the budget's canonical text.
-    let budget = budget.to_string();
-    let reruns = store.reruns(c.id, &budget).await?;
-    if reruns.is_empty() {
-        bail!("campaign `{}` has no retrainings at {budget} (run `primer rerun {} --budget {budget}`)", c.name, c.name);
-    }
-    let history: HashMap<i64, HistoryRow> = store.history(c.id).await?.into_iter().map(|r| (r.candidate, r)).collect();
-    let mut by: Vec<(i64, Vec<Option<f64>>)> = Vec::new();
-    for r in &reruns {
-        match by.last_mut() {
-            Some((cand, v)) if *cand == r.candidate => v.push(r.fitness),
-            _ => by.push((r.candidate, vec![r.fitness])),
-        }
-    }
-    let mut rows: Vec<RerunRow> = by
-        .into_iter()
-        .map(|(cand, v)| {
-            let ok: Vec<f64> = v.iter().flatten().copied().filter(|x| x.is_finite()).collect();
-            let (mean, sd) = if ok.is_empty() {
-                (None, None)
-            } else {
-                let (m, s) = crate::compare::mean_sd(&ok);
-                (Some(m), Some(s))
-            };
-            let h = history.get(&cand);
-            RerunRow {
-                candidate: cand,
-                birth: h.map_or(-1, |h| h.birth),
-                mean,
-                sd,
-                seeds: v.len(),
-                failed: v.len() - ok.len(),
-                original: h.and_then(|h| h.fitness),
-                description: h.and_then(|h| h.description.clone()),
-            }
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        a.mean.unwrap_or(f64::INFINITY).total_cmp(&b.mean.unwrap_or(f64::INFINITY)).then(a.birth.cmp(&b.birth))
-    });
-    rows.truncate(k.max(0) as usize);
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        Format::Csv => {
-            println!("rank,candidate,birth,mean,sd,seeds,failed,original,mutation");
-            for (i, r) in rows.iter().enumerate() {
-                println!(
-                    "{}",
-                    csv_line(&[
-                        (i + 1).to_string(),
-                        r.candidate.to_string(),
-                        r.birth.to_string(),
-                        opt(r.mean),
-                        opt(r.sd),
-                        r.seeds.to_string(),
-                        r.failed.to_string(),
-                        opt(r.original),
-                        opt(r.description.clone()),
-                    ])
-                );
-            }
-        }
-        Format::Table => {
-            println!("campaign `{}` (id {}): retrained at {budget}", c.name, c.id);
-            println!(
-                "{:<5} {:>9} {:>6} {:>17} {:>6} {:>9}  mutation",
-                "rank", "candidate", "birth", "loss (mean ± sd)", "seeds", "original"
-            );
-            for (i, r) in rows.iter().enumerate() {
-                let l = match (r.mean, r.sd) {
-                    (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
-                    _ => "failed".into(),
-                };
-                println!(
-                    "{:<5} {:>9} {:>6} {:>17} {:>6} {:>9}  {}",
-                    i + 1,
-                    r.candidate,
-                    r.birth,
-                    l,
-                    r.seeds,
-                    loss(r.original),
                     r.description.as_deref().unwrap_or("")
                 );
             }

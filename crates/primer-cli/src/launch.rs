@@ -15,8 +15,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::campaign::{Overrides, resolve};
-use crate::paths;
+use primer_campaign::paths;
+use primer_campaign::spec::{Overrides, resolve};
 
 /// What `primer launch slurm` was told.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ pub async fn slurm(l: &SlurmLaunch) -> Result<()> {
     }
     // The campaign exists before any worker starts (workers also wait for it: --wait 600).
     let store = primer_store::Store::open(&l.db).await?;
-    let (campaign, ..) = crate::search::open_campaign(&store, &l.config, &Overrides::default()).await?;
+    let (campaign, ..) = primer_campaign::controller::open_campaign(&store, &l.config, &Overrides::default()).await?;
     std::fs::create_dir_all(&logs).with_context(|| format!("{}", logs.display()))?;
     let workers = sbatch(&script, "worker job array")?;
     println!(

@@ -29,46 +29,24 @@
 //! target/release/primer doctor       # versions, threads, CUDA, corpus, store
 //! ```
 
-/// The exit of both executables: the code, or the error printed once with its chain.
-pub fn exit_with(result: anyhow::Result<std::process::ExitCode>) -> std::process::ExitCode {
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
+pub use primer_campaign::exit_with;
 
 pub mod analyze;
 pub mod bench;
-pub mod campaign;
 pub mod check;
 pub mod cli;
-pub mod compare;
 pub mod demo;
-pub mod disturbance;
 pub mod doctor;
 pub mod drill;
 pub mod inspect;
 pub mod launch;
 pub mod loadtest;
-pub mod output;
-pub mod paths;
-pub mod placement;
 pub mod progress;
 pub mod proposals;
 pub mod report;
-pub mod resolve;
 pub mod savings;
-pub mod search;
-pub mod stats;
-pub mod study;
+pub mod summary;
 pub mod synthetic;
 pub mod throughput;
-pub mod work;
 
-/// Pinned versions and checksums, shared with `cargo xtask setup` (one source of truth).
-pub mod pins {
-    include!("../../xtask/src/pins.rs");
-}
+pub use primer_campaign::pins;

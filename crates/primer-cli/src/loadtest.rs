@@ -76,13 +76,13 @@ fn run_one(t: &LoadTest, dump: &CampaignDump, backend: &str, workers: usize, dir
         "postgres" => primer_store::testing::postgres_database(&format!("load_w{workers}_h{history}")),
         other => bail!("--backends: `{other}` is not sqlite or postgres"),
     };
-    let rt = crate::work::runtime()?;
+    let rt = primer_campaign::signals::runtime()?;
     let store = rt.block_on(Store::open(&url))?;
     let (campaign, _) = rt.block_on(store.load_campaign(dump))?.context("a fresh store")?;
     let name = &dump.campaign.name;
     let total = history + t.births;
     let primer = std::env::current_exe()?;
-    let spec: crate::campaign::CampaignSpec = serde_json::from_str(&dump.campaign.config)?;
+    let spec: primer_campaign::spec::CampaignSpec = serde_json::from_str(&dump.campaign.config)?;
     let primer_dsl::budget::Budget::Flops(flops) = spec.training.budget else {
         bail!("the load test's campaign needs a FLOPs budget (every candidate then takes the same time)");
     };
@@ -205,7 +205,7 @@ pub fn coordination(t: &LoadTest) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("primer-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     // The PostgreSQL server started for the run is part of what is measured.
-    let watch = crate::disturbance::Watch::start().also_ours("postgres");
+    let watch = primer_campaign::disturbance::Watch::start().also_ours("postgres");
     println!(
         "bench coordination: {} births per run offered at {} candidates/s (simulated workers, no training), {} cores",
         t.births,

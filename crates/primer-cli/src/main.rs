@@ -5,8 +5,10 @@ use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use primer_campaign::paths;
+use primer_campaign::spec::Overrides;
 use primer_cli::cli::{Bench, Cli, Command, Drill, EngineCommand, Format, Launch, StoreCommand};
-use primer_cli::{bench, check, doctor, inspect, paths, search};
+use primer_cli::{bench, check, doctor, inspect};
 use primer_dsl::budget::Budget;
 
 fn main() -> ExitCode {
@@ -27,8 +29,8 @@ fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Engine(worker @ EngineCommand::Worker { simulate: Some(speed), .. }) => {
             let args = worker.worker_args().expect("a worker command");
-            let joined = primer_cli::work::join(&args)?;
-            primer_cli::work::run(joined, &args, &mut primer_cli::work::Simulated { speed })
+            let joined = primer_campaign::worker::join(&args)?;
+            primer_campaign::worker::run(joined, &args, &mut primer_campaign::worker::Simulated { speed })
         }
         Command::Engine(_) | Command::Bench { what: Bench::Engine(_) } | Command::Drill { what: Drill::Engine(_) } => {
             exec_engine()
@@ -82,8 +84,8 @@ fn run() -> Result<ExitCode> {
         }
         Command::Search { config, db, workers, budget, name, candidates, seed, retry_failed } => {
             let db = db.unwrap_or_else(paths::default_store_url);
-            let o = search::Overrides { name, workers, budget, candidates, seed, retry_failed };
-            tokio::runtime::Runtime::new()?.block_on(search::search(&config, &db, &o))
+            let o = Overrides { name, workers, budget, candidates, seed, retry_failed };
+            tokio::runtime::Runtime::new()?.block_on(primer_cli::summary::search(&config, &db, &o))
         }
         Command::Launch {
             what:
@@ -163,7 +165,7 @@ fn run() -> Result<ExitCode> {
         }
         Command::Top { campaign, k, budget, db, format } => inspect_with(db, |s| async move {
             match budget {
-                Some(b) => inspect::top_rerun(&s, &campaign, b, k, format).await,
+                Some(b) => primer_campaign::reruns::top_rerun(&s, &campaign, b, k, format).await,
                 None => inspect::top(&s, &campaign, k, format).await,
             }
         }),
@@ -179,7 +181,7 @@ fn run() -> Result<ExitCode> {
         }),
         Command::Hurdles { campaigns, at, db, format } => inspect_with(db, |s| async move {
             let json = format == primer_cli::cli::Format::Json;
-            primer_cli::placement::hurdles(&s, &campaigns, &at, json).await.map(|_| ())
+            primer_campaign::placement::hurdles(&s, &campaigns, &at, json).await.map(|_| ())
         }),
         Command::Progress { campaigns, svg, at, db, format } => inspect_with(db, |s| async move {
             primer_cli::progress::progress(&s, &campaigns, svg.as_deref(), at, format).await
@@ -190,7 +192,7 @@ fn run() -> Result<ExitCode> {
         Command::Bench { what: Bench::Report { candidates, dir } } => {
             let dir =
                 dir.unwrap_or_else(|| std::env::temp_dir().join(format!("primer-bench-report-{}", std::process::id())));
-            let watch = primer_cli::disturbance::Watch::start();
+            let watch = primer_campaign::disturbance::Watch::start();
             tokio::runtime::Runtime::new()?.block_on(primer_cli::report::bench(candidates, &dir))?;
             watch.verdict().print();
             Ok(ExitCode::SUCCESS)
@@ -219,9 +221,9 @@ fn demo(
     let config = paths::workspace_root().join("experiments/demo.toml");
     let db = db.unwrap_or_else(|| format!("sqlite://{}", paths::workspace_root().join("demo.db").display()));
     println!("\n== primer search {} --db {db}", config.display());
-    let o = search::Overrides { name: name.clone(), workers, candidates, budget, ..Default::default() };
+    let o = Overrides { name: name.clone(), workers, candidates, budget, ..Default::default() };
     let rt = tokio::runtime::Runtime::new()?;
-    let code = rt.block_on(search::search(&config, &db, &o))?;
+    let code = rt.block_on(primer_cli::summary::search(&config, &db, &o))?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

@@ -9,7 +9,7 @@
 //! [`primer_dsl::motifs::TokenMixing::local_basin`]) and whether one of Primer's motifs
 //! (squared ReLU, a depthwise convolution after Q, K or V) is in its top K. Per strategy: the
 //! median and quartiles of the best losses; between two strategies: the Mann-Whitney U test of
-//! the best losses and Fisher's exact test of each hit count ([`crate::stats`]).
+//! the best losses and Fisher's exact test of each hit count ([`primer_campaign::stats`]).
 
 use std::collections::HashMap;
 
@@ -20,11 +20,11 @@ use primer_dsl::Program;
 use primer_dsl::motifs::{motifs, token_mixing};
 use primer_store::{HistoryRow, Store};
 
-use crate::campaign::CampaignSpec;
-use crate::compare::{Line, mean_sd, plot};
-use crate::output::Format;
-use crate::resolve::find_campaign;
-use crate::stats::{fisher_exact, mann_whitney_u};
+use primer_args::Format;
+use primer_campaign::compare::{Line, mean_sd, plot};
+use primer_campaign::resolve::find_campaign;
+use primer_campaign::spec::CampaignSpec;
+use primer_campaign::stats::{fisher_exact, mann_whitney_u};
 
 /// The top K in which a Primer motif counts as a hit.
 pub const TOP_K: usize = 5;

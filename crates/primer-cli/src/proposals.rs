@@ -20,7 +20,7 @@ use primer_dsl::analysis::canonical_hash;
 use primer_dsl::motifs::{Motifs, motifs};
 use primer_evolve::{Mutator, evolution::rng_for};
 
-use crate::output::Format;
+use primer_args::Format;
 
 /// The motifs counted: Primer's changes as `primer analyze` names and detects them (the first
 /// five: squared ReLU and the convolutions after Q, K, V and any of them).
@@ -98,7 +98,8 @@ pub fn rates(mutator: &Mutator, parent: &primer_dsl::Program, seed: u64, n: u64,
 
 /// `primer proposals CAMPAIGN.toml --children N`.
 pub fn proposals(config: &Path, children: u64, seed: Option<u64>, format: Format) -> Result<()> {
-    let resolved = crate::campaign::resolve(config, &Default::default(), &crate::paths::default_corpus())?;
+    let resolved =
+        primer_campaign::spec::resolve(config, &Default::default(), &primer_campaign::paths::default_corpus())?;
     let spec = &resolved.spec;
     let mutator = Mutator::new(spec.space.clone(), spec.model, spec.max_tries);
     let seed = seed.unwrap_or(spec.seed);

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use primer_store::Store;
 
-use crate::resolve::find_campaign;
+use primer_campaign::resolve::find_campaign;
 
 mod data;
 
@@ -154,7 +154,7 @@ pub async fn bench(n: usize, dir: &Path) -> Result<Written> {
         let store = Store::open(&url).await?;
         if store.campaign(&name).await?.is_none() {
             let d = crate::synthetic::campaign(
-                &crate::paths::workspace_root().join("experiments/demo.toml"),
+                &primer_campaign::paths::workspace_root().join("experiments/demo.toml"),
                 &format!("synthetic-{n}"),
                 n,
                 n,

@@ -19,8 +19,8 @@ use anyhow::Result;
 use primer_store::{HistoryRow, Outcome, Store};
 use serde::Serialize;
 
-use crate::campaign::CampaignSpec;
-use crate::resolve::find_campaign;
+use primer_campaign::resolve::find_campaign;
+use primer_campaign::spec::CampaignSpec;
 
 /// One campaign's savings.
 #[derive(Debug, Clone, Serialize)]

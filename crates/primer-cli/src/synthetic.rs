@@ -22,9 +22,9 @@ use primer_store::{
     Campaign, CampaignDump, CandidateRow, CheckpointRow, CurvePoint, CurveRow, EvaluationRow, Outcome, Status,
 };
 
-use crate::campaign::{CampaignSpec, Overrides, resolve};
-use crate::search::program_row;
-use crate::work::Simulated;
+use primer_campaign::records::program_row;
+use primer_campaign::spec::{CampaignSpec, Overrides, resolve};
+use primer_campaign::worker::Simulated;
 
 /// Which kind of campaign to make (see the module's documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub fn campaign(
     seed: u64,
 ) -> Result<CampaignDump> {
     let o = Overrides { name: Some(name.into()), candidates: Some(target as u64), ..Default::default() };
-    let resolved = resolve(config, &o, &crate::paths::default_corpus())?;
+    let resolved = resolve(config, &o, &primer_campaign::paths::default_corpus())?;
     let spec = resolved.spec;
     let now = primer_store::now();
     let mut d = CampaignDump {
@@ -259,7 +259,7 @@ mod tests {
     use super::*;
 
     fn demo() -> std::path::PathBuf {
-        crate::paths::workspace_root().join("experiments/demo.toml")
+        primer_campaign::paths::workspace_root().join("experiments/demo.toml")
     }
 
     #[test]

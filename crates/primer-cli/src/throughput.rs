@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail, ensure};
 use primer_store::{Outcome, Store};
 use serde::Serialize;
 
-use crate::work::Timings;
+use primer_campaign::worker::Timings;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> R
         add("other", (t.loop_seconds - measured).max(0.0));
     }
 
-    let rt = crate::work::runtime()?;
+    let rt = primer_campaign::signals::runtime()?;
     let store = rt.block_on(Store::open_read(&url))?;
     let campaign = rt.block_on(store.campaign(&name))?.context("the campaign is in the store")?;
     let history = rt.block_on(store.history(campaign.id))?;
@@ -189,10 +189,13 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("primer-bench-campaign-{}", std::process::id())));
     std::fs::create_dir_all(&dir).with_context(|| format!("--dir {}", dir.display()))?;
-    let watch = crate::disturbance::Watch::start();
-    let spec =
-        crate::campaign::resolve(&b.config, &crate::campaign::Overrides::default(), &crate::paths::default_corpus())?
-            .spec;
+    let watch = primer_campaign::disturbance::Watch::start();
+    let spec = primer_campaign::spec::resolve(
+        &b.config,
+        &primer_campaign::spec::Overrides::default(),
+        &primer_campaign::paths::default_corpus(),
+    )?
+    .spec;
     println!(
         "bench campaign: {}, {} candidates per split, budget {} per candidate, {} hurdles, d_model {}, seq_len {}, {} layers, batch {}; {} cores here",
         b.config.display(),

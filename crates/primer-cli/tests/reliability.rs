@@ -377,7 +377,7 @@ fn a_workers_exit_is_charged_only_when_the_program_could_have_caused_it() {
         ("kill -SEGV $$", true, "died of signal 11"),
         ("exit 101", true, "crashed (exit status 101)"),
     ] {
-        let e = primer_cli::search::ended_by("w", status(script));
+        let e = primer_campaign::controller::ended_by("w", status(script));
         assert_eq!(e.charged, charged, "{script}: {e:?}");
         assert!(e.reason.contains(says), "{script}: {e:?}");
     }

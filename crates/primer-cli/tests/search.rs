@@ -711,7 +711,7 @@ fn simulated_workers_evaluate_every_candidate_once(b: TestBackend) {
     all_accounted(&h, 60);
     for r in &h {
         if r.outcome == Some(Outcome::Finished) {
-            assert_eq!(r.fitness, Some(primer_cli::work::Simulated::loss(&r.program)), "{r:?}");
+            assert_eq!(r.fitness, Some(primer_campaign::worker::Simulated::loss(&r.program)), "{r:?}");
         }
     }
     assert!(h.iter().any(|r| r.outcome == Some(Outcome::Stopped)), "the hurdles apply to simulated workers too");
@@ -853,7 +853,7 @@ fn status_shows_workers_as_they_are(b: TestBackend) {
     let mut gone = Command::new("true").spawn().unwrap();
     let pid = gone.id() as i64;
     gone.wait().unwrap();
-    let here = primer_cli::work::hostname();
+    let here = primer_campaign::signals::hostname();
     rt().block_on(async {
         let s = Store::open(&db).await.unwrap();
         let c = s.campaign("workers").await.unwrap().unwrap();

@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use primer_cli::cli::{Format, ModelArgs, TrainArgs};
-use primer_cli::compare::{mean_curve, mean_sd, speedup};
-use primer_cli::paths;
-use primer_cli::resolve::load_program;
-use primer_cli::resolve::{candidate_id, candidate_program};
+use primer_args::{Format, ModelArgs, TrainArgs};
+use primer_campaign::compare::{mean_curve, mean_sd, speedup};
+use primer_campaign::paths;
+use primer_campaign::resolve::load_program;
+use primer_campaign::resolve::{candidate_id, candidate_program};
 use primer_dsl::ModelConfig;
 use primer_dsl::budget::Budget;
 use primer_store::Store;
@@ -139,7 +139,7 @@ pub fn compare(
         }
         let losses = per_budget.iter().map(|v| if v.is_empty() { (f64::NAN, f64::NAN) } else { mean_sd(v) }).collect();
         let mean = mean_curve(&curves);
-        let spread = primer_cli::compare::sd_curve(&curves);
+        let spread = primer_campaign::compare::sd_curve(&curves);
         rows.push(Row { program: name.clone(), parameters, losses, speedup: None, outcomes });
         plot.push((name, mean, spread));
     }
@@ -147,9 +147,9 @@ pub fn compare(
     for (row, (_, curve, _)) in rows.iter_mut().zip(&plot) {
         row.speedup = speedup(&baseline, curve);
     }
-    let lines: Vec<primer_cli::compare::Line> = plot
+    let lines: Vec<primer_campaign::compare::Line> = plot
         .into_iter()
-        .map(|(name, points, spread)| primer_cli::compare::Line { name, points, spread, band: Vec::new() })
+        .map(|(name, points, spread)| primer_campaign::compare::Line { name, points, spread, band: Vec::new() })
         .collect();
     let marks: Vec<(f64, String)> = parsed
         .iter()
@@ -160,7 +160,7 @@ pub fn compare(
         .collect();
     std::fs::write(
         svg_path,
-        primer_cli::compare::plot(
+        primer_campaign::compare::plot(
             &format!("validation loss in bits per byte against training {unit}"),
             &format!("training {unit} (log scale)"),
             &lines,

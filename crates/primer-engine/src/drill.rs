@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use primer_cli::cli::Format;
-use primer_cli::paths;
+use primer_args::Format;
+use primer_campaign::paths;
 use primer_dsl::analysis::Cost;
 use primer_dsl::sample::random_program;
 use primer_dsl::validate::{check_structure, validate};

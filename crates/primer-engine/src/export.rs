@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use primer_cli::cli::{ExportFormat, ModelArgs, TrainArgs};
-use primer_cli::resolve::{candidate_id, candidate_program};
-use primer_cli::{paths, resolve::load_program};
+use primer_args::{ExportFormat, ModelArgs, TrainArgs};
+use primer_campaign::resolve::{candidate_id, candidate_program};
+use primer_campaign::{paths, resolve::load_program};
 use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::budget::Budget;
 use primer_dsl::{ModelConfig, Program, text};

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use primer_cli::cli::{Bench, Cli, Command, Drill, EngineBench, EngineCommand, EngineDrill};
+use primer_args::{EngineBench, EngineCli, EngineCommand, EngineDrill, EngineTop};
 
 mod compare;
 mod drill;
@@ -15,25 +15,22 @@ mod train;
 mod worker;
 
 fn main() -> ExitCode {
-    primer_cli::exit_with(run())
+    primer_campaign::exit_with(run())
 }
 
 fn run() -> Result<ExitCode> {
-    let cli = Cli::parse_checked();
+    let cli = EngineCli::parse_checked();
     let command = match cli.command {
-        Command::Engine(command) => command,
-        Command::Bench {
-            what: Bench::Engine(EngineBench::Train { steps, rounds, sizes, programs, seed, device, out }),
-        } => {
+        EngineTop::Engine(command) => command,
+        EngineTop::Bench { what: EngineBench::Train { steps, rounds, sizes, programs, seed, device, out } } => {
             return train::bench(&train::TrainBench { steps, rounds, sizes, programs, seed, device, out });
         }
-        Command::Bench { what: Bench::Engine(EngineBench::Matmul { threads, sizes, seconds, device, out }) } => {
+        EngineTop::Bench { what: EngineBench::Matmul { threads, sizes, seconds, device, out } } => {
             return train::bench_matmul(&threads, &sizes, seconds, device, out.as_deref());
         }
-        Command::Drill { what: Drill::Engine(EngineDrill::Programs { count, seed, space, keep, out, format }) } => {
+        EngineTop::Drill { what: EngineDrill::Programs { count, seed, space, keep, out, format } } => {
             return drill::programs(count, seed, space.as_deref(), keep.as_deref(), out.as_deref(), format);
         }
-        other => anyhow::bail!("`{other:?}` is a command of `primer`, not of `primer-engine`"),
     };
     match command {
         EngineCommand::EngineInfo => {
@@ -45,11 +42,11 @@ fn run() -> Result<ExitCode> {
             train::train(&file, budget, corpus.as_deref(), &training, &model, format)
         }
         EngineCommand::Compare { programs, budgets, seeds, svg, db, corpus, training, model, format } => {
-            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            let db = db.unwrap_or_else(primer_campaign::paths::default_store_url);
             compare::compare(&programs, &budgets, seeds, &svg, &db, corpus.as_deref(), &training, &model, format)
         }
         EngineCommand::Export { candidate, out, format, force, budget, corpus, training, model, db } => {
-            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            let db = db.unwrap_or_else(primer_campaign::paths::default_store_url);
             export::export(&export::Args {
                 candidate: &candidate,
                 out: &out,
@@ -66,7 +63,7 @@ fn run() -> Result<ExitCode> {
             study::study(&file, render, jobs, results.as_deref(), format)
         }
         EngineCommand::Rerun { campaign, top, budget, seeds, threads, db, format } => {
-            let db = db.unwrap_or_else(primer_cli::paths::default_store_url);
+            let db = db.unwrap_or_else(primer_campaign::paths::default_store_url);
             rerun::rerun(&db, &campaign, top, budget, seeds, threads, format)
         }
         worker @ EngineCommand::Worker { device, threads, .. } => {

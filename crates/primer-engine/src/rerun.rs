@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use primer_cli::campaign::CampaignSpec;
-use primer_cli::cli::Format;
-use primer_cli::inspect::top_rerun;
-use primer_cli::resolve::find_campaign;
+use primer_args::Format;
+use primer_campaign::reruns::top_rerun;
+use primer_campaign::resolve::find_campaign;
+use primer_campaign::spec::CampaignSpec;
 use primer_dsl::budget::Budget;
 use primer_dsl::text;
 use primer_store::{Rerun, Store};

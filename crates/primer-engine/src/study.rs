@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-use primer_cli::cli::Format;
-use primer_cli::paths;
-use primer_cli::study::{Job, RunRecord, Study, read_results, tables, write_outputs};
+use primer_args::Format;
+use primer_campaign::paths;
+use primer_campaign::study::{Job, RunRecord, Study, read_results, tables, write_outputs};
 use primer_dsl::ModelConfig;
 use primer_dsl::budget::Budget;
 use primer_tokens::Choice;
@@ -56,9 +56,9 @@ pub fn study(
     let written = write_outputs(&study, &t)?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&t)?),
-        Format::Csv => print!("{}", primer_cli::study::csv(&t)),
+        Format::Csv => print!("{}", primer_campaign::study::csv(&t)),
         Format::Table => {
-            print!("{}", primer_cli::study::markdown(&study, &t));
+            print!("{}", primer_campaign::study::markdown(&study, &t));
             println!();
             for w in written {
                 println!("wrote {}", w.display());

@@ -9,10 +9,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use primer_torch::tch::{self, Device};
 
-use primer_cli::cli::{BenchProgram, BenchSize, DeviceArg, Format, ModelArgs, TrainArgs};
-use primer_cli::disturbance::{Spread, Watch};
-use primer_cli::paths;
-use primer_cli::resolve::load_program;
+use primer_args::{BenchProgram, BenchSize, DeviceArg, Format, ModelArgs, TrainArgs};
+use primer_campaign::disturbance::{Spread, Watch};
+use primer_campaign::paths;
+use primer_campaign::resolve::load_program;
 use primer_dsl::ModelConfig;
 use primer_dsl::analysis::Cost;
 use primer_dsl::validate::validate;

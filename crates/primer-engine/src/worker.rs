@@ -1,4 +1,4 @@
-//! `primer worker`: the loop of [`primer_cli::work`] (join, register, heartbeat, claim under a
+//! `primer worker`: the loop of [`primer_campaign::worker`] (join, register, heartbeat, claim under a
 //! lease, record, exit when the campaign is finished) with libtorch training as the evaluator.
 
 use std::process::ExitCode;
@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use primer_cli::cli::DeviceArg;
-use primer_cli::work::{self, Evaluate, Joined, WorkerArgs};
+use primer_args::DeviceArg;
+use primer_campaign::worker::{self as work, Evaluate, Joined, WorkerArgs};
 use primer_dsl::text;
 use primer_evolve::FecDecision;
 use primer_evolve::dedup::replay;
@@ -118,7 +118,7 @@ impl Evaluate for Trainer {
             budget,
             checkpoints: &checkpoints,
             device: self.device,
-            stop: Some(work::stop_flag()),
+            stop: Some(primer_campaign::signals::stop_flag()),
         };
         let mut on_checkpoint = |k: usize, loss: f64| {
             let earlier = rt.block_on(async {

@@ -7,6 +7,11 @@
 //! literals left out; a top-level module is `src/NAME.rs` with everything under `src/NAME/`.
 //! The crate root (`lib.rs`, `main.rs`) declares and re-exports modules and is not a node.
 //! Cycles are the strongly connected components of more than one module (Tarjan's algorithm).
+//!
+//! Between crates, cargo refuses cycles itself; what the rule adds is the layering
+//! ([`LAYERS`]): the runtime (`primer-campaign`) has no command line and no libtorch, the shared
+//! flags (`primer-args`) no libtorch, and the engine does not depend on the `primer` command's
+//! crate (editing the report's JavaScript must not rebuild the libtorch binary).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -252,6 +257,28 @@ pub fn cycles(g: &Graph) -> Vec<Vec<String>> {
     t.out
 }
 
+/// Crates and the dependencies (`[dependencies]`, not dev-dependencies) they must not have.
+pub const LAYERS: &[(&str, &[&str])] = &[
+    ("primer-campaign", &["clap", "tch", "torch-sys", "primer-torch", "primer-args", "primer-cli", "primer-engine"]),
+    ("primer-args", &["tch", "torch-sys", "primer-torch", "primer-cli", "primer-engine"]),
+    ("primer-engine", &["primer-cli"]),
+];
+
+/// The names under a manifest's `[dependencies]` table.
+pub fn dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            let key = line.split(['=', '.']).next().unwrap_or("").trim();
+            out.insert(key.to_string());
+        }
+    }
+    out
+}
+
 /// One violation of the rule, said whole: the crate, the modules, and who imports whom.
 pub fn violations(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -259,6 +286,14 @@ pub fn violations(root: &Path) -> Vec<String> {
         .map(|d| d.flatten().map(|e| e.path().join("src")).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();
     crates.sort();
+    for (krate, banned) in LAYERS {
+        let manifest = std::fs::read_to_string(root.join("crates").join(krate).join("Cargo.toml")).unwrap_or_default();
+        for d in dependencies(&manifest).iter().filter(|d| banned.contains(&d.as_str())) {
+            out.push(format!(
+                "{krate}: depends on `{d}`, which its layer must not (see LAYERS in crates/xtask/src/imports.rs)"
+            ));
+        }
+    }
     for src in crates {
         let name =
             src.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -292,6 +327,26 @@ pub fn violations(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_are_read_from_the_dependencies_table_only() {
+        let m = "[package]\nname = \"x\"\n[dependencies]\nclap.workspace = true\n# tch = 1\nserde = { version = \"1\" }\n\n[dev-dependencies]\ntch = \"1\"\n";
+        assert_eq!(dependencies(m), BTreeSet::from(["clap".to_string(), "serde".to_string()]));
+    }
+
+    #[test]
+    fn a_runtime_that_depends_on_clap_is_refused() {
+        let root = std::env::temp_dir().join(format!("primer-layers-{}", std::process::id()));
+        let dir = root.join("crates/primer-campaign");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[dependencies]\nanyhow.workspace = true\n").unwrap();
+        assert!(violations(&root).is_empty());
+        std::fs::write(dir.join("Cargo.toml"), "[dependencies]\nclap.workspace = true\n").unwrap();
+        let v = violations(&root);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("primer-campaign: depends on `clap`"), "{v:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     fn g(edges: &[(&str, &str)]) -> Graph {
         let mut g = Graph::new();

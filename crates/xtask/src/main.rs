@@ -95,7 +95,7 @@ fn main() -> ExitCode {
 fn check_imports(root: &Path) -> Result<()> {
     let v = imports::violations(root);
     if v.is_empty() {
-        println!("imports: no module cycle in any crate, no command imports another");
+        println!("imports: no module cycle in any crate, no command imports another, every crate in its layer");
         Ok(())
     } else {
         Err(format!("the import rule is broken ({} violations):\n  {}", v.len(), v.join("\n  ")))

@@ -11,8 +11,8 @@ use primer_dsl::Program;
 use primer_store::{Campaign, CheckpointCount, Counts, CurvePoint, HistoryRow, Outcome, Status, Store, WorkerRow};
 
 use crate::analyze::{Analysis, analyze_history, ranked, stored_mutations};
-use crate::campaign::CampaignSpec;
-use crate::resolve::find_campaign;
+use primer_campaign::resolve::find_campaign;
+use primer_campaign::spec::CampaignSpec;
 
 /// The top K shown with curves and diffs.
 const TOP: usize = 20;

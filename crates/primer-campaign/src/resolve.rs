@@ -52,7 +52,7 @@ pub fn candidate_id(arg: &str) -> Option<i64> {
 pub struct CandidateProgram {
     pub program: primer_dsl::Program,
     pub campaign: Campaign,
-    pub spec: crate::campaign::CampaignSpec,
+    pub spec: crate::spec::CampaignSpec,
     pub row: HistoryRow,
 }
 

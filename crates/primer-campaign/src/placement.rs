@@ -15,8 +15,8 @@ use primer_dsl::budget::Budget;
 use primer_store::{CurvePoint, Outcome, Store};
 use serde::Serialize;
 
-use crate::campaign::CampaignSpec;
 use crate::resolve::find_campaign;
+use crate::spec::CampaignSpec;
 
 /// Kendall's tau-b of two equally long samples (ties counted as tau-b counts them); NaN with
 /// fewer than two pairs that are not tied in both.
@@ -98,7 +98,7 @@ fn points_of(spec: &CampaignSpec, seed_flops_per_token: u64, asked: &[f64]) -> V
             from_zero.fractions().into_iter().enumerate().map(|(k, f)| (f, format!("hurdle {} with start 0", k + 1))),
         );
     }
-    if let Ok(w) = crate::campaign::warmup_fraction(&spec.training, &spec.model, seed_flops_per_token)
+    if let Ok(w) = crate::spec::warmup_fraction(&spec.training, &spec.model, seed_flops_per_token)
         && w > 0.0
     {
         out.push((w, "end of warm-up".into()));

@@ -243,7 +243,7 @@ impl Study {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let file: StudyFile = crate::campaign::parse_toml(text, &name)?;
+        let file: StudyFile = crate::spec::parse_toml(text, &name)?;
         let at = |key: &str| {
             let (l, c) = primer_dsl::space::find_key(text, key);
             format!("{name}:{l}:{c}")
