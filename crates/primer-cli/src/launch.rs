@@ -169,10 +169,10 @@ mod tests {
     #[test]
     fn time_limits_are_slurms() {
         for ok in ["30", "30:00", "04:00:00", "1-12", "1-12:00", "1-12:00:00", "0:30"] {
-            assert_eq!(crate::cli::flags::parse_time(ok).as_deref(), Ok(ok), "{ok}");
+            assert_eq!(primer_args::flags::parse_time(ok).as_deref(), Ok(ok), "{ok}");
         }
         for bad in ["", "0", "1:60", "04:00:00:00", "x", "1-", "-1", "1-1:99:00", "12:61:00", "1h"] {
-            assert!(crate::cli::flags::parse_time(bad).is_err(), "{bad}");
+            assert!(primer_args::flags::parse_time(bad).is_err(), "{bad}");
         }
     }
 

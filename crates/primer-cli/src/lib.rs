@@ -5,23 +5,22 @@
 //!   controller, the inspection commands and `primer doctor` work (and say what is wrong) even
 //!   where libtorch is missing or broken.
 //! - `primer-engine` (crates/primer-engine), which links libtorch (through `primer-torch`) and
-//!   runs everything that trains or evaluates models ([`cli::EngineCommand`]). `primer` hands
+//!   runs everything that trains or evaluates models (`primer_args::EngineCommand`). `primer` hands
 //!   such commands to it, found next to its own executable (or at `$PRIMER_ENGINE`).
 //!
-//! Modules: [`analyze`] (Primer's changes and mutation use in a campaign), [`cli`] (clap definitions of both), [`campaign`] (campaign files and their resolved
-//! spec), [`search`] (the controller), [`check`] (check, diff), [`bench`] (DSL and evolution benchmarks),
-//! [`inspect`] (status, top, show, lineage, archive, store copy), [`work`] (the worker loop every
-//! `primer worker` runs, and the simulated evaluator), [`launch`] (Slurm job arrays),
-//! [`loadtest`] (`bench coordination`), [`throughput`] (`bench campaign`: candidates per core-hour
-//! and where workers' time goes), [`savings`] (what hurdles and dedup saved), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one HTML
-//! page, and its benchmark on a synthetic store), [`compare`]
-//! (the speedup arithmetic and the plot), [`study`] (landscape studies: files, results, tables),
-//! [`stats`] (Mann-Whitney U and Fisher's exact test, for comparing campaigns),
-//! [`doctor`], [`demo`] (the demo's closing words), [`paths`]; beneath the commands,
-//! [`resolve`] (program files, campaigns and candidates named on the command line) and [`output`]
-//! (CSV, digit grouping), which commands use instead of each other. The worker and the commands
-//! that train or export models (train, compare, study, rerun, export, bench train) live in
-//! crates/primer-engine, which uses this library for everything that is not libtorch.
+//! [`commands`] holds the command line: one file per command with its flags, dispatching to
+//! the library modules that do the work: [`analyze`] (Primer's changes and mutation use in a
+//! campaign), [`progress`] (campaigns side by side, with their statistics), [`proposals`] (how
+//! often the sampler proposes each motif), [`check`] (check, diff), [`bench`] (DSL and evolution
+//! benchmarks), [`inspect`] (status, top, show, lineage, archive, store copy), [`launch`] (Slurm
+//! job arrays), [`loadtest`] (`bench coordination`), [`throughput`] (`bench campaign`:
+//! candidates per core-hour and where workers' time goes), [`savings`] (what hurdles and dedup
+//! saved), [`drill`] (the chaos drill and its store check), [`report`] (the campaign as one
+//! HTML page, and its benchmark on a synthetic store), [`summary`] (the end of a search),
+//! [`synthetic`] (synthetic campaigns for benchmarks and tests), [`doctor`], [`demo`] (the
+//! demo's closing words). The campaign runtime (campaign files, the controller, the worker
+//! loop) and what both executables share is `primer-campaign`; the flags of the commands that
+//! train are `primer-args`.
 //!
 //! ```text
 //! cargo xtask setup                  # libtorch + corpus
@@ -34,7 +33,7 @@ pub use primer_campaign::exit_with;
 pub mod analyze;
 pub mod bench;
 pub mod check;
-pub mod cli;
+pub mod commands;
 pub mod demo;
 pub mod doctor;
 pub mod drill;

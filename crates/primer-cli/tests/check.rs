@@ -1,15 +1,16 @@
 //! `primer check`, `primer diff`, `primer train`, `primer bench dsl` and `primer bench evolve`
 //! on the reference programs and on bad input.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn primer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap()
+    common::primer().args(args).output().unwrap()
 }
 
 fn program(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../search-spaces/programs").join(name).display().to_string()
+    common::program(name)
 }
 
 fn temp_file(name: &str, text: &str) -> String {

@@ -1,7 +1,7 @@
 //! The main job end to end at a tiny budget: `primer demo` runs its campaign, then says what
 //! happened: the analysis, and the winner retrained beside the Transformer and Primer-EZ.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_demo_ends_with_the_analysis_and_a_comparison_in_words() {
@@ -9,7 +9,7 @@ fn the_demo_ends_with_the_analysis_and_a_comparison_in_words() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}", dir.join("demo.db").display());
-    let out = Command::new(env!("CARGO_BIN_EXE_primer"))
+    let out = common::primer()
         .args(["demo", "--db", &db, "--name", "demo-check", "--candidates", "6", "--budget", "2e10flops"])
         .output()
         .unwrap();

@@ -5,15 +5,14 @@
 //! campaign the image's campaign file names, that file is a valid campaign, and the images run
 //! `cargo xtask setup` with flags it has.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Parser;
-use primer_cli::cli::Cli;
+use primer_cli::commands::Cli;
 use yaml_rust2::{Yaml, YamlLoader};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::root;
 
 /// Every `command:` (and `args:`) list of strings in a YAML tree.
 fn commands(y: &Yaml, out: &mut Vec<Vec<String>>) {

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::root;
 
 /// README.md, every docs/*.md and experiments/README.md.
 fn documents() -> Vec<PathBuf> {
@@ -180,7 +179,7 @@ fn check_command(cli: &clap::Command, line: &str) -> Result<(), String> {
 
 #[test]
 fn docs_quote_only_commands_and_flags_that_parse() {
-    let cli = primer_cli::cli::Cli::command();
+    let cli = primer_cli::commands::Cli::command();
     let mut checked = 0;
     let mut wrong = Vec::new();
     for doc in documents() {
@@ -197,7 +196,7 @@ fn docs_quote_only_commands_and_flags_that_parse() {
 
 #[test]
 fn the_checker_catches_what_it_must() {
-    let cli = primer_cli::cli::Cli::command();
+    let cli = primer_cli::commands::Cli::command();
     assert!(check_command(&cli, "primer top demo -k 5 --db sqlite://x.db").is_ok());
     assert!(check_command(&cli, "primer launch slurm C.toml --workers 4 [--dry-run]").is_ok());
     assert!(check_command(&cli, "primer top demo --nope").unwrap_err().contains("no flag `--nope`"));

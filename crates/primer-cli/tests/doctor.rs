@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn primer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_primer"))
-}
+mod common;
+use common::primer;
+use common::temp_dir;
 
 /// The engine, built next to `primer` by `cargo build`/`cargo test` of the workspace (it is
 /// another package: crates/primer-engine).
@@ -17,13 +17,6 @@ fn engine() -> PathBuf {
 
 fn text(out: &Output) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("primer-doctor-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

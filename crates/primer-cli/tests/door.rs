@@ -6,12 +6,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+
 fn primer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_primer"))
-        .args(args)
-        .env("PRIMER_DB", "sqlite:///nonexistent/primer.db")
-        .output()
-        .unwrap()
+    common::primer().args(args).env("PRIMER_DB", "sqlite:///nonexistent/primer.db").output().unwrap()
 }
 
 #[test]
@@ -168,7 +166,7 @@ fn unreachable_stores_answer_at_once_with_the_cause() {
                 c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_primer")]);
                 c
             } else {
-                Command::new(env!("CARGO_BIN_EXE_primer"))
+                common::primer()
             };
             let started = std::time::Instant::now();
             let out = cmd.args(&args).output().unwrap();
@@ -182,7 +180,7 @@ fn unreachable_stores_answer_at_once_with_the_cause() {
     // A command that writes: a refused port at start-up is not waited for.
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/demo.toml");
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_primer"))
+    let out = common::primer()
         .arg("search")
         .arg(&config)
         .args(["--db", &format!("postgres://nobody@127.0.0.1:{closed}/x")])
@@ -195,12 +193,7 @@ fn unreachable_stores_answer_at_once_with_the_cause() {
     }
     // And a SQLite store in a folder that does not exist, which a writer would create files in.
     let missing = format!("sqlite://{}/none/store.db", dir.display());
-    let out = Command::new(env!("CARGO_BIN_EXE_primer"))
-        .arg("search")
-        .arg(&config)
-        .args(["--db", &missing])
-        .output()
-        .unwrap();
+    let out = common::primer().arg("search").arg(&config).args(["--db", &missing]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     if out.status.success() || !err.contains("/none does not exist") || dir.join("none").exists() {
         wrong.push(format!("primer search into a missing folder: exit {:?}: {err}", out.status.code()));
@@ -217,7 +210,7 @@ fn a_writer_says_what_it_retries_and_until_when() {
     let server = primer_store::testing::start();
     let url = server.create_database("lost");
     // A worker waiting for a campaign that does not exist yet polls the store.
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_primer"))
+    let mut worker = common::primer()
         .args(["worker", "--db", &url, "--campaign", "later", "--wait", "8", "--simulate", "1e9"])
         .env("PRIMER_STORE_RETRY_SECONDS", "3")
         .stderr(std::process::Stdio::piped())

@@ -13,16 +13,15 @@ use std::process::{Command, Output};
 
 use primer_store::{HistoryRow, Outcome, Store};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::root;
 
 fn python() -> PathBuf {
     std::env::var_os("PRIMER_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"))
 }
 
 fn primer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap()
+    common::primer().args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {

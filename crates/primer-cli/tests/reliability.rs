@@ -17,26 +17,14 @@ use primer_store::{NewCandidate, ProgramRow, Store};
 
 use primer_store::on_both_backends;
 
+mod common;
+use common::{primer, root, temp_dir};
+
 on_both_backends!(
     the_chaos_drill_loses_and_duplicates_nothing,
     the_drill_check_finds_what_is_broken,
     two_controllers_started_at_once_one_runs_the_other_refuses,
 );
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("primer-reliability-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn primer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_primer"))
-}
 
 /// `primer search CONFIG ARGS...` in the background, its output in `dir/controller-N.log`.
 fn controller(dir: &std::path::Path, n: usize, config: &std::path::Path, args: &[&str]) -> std::process::Child {

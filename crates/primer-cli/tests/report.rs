@@ -9,19 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("primer-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::root;
+use common::temp_dir;
 
 fn primer(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap();
+    let o = common::primer().args(args).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(o.status.success(), "primer {args:?}: {out}{}", String::from_utf8_lossy(&o.stderr));
     out

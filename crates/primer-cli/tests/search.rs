@@ -12,6 +12,9 @@ use primer_store::{HistoryRow, Outcome, Status, Store};
 
 use primer_store::on_both_backends;
 
+mod common;
+use common::{primer, root};
+
 on_both_backends!(
     a_tiny_campaign_with_two_workers,
     one_worker_and_a_step_budget_give_identical_histories,
@@ -24,10 +27,6 @@ on_both_backends!(
     simulated_workers_evaluate_every_candidate_once,
     status_shows_workers_as_they_are,
 );
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A temp folder with a campaign file; returns (folder, config path, db URL).
 fn campaign(
@@ -79,10 +78,6 @@ min_predecessors = 2
     std::fs::write(&config, text).unwrap();
     let db = b.url(&dir, name);
     (dir, config, db)
-}
-
-fn primer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_primer"))
 }
 
 fn search(config: &Path, db: &str) -> Output {

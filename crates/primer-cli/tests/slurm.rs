@@ -11,13 +11,8 @@ use std::time::{Duration, Instant};
 use primer_store::testing::{free_port, is_root, postgres_database};
 use primer_store::{HistoryRow, Status, Store};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn primer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_primer"))
-}
+mod common;
+use common::{primer, root};
 
 fn ok(c: &mut Command) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));

@@ -4,14 +4,13 @@
 //! Figures are printed, not asserted against targets: these check that they are measured.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::root;
 
 fn primer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_primer")).args(args).output().unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    common::primer().args(args).output().unwrap()
 }
 
 fn ok(out: &Output) -> String {

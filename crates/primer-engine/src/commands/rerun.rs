@@ -18,7 +18,7 @@ use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, TrainJob, train_program};
 
-use crate::worker::stored;
+use crate::records::stored;
 
 #[allow(clippy::too_many_arguments)]
 pub fn rerun(

@@ -21,7 +21,7 @@ use primer_dsl::budget::Budget;
 use primer_store::Store;
 use primer_torch::train::{Decision, TrainConfig, TrainJob, train_program};
 
-use crate::train::settings;
+use crate::setup::settings;
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -68,7 +68,7 @@ pub fn compare(
     let fractions: Vec<f64> = parsed[..parsed.len() - 1].iter().map(|b| amount(b) / amount(&largest)).collect();
     let (tc, device) = settings(t)?;
     let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
-    let (data, _) = crate::train::load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
+    let (data, _) = crate::setup::load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
     let config = ModelConfig { vocab: data.vocab(), ..m.config() };
 
     let mut rows = Vec::new();

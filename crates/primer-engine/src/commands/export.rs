@@ -124,7 +124,7 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
             bail!("`{}` is neither a candidate id nor a program file", a.candidate);
         }
         let (program, _) = load_program(path)?;
-        let (settings, device) = crate::train::settings(a.training)?;
+        let (settings, device) = crate::setup::settings(a.training)?;
         let name = path.file_name().map_or_else(|| a.candidate.to_string(), |n| n.to_string_lossy().into_owned());
         let corpus = a.corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
         let choice =

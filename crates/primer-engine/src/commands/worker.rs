@@ -17,21 +17,7 @@ use primer_torch::fingerprint::fingerprint;
 use primer_torch::tch::{self, Device};
 use primer_torch::train::{Decision, Outcome, TrainJob, TrainResult, train_program};
 
-/// A training outcome as the store keeps it: its kind and the reason in words.
-pub fn stored(o: &Outcome) -> (primer_store::Outcome, Option<String>) {
-    use primer_store::Outcome as Stored;
-    match o {
-        Outcome::Finished => (Stored::Finished, None),
-        Outcome::Stopped { checkpoint } => {
-            (Stored::Stopped, Some(format!("below the median at hurdle {}", checkpoint + 1)))
-        }
-        Outcome::Invalid { reason } => (Stored::Invalid, Some(reason.clone())),
-        Outcome::Diverged { step } => (Stored::Diverged, Some(format!("diverged at step {step}"))),
-        Outcome::OutOfMemory { message } => (Stored::OutOfMemory, Some(message.clone())),
-        // Never stored: a worker gives an interrupted candidate back instead.
-        Outcome::Interrupted { step } => (Stored::Failed, Some(format!("interrupted at step {step}"))),
-    }
-}
+use crate::records::stored;
 
 fn evaluation(budget: &str, r: &TrainResult) -> Evaluation {
     let (outcome, reason) = stored(&r.outcome);
@@ -168,7 +154,7 @@ impl Evaluate for Trainer {
 
 /// `primer worker --db URL --campaign NAME|ID [--device D] [--threads N] [--id NAME]`.
 pub fn worker(args: &WorkerArgs, device: DeviceArg, threads: Option<u32>) -> Result<ExitCode> {
-    let device = crate::train::device(device)?;
+    let device = crate::setup::device(device)?;
     let joined = work::join(args)?;
     let spec = &joined.spec;
     tch::set_num_threads(threads.map_or(spec.training.threads as i32, |t| t as i32));

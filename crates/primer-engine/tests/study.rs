@@ -3,14 +3,13 @@
 //! with where.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::root;
 
 fn study(file: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_primer")).arg("study").arg(file).args(extra).output().unwrap()
+    common::engine().arg("study").arg(file).args(extra).output().unwrap()
 }
 
 fn write_study(dir: &Path, budgets: &str) -> PathBuf {

@@ -1,0 +1,24 @@
+//! `primer lineage`: its flags and what it does with them (the work is done by library modules; its
+//! `--help` is the doc comment of its variant of [`super::Command`]).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use primer_args::{Format, flags};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub candidate: i64,
+    /// Write Graphviz (dot) instead.
+    #[arg(long)]
+    pub dot: bool,
+    #[arg(long, value_parser = flags::store_url)]
+    pub db: Option<String>,
+    #[arg(long, default_value_t, value_parser = flags::format())]
+    pub format: Format,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let Args { candidate, dot, db, format } = a;
+    super::inspect_with(db, |s| async move { crate::inspect::lineage(&s, candidate, dot, format).await })
+}

@@ -1,0 +1,54 @@
+//! `primer search`: its flags and what it does with them (the work is done by library modules; its
+//! `--help` is the doc comment of its variant of [`super::Command`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use primer_args::flags;
+use primer_campaign::paths;
+use primer_campaign::spec::Overrides;
+use primer_dsl::budget::Budget;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The campaign file (TOML), e.g. experiments/demo.toml.
+    pub config: PathBuf,
+    /// The store (default: $PRIMER_DB, else sqlite://primer.db).
+    #[arg(long, value_parser = flags::store_url)]
+    pub db: Option<String>,
+    /// Local worker processes (overrides `workers`); 0 runs the controller alone, for
+    /// workers started elsewhere (`primer worker`, `primer launch slurm`).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Per-candidate budget (overrides `training.budget`): 500steps, 2e12flops, 60s.
+    #[arg(long)]
+    pub budget: Option<Budget>,
+    /// Campaign name (overrides `name`; a new name starts a new campaign).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Candidates in all (overrides `candidates`; a finished campaign can be extended).
+    #[arg(long, value_parser = flags::positive_u64)]
+    pub candidates: Option<u64>,
+    /// Seed of every random choice (overrides `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// First put the candidates that failed only because their workers died (never
+    /// measured) back to pending, keeping their attempt history; programs that failed on
+    /// their own (invalid, diverged, out of memory) stay as they are.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let db = a.db.unwrap_or_else(paths::default_store_url);
+    let o = Overrides {
+        name: a.name,
+        workers: a.workers,
+        budget: a.budget,
+        candidates: a.candidates,
+        seed: a.seed,
+        retry_failed: a.retry_failed,
+    };
+    tokio::runtime::Runtime::new()?.block_on(crate::summary::search(&a.config, &db, &o))
+}

@@ -1,0 +1,21 @@
+//! `primer show`: its flags and what it does with them (the work is done by library modules; its
+//! `--help` is the doc comment of its variant of [`super::Command`]).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use primer_args::{Format, flags};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub candidate: i64,
+    #[arg(long, value_parser = flags::store_url)]
+    pub db: Option<String>,
+    #[arg(long, default_value_t, value_parser = flags::format())]
+    pub format: Format,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let (candidate, format) = (a.candidate, a.format);
+    super::inspect_with(a.db, |s| async move { crate::inspect::show(&s, candidate, format).await })
+}
