@@ -141,11 +141,9 @@ pub fn svg(title: &str, x_label: &str, curves: &[(String, Vec<(f64, f64)>)]) -> 
     plot(title, x_label, &lines, &[])
 }
 
-/// An SVG plot of loss against compute: a log x axis with decade and minor ticks, a linear y
-/// axis with round ticks, each line with its spread over seeds as a band, and `marks` (the
-/// compared budgets) as dashed verticals.
-pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)]) -> String {
-    let (w, h, left, right, top, bottom) = (760.0, 460.0, 70.0, 190.0, 40.0, 54.0);
+/// The plot's x range (log scale, padded by 8%) and y range (padded by 4%) over the lines'
+/// points with their bands and the marks.
+fn ranges(lines: &[Line], marks: &[(f64, String)]) -> ((f64, f64), (f64, f64)) {
     let ok = |p: &(f64, f64)| p.0 > 0.0 && p.1.is_finite();
     let mut xs: Vec<f64> = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
@@ -174,6 +172,27 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
     }
     let pad = (y1 - y0) * 0.04;
     (y0, y1) = (y0 - pad, y1 + pad);
+    ((x0, x1), (y0, y1))
+}
+
+/// What the bands show, for the legend.
+fn band_note(lines: &[Line]) -> Option<&'static str> {
+    if lines.iter().any(|l| !l.band.is_empty()) {
+        Some("bands: quartiles over campaigns")
+    } else if lines.iter().any(|l| !l.spread.is_empty()) {
+        Some("bands: ± 1 sd over seeds")
+    } else {
+        None
+    }
+}
+
+/// An SVG plot of loss against compute: a log x axis with decade and minor ticks, a linear y
+/// axis with round ticks, each line with its spread over seeds as a band, and `marks` (the
+/// compared budgets) as dashed verticals.
+pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)]) -> String {
+    let (w, h, left, right, top, bottom) = (760.0, 460.0, 70.0, 190.0, 40.0, 54.0);
+    let ok = |p: &(f64, f64)| p.0 > 0.0 && p.1.is_finite();
+    let ((x0, x1), (y0, y1)) = ranges(lines, marks);
     let px = |x: f64| left + (x.log10() - x0.log10()) / (x1.log10() - x0.log10()) * (w - left - right);
     let py = |y: f64| top + (y1 - y) / (y1 - y0) * (h - top - bottom);
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
@@ -275,13 +294,7 @@ pub fn plot(title: &str, x_label: &str, lines: &[Line], marks: &[(f64, String)])
         );
         let _ = writeln!(s, r#"<text x="{}" y="{:.1}">{}</text>"#, w - right + 35.0, ly + 4.0, escape(&l.name));
     }
-    let note = if lines.iter().any(|l| !l.band.is_empty()) {
-        Some("bands: quartiles over campaigns")
-    } else if lines.iter().any(|l| !l.spread.is_empty()) {
-        Some("bands: ± 1 sd over seeds")
-    } else {
-        None
-    };
+    let note = band_note(lines);
     if let Some(note) = note {
         let _ = writeln!(
             s,

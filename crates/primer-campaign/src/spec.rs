@@ -379,21 +379,116 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         let (line, column) = locate(&text, field);
         anyhow::anyhow!("{file}:{line}:{column}: `{field}`: {message}")
     };
-    if let Some(n) = &o.name {
-        f.name = n.clone();
+    o.apply(&mut f);
+    let window = check(&f, &err)?;
+    let space_path = dir.join(&f.search_space);
+    let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let corpus = f.training.corpus.as_ref().map_or_else(|| default_corpus.to_path_buf(), |c| dir.join(c));
+    if !corpus.exists() {
+        bail!("{file}: corpus {} does not exist (run `cargo xtask setup`, or set `training.corpus`)", corpus.display());
     }
-    if let Some(w) = o.workers {
-        f.workers = w;
+    let choice = match &f.training.tokenizer {
+        Some(t) => Choice::parse(t, dir).map_err(|e| err("training.tokenizer", e.to_string()))?,
+        None => Choice::Bytes,
+    };
+    let validation_bytes = f.training.validation_bytes.unwrap_or(VALIDATION_BYTES);
+    if validation_bytes == 0 {
+        return Err(err("training.validation_bytes", "must be positive, is 0".into()));
     }
-    if let Some(b) = o.budget {
-        f.training.budget = b;
+    let text = primer_tokens::corpus::read(&corpus)?;
+    let tokenizer = TokenizerSpec::make(&choice, primer_tokens::corpus::training_part(&text, f.model.seq_len))
+        .map_err(|e| err("training.tokenizer", e.to_string()))?;
+    let codec = Codec::new(&tokenizer)?;
+    let tokens = Tokens::new(&corpus, &text, &codec, f.model.seq_len)?;
+    let validation =
+        tokens.validation_set(ValidationRule::Spread { bytes: validation_bytes }, f.model.seq_len).summary();
+    if validation.bytes < validation_bytes {
+        eprintln!(
+            "{file}: note: the held-out tail of {} holds {} validation bytes, fewer than the {validation_bytes} asked for: all of them are used",
+            corpus.display(),
+            validation.bytes
+        );
     }
-    if let Some(c) = o.candidates {
-        f.candidates = c;
+    if f.model.vocab != 256 && f.model.vocab != tokenizer.vocab {
+        return Err(err(
+            "model.vocab",
+            format!(
+                "{} differs from the tokenizer's {} tokens (leave it out: the tokenizer sets it)",
+                f.model.vocab, tokenizer.vocab
+            ),
+        ));
     }
-    if let Some(s) = o.seed {
-        f.seed = s;
+    let model = ModelConfig { vocab: tokenizer.vocab, ..f.model };
+    let (seeds, seed_programs) = load_seeds(&f.seeds, dir, &model, &space, &space_path)?;
+    let mut training = f.training.clone();
+    training.corpus = Some(absolute(&corpus));
+    training.validation_bytes = Some(validation_bytes);
+    let start = hurdle_start(&f, &model, &seed_programs, &file, &err)?;
+    let spec = CampaignSpec {
+        name: f.name.clone(),
+        seed: f.seed,
+        candidates: f.candidates,
+        workers: f.workers,
+        space_file: absolute(&space_path).display().to_string(),
+        space,
+        seeds,
+        model,
+        training,
+        evolution: RegularizedEvolution {
+            population_size: f.evolution.population,
+            tournament_size: f.evolution.tournament,
+            full_first: f.evolution.first_population.unwrap_or_default() == FirstPopulation::Mutants,
+        },
+        strategy: match f.evolution.strategy {
+            StrategyName::Evolution => Strategy::Evolution,
+            StrategyName::Random => Strategy::Random { max_mutations: f.evolution.max_mutations },
+        },
+        max_tries: f.evolution.max_tries,
+        hurdles: HalvingHurdles {
+            hurdles: f.hurdles.count,
+            min_predecessors: f.hurdles.min_predecessors,
+            window,
+            start,
+        },
+        execution: f.execution,
+        dedup: f.dedup,
+        tokenizer,
+        validation: Some(validation),
+    };
+    let defaulted = Defaulted {
+        hurdle_start: f.hurdles.start.is_none(),
+        hurdle_window: f.hurdles.window.is_none(),
+        first_population: f.evolution.first_population.is_none(),
+        validation_bytes: f.training.validation_bytes.is_none(),
+    };
+    Ok(Resolved { spec, seed_programs, defaulted })
+}
+
+impl Overrides {
+    /// Puts the command line's overrides into a campaign file.
+    fn apply(&self, f: &mut CampaignFile) {
+        let o = self;
+        if let Some(n) = &o.name {
+            f.name = n.clone();
+        }
+        if let Some(w) = o.workers {
+            f.workers = w;
+        }
+        if let Some(b) = o.budget {
+            f.training.budget = b;
+        }
+        if let Some(c) = o.candidates {
+            f.candidates = c;
+        }
+        if let Some(s) = o.seed {
+            f.seed = s;
+        }
     }
+}
+
+/// What is wrong in a campaign file's numbers and lists, named by field (`err`); the hurdles'
+/// window.
+fn check(f: &CampaignFile, err: &dyn Fn(&str, String) -> anyhow::Error) -> Result<usize> {
     if f.name.trim().is_empty() {
         return Err(err("name", "must not be empty".into()));
     }
@@ -438,70 +533,52 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
     if (f.seeds.len() as u64) > f.candidates {
         return Err(err("candidates", format!("{} is fewer than the {} seed programs", f.candidates, f.seeds.len())));
     }
-    let space_path = dir.join(&f.search_space);
-    let space = SearchSpace::load(&space_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let corpus = f.training.corpus.as_ref().map_or_else(|| default_corpus.to_path_buf(), |c| dir.join(c));
-    if !corpus.exists() {
-        bail!("{file}: corpus {} does not exist (run `cargo xtask setup`, or set `training.corpus`)", corpus.display());
-    }
-    let choice = match &f.training.tokenizer {
-        Some(t) => Choice::parse(t, dir).map_err(|e| err("training.tokenizer", e.to_string()))?,
-        None => Choice::Bytes,
-    };
-    let validation_bytes = f.training.validation_bytes.unwrap_or(VALIDATION_BYTES);
-    if validation_bytes == 0 {
-        return Err(err("training.validation_bytes", "must be positive, is 0".into()));
-    }
-    let text = primer_tokens::corpus::read(&corpus)?;
-    let tokenizer = TokenizerSpec::make(&choice, primer_tokens::corpus::training_part(&text, f.model.seq_len))
-        .map_err(|e| err("training.tokenizer", e.to_string()))?;
-    let codec = Codec::new(&tokenizer)?;
-    let tokens = Tokens::new(&corpus, &text, &codec, f.model.seq_len)?;
-    let validation =
-        tokens.validation_set(ValidationRule::Spread { bytes: validation_bytes }, f.model.seq_len).summary();
-    if validation.bytes < validation_bytes {
-        eprintln!(
-            "{file}: note: the held-out tail of {} holds {} validation bytes, fewer than the {validation_bytes} asked for: all of them are used",
-            corpus.display(),
-            validation.bytes
-        );
-    }
-    if f.model.vocab != 256 && f.model.vocab != tokenizer.vocab {
-        return Err(err(
-            "model.vocab",
-            format!(
-                "{} differs from the tokenizer's {} tokens (leave it out: the tokenizer sets it)",
-                f.model.vocab, tokenizer.vocab
-            ),
-        ));
-    }
-    let model = ModelConfig { vocab: tokenizer.vocab, ..f.model };
+    Ok(window)
+}
+
+/// The seed programs: parsed, valid at the model size and inside the search space.
+fn load_seeds(
+    files: &[PathBuf],
+    dir: &Path,
+    model: &ModelConfig,
+    space: &SearchSpace,
+    space_path: &Path,
+) -> Result<(Vec<SeedSpec>, Vec<Program>)> {
     let mut seeds = Vec::new();
     let mut seed_programs = Vec::new();
-    for s in &f.seeds {
+    for s in files {
         let p = dir.join(s);
         let program = primer_dsl::text::parse_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
-        validate(&program, &model).map_err(|e| anyhow::anyhow!("{}: invalid at this model size: {e}", p.display()))?;
+        validate(&program, model).map_err(|e| anyhow::anyhow!("{}: invalid at this model size: {e}", p.display()))?;
         space
             .admits(&program)
             .map_err(|e| anyhow::anyhow!("{}: outside the search space {}: {e}", p.display(), space_path.display()))?;
         seeds.push(SeedSpec { file: absolute(&p).display().to_string(), hash: canonical_hash(&program).hex() });
         seed_programs.push(program);
     }
-    let mut training = f.training.clone();
-    training.corpus = Some(absolute(&corpus));
-    training.validation_bytes = Some(validation_bytes);
-    let start = match f.hurdles.start {
+    Ok((seeds, seed_programs))
+}
+
+/// Where the hurdles' bands start, as a fraction of the budget: asked, or after the warm-up of
+/// the costliest seed (bands from 0, said, where that cannot be placed and nothing was asked).
+fn hurdle_start(
+    f: &CampaignFile,
+    model: &ModelConfig,
+    seed_programs: &[Program],
+    file: &str,
+    err: &dyn Fn(&str, String) -> anyhow::Error,
+) -> Result<f64> {
+    Ok(match f.hurdles.start {
         _ if f.hurdles.count == 0 => 0.0,
         Some(HurdleStart::Fraction(x)) => x,
         asked => {
             let most = seed_programs
                 .iter()
-                .filter_map(|p| validate(p, &model).ok())
+                .filter_map(|p| validate(p, model).ok())
                 .map(|v| primer_dsl::analysis::Cost::of(&v).training_flops_per_token)
                 .max()
                 .unwrap_or(0);
-            match warmup_fraction(&f.training, &model, most) {
+            match warmup_fraction(&f.training, model, most) {
                 Ok(x) => x,
                 Err(m) if asked.is_some() => return Err(err("hurdles.start", m)),
                 // The default gives way where the warm-up cannot be placed (a budget in seconds)
@@ -512,45 +589,7 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
                 }
             }
         }
-    };
-    let spec = CampaignSpec {
-        name: f.name.clone(),
-        seed: f.seed,
-        candidates: f.candidates,
-        workers: f.workers,
-        space_file: absolute(&space_path).display().to_string(),
-        space,
-        seeds,
-        model,
-        training,
-        evolution: RegularizedEvolution {
-            population_size: f.evolution.population,
-            tournament_size: f.evolution.tournament,
-            full_first: f.evolution.first_population.unwrap_or_default() == FirstPopulation::Mutants,
-        },
-        strategy: match f.evolution.strategy {
-            StrategyName::Evolution => Strategy::Evolution,
-            StrategyName::Random => Strategy::Random { max_mutations: f.evolution.max_mutations },
-        },
-        max_tries: f.evolution.max_tries,
-        hurdles: HalvingHurdles {
-            hurdles: f.hurdles.count,
-            min_predecessors: f.hurdles.min_predecessors,
-            window,
-            start,
-        },
-        execution: f.execution,
-        dedup: f.dedup,
-        tokenizer,
-        validation: Some(validation),
-    };
-    let defaulted = Defaulted {
-        hurdle_start: f.hurdles.start.is_none(),
-        hurdle_window: f.hurdles.window.is_none(),
-        first_population: f.evolution.first_population.is_none(),
-        validation_bytes: f.training.validation_bytes.is_none(),
-    };
-    Ok(Resolved { spec, seed_programs, defaulted })
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {

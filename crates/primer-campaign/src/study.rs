@@ -784,6 +784,60 @@ fn flops(f: f64) -> String {
     format!("{}e{e}", digits.trim_end_matches('0').trim_end_matches('.'))
 }
 
+/// A size's verdicts per budget, as a Markdown table.
+fn verdicts_markdown(s: &mut String, f: &StudyFile, t: &SizeTable) {
+    let _ = writeln!(
+        s,
+        "\n| budget | baseline beats every ablation | paper changes ahead by > 3 sd | s per baseline candidate (fastest seed) | hours for {} candidates ({} workers, {} ideal hurdles) |",
+        f.campaign_candidates, f.campaign_workers, f.campaign_hurdles
+    );
+    let _ = writeln!(s, "|---|---|---|---:|---:|");
+    for v in &t.verdicts {
+        let yes_no = |missing: &[String]| {
+            if missing.is_empty() { "yes".to_string() } else { format!("no ({})", missing.join(", ")) }
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.1} |",
+            flops(v.budget),
+            yes_no(&v.ablations_not_beaten),
+            yes_no(&v.paper_not_ahead_by_3sd),
+            v.baseline_seconds,
+            v.campaign_hours
+        );
+    }
+}
+
+/// Whether a size's rankings hold (Kendall's tau at each point), as a Markdown table.
+fn ranking_markdown(s: &mut String, f: &StudyFile, t: &SizeTable) {
+    if !t.ranking.is_empty() {
+        let largest = *t.budgets.last().expect("budgets");
+        let _ = writeln!(
+            s,
+            "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs, \
+             and of the programs' mean losses over their seeds (hurdles: {} in equal-compute bands after the baseline's warm-up{}):\n",
+            flops(largest),
+            f.campaign_hurdles,
+            f.campaign_hurdle_start.map_or(String::new(), |x| format!(", and after {x} of the budget"))
+        );
+        let _ = writeln!(s, "| point | FLOPs | fraction | runs | tau | programs | tau of means |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+        for p in &t.ranking {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.3} | {} | {:.3} | {} | {:.3} |",
+                p.what,
+                flops(p.flops),
+                p.flops / largest,
+                p.runs,
+                p.tau,
+                p.programs,
+                p.tau_programs
+            );
+        }
+    }
+}
+
 /// The study as Markdown: per size the loss table, speedups and verdicts.
 pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
     let mut s = String::new();
@@ -868,52 +922,8 @@ pub fn markdown(study: &Study, tables: &[SizeTable]) -> String {
                 cells.join(" | ")
             );
         }
-        let _ = writeln!(
-            s,
-            "\n| budget | baseline beats every ablation | paper changes ahead by > 3 sd | s per baseline candidate (fastest seed) | hours for {} candidates ({} workers, {} ideal hurdles) |",
-            f.campaign_candidates, f.campaign_workers, f.campaign_hurdles
-        );
-        let _ = writeln!(s, "|---|---|---|---:|---:|");
-        for v in &t.verdicts {
-            let yes_no = |missing: &[String]| {
-                if missing.is_empty() { "yes".to_string() } else { format!("no ({})", missing.join(", ")) }
-            };
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {:.1} | {:.1} |",
-                flops(v.budget),
-                yes_no(&v.ablations_not_beaten),
-                yes_no(&v.paper_not_ahead_by_3sd),
-                v.baseline_seconds,
-                v.campaign_hours
-            );
-        }
-        if !t.ranking.is_empty() {
-            let largest = *t.budgets.last().expect("budgets");
-            let _ = writeln!(
-                s,
-                "\nDo rankings hold? Kendall's tau of all finished runs' losses at each point with their losses at {} FLOPs, \
-                 and of the programs' mean losses over their seeds (hurdles: {} in equal-compute bands after the baseline's warm-up{}):\n",
-                flops(largest),
-                f.campaign_hurdles,
-                f.campaign_hurdle_start.map_or(String::new(), |x| format!(", and after {x} of the budget"))
-            );
-            let _ = writeln!(s, "| point | FLOPs | fraction | runs | tau | programs | tau of means |");
-            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
-            for p in &t.ranking {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.3} | {} | {:.3} | {} | {:.3} |",
-                    p.what,
-                    flops(p.flops),
-                    p.flops / largest,
-                    p.runs,
-                    p.tau,
-                    p.programs,
-                    p.tau_programs
-                );
-            }
-        }
+        verdicts_markdown(&mut s, f, t);
+        ranking_markdown(&mut s, f, t);
         let _ = writeln!(s, "\n![{}]({})", t.size.name, svg_name(&t.size.name));
     }
     s

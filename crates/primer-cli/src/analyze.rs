@@ -176,6 +176,80 @@ fn passed(r: &HistoryRow, by_id: &HashMap<i64, &HistoryRow>) -> Option<i64> {
     Some(if r.outcome == Some(Outcome::Stopped) { h - 1 } else { h })
 }
 
+/// What evolution used: per mutation kind and per inserted or deleted op, how often it was
+/// proposed, survived (trained to the full budget: `full`) and improved on its parent.
+fn mutation_use(
+    rows: &[HistoryRow],
+    by_id: &HashMap<i64, &HistoryRow>,
+    programs: &HashMap<String, Program>,
+    full: &dyn Fn(&HistoryRow) -> bool,
+) -> Result<(Vec<UseRow>, Vec<UseRow>)> {
+    let full_loss = |r: &HistoryRow| if full(r) { r.fitness } else { None };
+    let mut kinds: BTreeMap<String, UseRow> = BTreeMap::new();
+    let mut ops: BTreeMap<String, UseRow> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.seed_index.is_none()) {
+        let Some(json) = &r.mutation else { continue };
+        let muts = stored_mutations(json).with_context(|| format!("candidate {}: its stored mutation", r.candidate))?;
+        let Some(parent) = r.parent.and_then(|p| by_id.get(&p)) else { continue };
+        let Some(mut program) = programs.get(&parent.program).cloned() else { continue };
+        let survived = full(r);
+        let improved = match (full_loss(r), full_loss(parent)) {
+            (Some(c), Some(p)) => c < p,
+            _ => false,
+        };
+        let mut these_kinds = Vec::new();
+        let mut these_ops = Vec::new();
+        for m in &muts {
+            these_kinds.push(m.kind().name().to_string());
+            these_ops.extend(op_uses(m, &program));
+            program = primer_dsl::analysis::eliminate_dead_code(&m.apply(&program));
+        }
+        these_kinds.sort();
+        these_kinds.dedup();
+        these_ops.sort();
+        these_ops.dedup();
+        for (map, keys) in [(&mut kinds, these_kinds), (&mut ops, these_ops)] {
+            for key in keys {
+                let e = map.entry(key.clone()).or_insert_with(|| UseRow { what: key, ..UseRow::default() });
+                e.proposed += 1;
+                e.survived += usize::from(survived);
+                e.improved += usize::from(improved);
+            }
+        }
+    }
+    let mut ops: Vec<UseRow> = ops.into_values().collect();
+    ops.sort_by(|a, b| b.proposed.cmp(&a.proposed).then(a.what.cmp(&b.what)));
+
+    Ok((kinds.into_values().collect(), ops))
+}
+
+/// The changes against their seed that the top K share, most shared first.
+fn top_k_shared(
+    ranked: &[&HistoryRow],
+    k: usize,
+    by_id: &HashMap<i64, &HistoryRow>,
+    programs: &HashMap<String, Program>,
+) -> Vec<SharedChange> {
+    let mut shared: BTreeMap<String, usize> = BTreeMap::new();
+    for r in ranked.iter().take(k) {
+        let seed = seed_of(r, by_id);
+        let (Some(s), Some(p)) = (seed.and_then(|s| programs.get(&s.program)), programs.get(&r.program)) else {
+            continue;
+        };
+        let mut keys: Vec<String> = diff(s, p).changes.iter().map(change_key).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            *shared.entry(key).or_default() += 1;
+        }
+    }
+    let mut top_k_shared: Vec<SharedChange> =
+        shared.into_iter().map(|(change, count)| SharedChange { change, count }).collect();
+    top_k_shared.sort_by(|a, b| b.count.cmp(&a.count).then(a.change.cmp(&b.change)));
+
+    top_k_shared
+}
+
 /// The analysis of a campaign's history (pure: tested without a store).
 pub fn analyze_history(
     name: &str,
@@ -197,7 +271,6 @@ pub fn analyze_history(
         }
     };
     let full = |r: &HistoryRow| outcome_of(r) == Some(Outcome::Finished);
-    let full_loss = |r: &HistoryRow| if full(r) { r.fitness } else { None };
 
     // Ranking: as `primer top` (lowest loss first, then birth).
     let mut ranked: Vec<&HistoryRow> = rows.iter().filter(|r| r.fitness.is_some()).collect();
@@ -254,58 +327,9 @@ pub fn analyze_history(
     }
 
     // What evolution used.
-    let mut kinds: BTreeMap<String, UseRow> = BTreeMap::new();
-    let mut ops: BTreeMap<String, UseRow> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.seed_index.is_none()) {
-        let Some(json) = &r.mutation else { continue };
-        let muts = stored_mutations(json).with_context(|| format!("candidate {}: its stored mutation", r.candidate))?;
-        let Some(parent) = r.parent.and_then(|p| by_id.get(&p)) else { continue };
-        let Some(mut program) = programs.get(&parent.program).cloned() else { continue };
-        let survived = full(r);
-        let improved = match (full_loss(r), full_loss(parent)) {
-            (Some(c), Some(p)) => c < p,
-            _ => false,
-        };
-        let mut these_kinds = Vec::new();
-        let mut these_ops = Vec::new();
-        for m in &muts {
-            these_kinds.push(m.kind().name().to_string());
-            these_ops.extend(op_uses(m, &program));
-            program = primer_dsl::analysis::eliminate_dead_code(&m.apply(&program));
-        }
-        these_kinds.sort();
-        these_kinds.dedup();
-        these_ops.sort();
-        these_ops.dedup();
-        for (map, keys) in [(&mut kinds, these_kinds), (&mut ops, these_ops)] {
-            for key in keys {
-                let e = map.entry(key.clone()).or_insert_with(|| UseRow { what: key, ..UseRow::default() });
-                e.proposed += 1;
-                e.survived += usize::from(survived);
-                e.improved += usize::from(improved);
-            }
-        }
-    }
-    let mut ops: Vec<UseRow> = ops.into_values().collect();
-    ops.sort_by(|a, b| b.proposed.cmp(&a.proposed).then(a.what.cmp(&b.what)));
+    let (kinds, ops) = mutation_use(rows, &by_id, programs, &full)?;
 
-    // What the top K share against their seed.
-    let mut shared: BTreeMap<String, usize> = BTreeMap::new();
-    for r in ranked.iter().take(k) {
-        let seed = seed_of(r, &by_id);
-        let (Some(s), Some(p)) = (seed.and_then(|s| programs.get(&s.program)), programs.get(&r.program)) else {
-            continue;
-        };
-        let mut keys: Vec<String> = diff(s, p).changes.iter().map(change_key).collect();
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            *shared.entry(key).or_default() += 1;
-        }
-    }
-    let mut top_k_shared: Vec<SharedChange> =
-        shared.into_iter().map(|(change, count)| SharedChange { change, count }).collect();
-    top_k_shared.sort_by(|a, b| b.count.cmp(&a.count).then(a.change.cmp(&b.change)));
+    let top_k_shared = top_k_shared(&ranked, k, &by_id, programs);
 
     let evaluated = rows.iter().filter(|r| r.outcome.is_some()).count();
     Ok(Analysis {
@@ -329,7 +353,7 @@ pub fn analyze_history(
         best_candidate: ranked.first().map(|r| r.candidate),
         k,
         motifs: reports,
-        mutation_kinds: kinds.into_values().collect(),
+        mutation_kinds: kinds,
         ops,
         top_k_shared,
     })

@@ -106,16 +106,9 @@ fn tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-/// Runs the chaos drill and checks the store.
-pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
-    anyhow::ensure!(d.min_gap > 0.0 && d.max_gap >= d.min_gap, "--min-gap and --max-gap: 0 < min <= max");
-    std::fs::create_dir_all(&d.logs).with_context(|| format!("cannot create {}", d.logs.display()))?;
-    let exe = std::env::current_exe()?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d.seed);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(d.timeout);
-
-    let mut controller_args: Vec<String> = vec![
+/// The controller's command line (`primer search ...`).
+fn controller_args(d: &ChaosDrill) -> Vec<String> {
+    let mut args: Vec<String> = vec![
         "search".into(),
         d.config.display().to_string(),
         "--db".into(),
@@ -126,8 +119,88 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         d.name.clone(),
     ];
     if let Some(c) = d.candidates {
-        controller_args.extend(["--candidates".into(), c.to_string()]);
+        args.extend(["--candidates".into(), c.to_string()]);
     }
+    args
+}
+
+/// Sends the drill's signal to a random live worker of the campaign on this host, as the store
+/// lists them; its id, or `None` when none is live.
+async fn signal_listed_worker(d: &ChaosDrill, host: &str, rng: &mut impl Rng) -> Option<String> {
+    let live = live_pids(&d.db, &d.name, host).await;
+    if live.is_empty() {
+        return None;
+    }
+    let (id, pid) = &live[rng.random_range(0..live.len())];
+    // SAFETY: a signal to a worker process this drill's controller started.
+    unsafe {
+        libc::kill(*pid, d.worker_signal);
+    }
+    Some(id.clone())
+}
+
+/// Sends `signal` to a worker process of this drill and waits for it to end.
+fn stop(w: &mut Proc, signal: i32) -> Result<()> {
+    // SAFETY: a signal to a child process of this drill.
+    unsafe {
+        libc::kill(w.child.id() as i32, signal);
+    }
+    w.child.wait()?;
+    Ok(())
+}
+
+/// Workers see the campaign finished and leave (those that do not within 30 s are killed).
+fn leave(workers: &mut [Proc]) -> Result<()> {
+    let leave_by = Instant::now() + Duration::from_secs(30);
+    for w in workers {
+        while w.child.try_wait()?.is_none() && Instant::now() < leave_by {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+    Ok(())
+}
+
+/// Waits for the controller to finish the campaign, restarting workers that exit, within the
+/// deadline.
+fn run_to_end(
+    controller: &mut Proc,
+    controller_log: &Path,
+    workers: &mut [Proc],
+    start_worker: &mut dyn FnMut(usize) -> Result<Proc>,
+    deadline: Instant,
+    timeout: f64,
+) -> Result<()> {
+    loop {
+        if let Some(status) = controller.child.try_wait()? {
+            anyhow::ensure!(status.success(), "{} exited ({status}):\n{}", controller.label, tail(controller_log));
+            return Ok(());
+        } else {
+            for (slot, w) in workers.iter_mut().enumerate() {
+                if w.child.try_wait()?.is_some() {
+                    *w = start_worker(slot)?;
+                }
+            }
+            if Instant::now() >= deadline {
+                let _ = controller.child.kill();
+                bail!("the drill ran past --timeout {} s:\n{}", timeout, tail(controller_log));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Runs the chaos drill and checks the store.
+pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
+    anyhow::ensure!(d.min_gap > 0.0 && d.max_gap >= d.min_gap, "--min-gap and --max-gap: 0 < min <= max");
+    std::fs::create_dir_all(&d.logs).with_context(|| format!("cannot create {}", d.logs.display()))?;
+    let exe = std::env::current_exe()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(d.seed);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(d.timeout);
+
+    let controller_args = controller_args(d);
     let mut generation = 0usize;
     let start_controller = |generation: usize| {
         let log = d.logs.join(format!("controller-{generation}.log"));
@@ -189,15 +262,7 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
             (controller, controller_log) = start_controller(generation)?;
         } else if d.spawned {
             // One of the controller's workers, as the store lists them.
-            let live = rt.block_on(live_pids(&d.db, &d.name, &host));
-            if live.is_empty() {
-                continue;
-            }
-            let (id, pid) = &live[rng.random_range(0..live.len())];
-            // SAFETY: a signal to a worker process this drill's controller started.
-            unsafe {
-                libc::kill(*pid, d.worker_signal);
-            }
+            let Some(id) = rt.block_on(signal_listed_worker(d, &host, &mut rng)) else { continue };
             worker_kills += 1;
             eprintln!(
                 "[{:6.1} s] sent signal {} to worker {id} ({worker_kills}/{})",
@@ -207,12 +272,7 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
             );
         } else {
             let slot = rng.random_range(0..workers.len());
-            let pid = workers[slot].child.id() as i32;
-            // SAFETY: a signal to a child process of this drill.
-            unsafe {
-                libc::kill(pid, d.worker_signal);
-            }
-            workers[slot].child.wait()?;
+            stop(&mut workers[slot], d.worker_signal)?;
             worker_kills += 1;
             eprintln!(
                 "[{:6.1} s] sent signal {} to {} ({worker_kills}/{})",
@@ -225,32 +285,10 @@ pub fn chaos(d: &ChaosDrill) -> Result<DrillReport> {
         }
     }
     // The campaign runs to its end.
-    while !finished {
-        if let Some(status) = controller.child.try_wait()? {
-            anyhow::ensure!(status.success(), "{} exited ({status}):\n{}", controller.label, tail(&controller_log));
-            finished = true;
-        } else {
-            for (slot, w) in workers.iter_mut().enumerate() {
-                if w.child.try_wait()?.is_some() {
-                    *w = start_worker(slot)?;
-                }
-            }
-            if Instant::now() >= deadline {
-                let _ = controller.child.kill();
-                bail!("the drill ran past --timeout {} s:\n{}", d.timeout, tail(&controller_log));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    if !finished {
+        run_to_end(&mut controller, &controller_log, &mut workers, &mut start_worker, deadline, d.timeout)?;
     }
-    // Workers see the campaign finished and leave.
-    let leave_by = Instant::now() + Duration::from_secs(30);
-    for w in &mut workers {
-        while w.child.try_wait()?.is_none() && Instant::now() < leave_by {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = w.child.kill();
-        let _ = w.child.wait();
-    }
+    leave(&mut workers)?;
     let seconds = started.elapsed().as_secs_f64();
     let check = rt.block_on(async {
         let store = Store::open_read(&d.db).await?;

@@ -87,11 +87,8 @@ fn age(secs: f64) -> String {
     }
 }
 
-/// `primer status`.
-///
-/// A finished campaign's workers that did not exit (dead or stale) are counted, and listed
-/// only with `all`: after a campaign ends they are history, not something to act on.
-pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
+/// One row per campaign of the store, with its workers' states.
+async fn status_rows(store: &Store) -> Result<Vec<StatusRow>> {
     let here = primer_campaign::signals::hostname();
     let mut rows = Vec::new();
     for c in store.campaigns().await? {
@@ -132,6 +129,54 @@ pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
             workers,
         });
     }
+    Ok(rows)
+}
+
+/// The workers of each campaign that did not exit: counted, and listed (a finished campaign's
+/// dead and stale ones only with `all`).
+fn print_workers(rows: &[StatusRow], all: bool) {
+    for r in rows.iter().filter(|r| r.workers.iter().any(|w| w.state != "exited")) {
+        let exited = r.workers.iter().filter(|w| w.state == "exited").count();
+        println!(
+            "\nworkers of `{}`: {} live, {} stale (no heartbeat within the lease), {} dead (process gone), {exited} exited",
+            r.name, r.live_workers, r.stale_workers, r.dead_workers
+        );
+        // A finished campaign's dead and stale workers are history: counted above,
+        // listed with --all.
+        let listed = |w: &&WorkerStatus| w.state == "live" || (w.state != "exited" && (all || !r.finished));
+        if r.workers.iter().any(|w| listed(&w)) {
+            println!(
+                "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  state",
+                "id", "host", "pid", "device", "started", "heartbeat", "done"
+            );
+        }
+        for w in r.workers.iter().filter(listed) {
+            let x = &w.worker;
+            println!(
+                "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  {}",
+                x.id,
+                x.host,
+                x.pid,
+                x.device,
+                format!("{} ago", age(x.silent + x.heartbeat_at - x.started_at)),
+                format!("{} ago", age(x.silent)),
+                x.done,
+                w.state
+            );
+        }
+        let hidden = r.workers.iter().filter(|w| w.state != "exited" && !listed(w)).count();
+        if hidden > 0 {
+            println!("  ({hidden} dead or stale of a finished campaign not listed: --all lists them)");
+        }
+    }
+}
+
+/// `primer status`.
+///
+/// A finished campaign's workers that did not exit (dead or stale) are counted, and listed
+/// only with `all`: after a campaign ends they are history, not something to act on.
+pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
+    let rows = status_rows(store).await?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => {
@@ -199,40 +244,7 @@ pub async fn status(store: &Store, format: Format, all: bool) -> Result<()> {
                     "\ndone: measured (prog-fail: of them, programs that failed on their own: invalid, diverged, out of memory);\nlost: never measured, their workers died too often (`primer search CAMPAIGN.toml --retry-failed` tries them again)"
                 );
             }
-            for r in rows.iter().filter(|r| r.workers.iter().any(|w| w.state != "exited")) {
-                let exited = r.workers.iter().filter(|w| w.state == "exited").count();
-                println!(
-                    "\nworkers of `{}`: {} live, {} stale (no heartbeat within the lease), {} dead (process gone), {exited} exited",
-                    r.name, r.live_workers, r.stale_workers, r.dead_workers
-                );
-                // A finished campaign's dead and stale workers are history: counted above,
-                // listed with --all.
-                let listed = |w: &&WorkerStatus| w.state == "live" || (w.state != "exited" && (all || !r.finished));
-                if r.workers.iter().any(|w| listed(&w)) {
-                    println!(
-                        "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  state",
-                        "id", "host", "pid", "device", "started", "heartbeat", "done"
-                    );
-                }
-                for w in r.workers.iter().filter(listed) {
-                    let x = &w.worker;
-                    println!(
-                        "  {:<28} {:<16} {:>8} {:<10} {:>9} {:>9} {:>5}  {}",
-                        x.id,
-                        x.host,
-                        x.pid,
-                        x.device,
-                        format!("{} ago", age(x.silent + x.heartbeat_at - x.started_at)),
-                        format!("{} ago", age(x.silent)),
-                        x.done,
-                        w.state
-                    );
-                }
-                let hidden = r.workers.iter().filter(|w| w.state != "exited" && !listed(w)).count();
-                if hidden > 0 {
-                    println!("  ({hidden} dead or stale of a finished campaign not listed: --all lists them)");
-                }
-            }
+            print_workers(&rows, all);
         }
     }
     Ok(())

@@ -69,6 +69,35 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// `workers` simulated workers (`primer worker --simulate`), each logging its claim latencies.
+fn spawn_workers(primer: &Path, url: &str, name: &str, speed: f64, workers: usize, logs: &Path) -> Result<Vec<Child>> {
+    let pool = (0..workers)
+        .map(|i| {
+            Command::new(primer)
+                .args(["worker", "--db", url, "--campaign", name, "--simulate", &speed.to_string()])
+                .args(["--id", &format!("sim-{i}"), "--wait", "60"])
+                .arg("--latency-log")
+                .arg(logs.join(format!("claims-{i}.txt")))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        })
+        .collect::<std::io::Result<_>>()?;
+    Ok(pool)
+}
+
+/// The workers' claim latencies (seconds), sorted.
+fn read_claims(logs: &Path, workers: usize) -> Vec<f64> {
+    let mut claims: Vec<f64> = Vec::new();
+    for i in 0..workers {
+        let text = std::fs::read_to_string(logs.join(format!("claims-{i}.txt"))).unwrap_or_default();
+        claims.extend(text.lines().filter_map(|l| l.trim().parse::<f64>().ok()));
+    }
+    claims.sort_by(f64::total_cmp);
+    claims
+}
+
 fn run_one(t: &LoadTest, dump: &CampaignDump, backend: &str, workers: usize, dir: &Path) -> Result<Run> {
     let history = dump.candidates.len();
     let url = match backend {
@@ -98,19 +127,7 @@ fn run_one(t: &LoadTest, dump: &CampaignDump, backend: &str, workers: usize, dir
         .spawn()?;
     let logs = dir.join(format!("{backend}-w{workers}-h{history}"));
     std::fs::create_dir_all(&logs)?;
-    let mut pool: Vec<Child> = (0..workers)
-        .map(|i| {
-            Command::new(&primer)
-                .args(["worker", "--db", &url, "--campaign", name, "--simulate", &speed.to_string()])
-                .args(["--id", &format!("sim-{i}"), "--wait", "60"])
-                .arg("--latency-log")
-                .arg(logs.join(format!("claims-{i}.txt")))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-        })
-        .collect::<std::io::Result<_>>()?;
+    let mut pool = spawn_workers(&primer, &url, name, speed, workers, &logs)?;
     // Finished count over time, and the controller's CPU.
     let mut series: Vec<(f64, i64)> = Vec::new();
     let start = Instant::now();
@@ -152,12 +169,7 @@ fn run_one(t: &LoadTest, dump: &CampaignDump, backend: &str, workers: usize, dir
     let mean_seconds = new.iter().filter_map(|r| r.seconds).sum::<f64>() / new.len().max(1) as f64;
     let done: i64 =
         rt.block_on(store.workers(campaign))?.iter().filter(|w| w.id.starts_with("sim-")).map(|w| w.done).sum();
-    let mut claims: Vec<f64> = Vec::new();
-    for i in 0..workers {
-        let text = std::fs::read_to_string(logs.join(format!("claims-{i}.txt"))).unwrap_or_default();
-        claims.extend(text.lines().filter_map(|l| l.trim().parse::<f64>().ok()));
-    }
-    claims.sort_by(f64::total_cmp);
+    let claims = read_claims(&logs, workers);
     // Every candidate has one result, recorded by a worker whose count says so (a candidate
     // failed by the controller after its workers died counts as lost here: it was never measured).
     let mut problems = Vec::new();

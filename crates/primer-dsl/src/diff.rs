@@ -246,13 +246,18 @@ fn bank_changes(old: &Program, new: &Program, out: &mut Vec<Change>) {
     }
 }
 
-fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Option<usize>], out: &mut Vec<Change>) {
-    let (a, b) = (&old.subprograms[oi], &new.subprograms[ni]);
-    let old_callee = |c: usize| partner.get(c).copied().flatten();
-    let new_callee = |c: usize| Some(c);
-    let ka: Vec<Key> = (0..a.instructions.len()).map(|i| key(old, a, i, &old_callee)).collect();
-    let kb: Vec<Key> = (0..b.instructions.len()).map(|i| key(new, b, i, &new_callee)).collect();
-    let steps = align(&ka, &kb);
+/// How an alignment pairs two subprograms' values: the partner of each old value in the new
+/// subprogram (inputs map to inputs), which values on each side have one, and the runs of
+/// deletions and insertions between matches (equal-length runs pair up as changes: the count
+/// paired).
+struct Matching {
+    a_to_b: Vec<Option<usize>>,
+    a_matched: Vec<bool>,
+    b_matched: Vec<bool>,
+    runs: Vec<(Vec<usize>, Vec<usize>, usize)>,
+}
+
+fn matching(a: &Subprogram, b: &Subprogram, steps: &[Step]) -> Matching {
     // Partner of each old instruction's value in the new subprogram (inputs map to inputs).
     let mut a_to_b: Vec<Option<usize>> = (0..a.num_values()).map(|v| (v < a.inputs.len()).then_some(v)).collect();
     let mut b_matched = vec![false; b.num_values()];
@@ -287,6 +292,17 @@ fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Op
         }
         runs.push((dels, ins, paired));
     }
+    Matching { a_to_b, a_matched, b_matched, runs }
+}
+
+fn sub_changes(old: &Program, oi: usize, new: &Program, ni: usize, partner: &[Option<usize>], out: &mut Vec<Change>) {
+    let (a, b) = (&old.subprograms[oi], &new.subprograms[ni]);
+    let old_callee = |c: usize| partner.get(c).copied().flatten();
+    let new_callee = |c: usize| Some(c);
+    let ka: Vec<Key> = (0..a.instructions.len()).map(|i| key(old, a, i, &old_callee)).collect();
+    let kb: Vec<Key> = (0..b.instructions.len()).map(|i| key(new, b, i, &new_callee)).collect();
+    let steps = align(&ka, &kb);
+    let Matching { a_to_b, a_matched, b_matched, runs } = matching(a, b, &steps);
     // Skips unmatched (inserted or deleted) instructions through their first input.
     let through = |s: &Subprogram, matched: &[bool], mut v: usize| {
         while !matched[v] {

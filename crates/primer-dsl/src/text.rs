@@ -573,61 +573,67 @@ impl Parser {
         // Ignored fields, after `with`.
         if matches!(&self.peek().tok, Tok::Ident(w) if w == "with") {
             self.next();
-            let mut given: Vec<Field> = Vec::new();
-            loop {
-                let t = self.next();
-                let field = match &t.tok {
-                    Tok::Ident(f) => match f.as_str() {
-                        "in1" => Field::In1,
-                        "in2" => Field::In2,
-                        "const" => Field::Constant,
-                        "dim" => Field::Dim,
-                        "branch" => Field::Branching,
-                        other => {
-                            return Err(self.error_at(
-                                t.line,
-                                t.col,
-                                format!("unknown field `{other}`: the fields are in1, in2, const, dim, branch"),
-                            ));
-                        }
-                    },
-                    _ => return Err(self.unexpected(&t, "a field (in1, in2, const, dim, branch)")),
-                };
-                if explicit.contains(&field) {
-                    return Err(self.error_at(
-                        t.line,
-                        t.col,
-                        format!(
-                            "{} reads `{}`: give it as an argument, not after `with`",
-                            opname,
-                            field_keyword(field)
-                        ),
-                    ));
-                }
-                if given.contains(&field) {
-                    return Err(self.error_at(
-                        t.line,
-                        t.col,
-                        format!("field `{}` is given twice", field_keyword(field)),
-                    ));
-                }
-                given.push(field);
-                self.expect_sym('=')?;
-                match field {
-                    Field::In1 => ins.in1 = self.value_ref(names, "a value")?,
-                    Field::In2 => ins.in2 = self.value_ref(names, "a value")?,
-                    Field::Constant => ins.constant = self.constant_ref(bank)?,
-                    Field::Dim => ins.dim = self.dim_ref(bank)?,
-                    Field::Branching => ins.branching = self.branching()?,
-                    Field::Op => unreachable!(),
-                }
-                if self.peek().tok == Tok::Newline || self.peek().tok == Tok::Eof {
-                    break;
-                }
-            }
+            self.with_fields(&mut ins, &opname, &explicit, names, bank)?;
         }
         self.expect_newline_or_eof()?;
         Ok(ins)
+    }
+
+    /// The fields an op ignores, given after `with` (`with` already read): each once, none the
+    /// op reads (those are its arguments).
+    fn with_fields(
+        &mut self,
+        ins: &mut Instruction,
+        opname: &str,
+        explicit: &[Field],
+        names: &HashMap<String, usize>,
+        bank: &ValueBank,
+    ) -> Result<(), ParseError> {
+        let mut given: Vec<Field> = Vec::new();
+        loop {
+            let t = self.next();
+            let field = match &t.tok {
+                Tok::Ident(f) => match f.as_str() {
+                    "in1" => Field::In1,
+                    "in2" => Field::In2,
+                    "const" => Field::Constant,
+                    "dim" => Field::Dim,
+                    "branch" => Field::Branching,
+                    other => {
+                        return Err(self.error_at(
+                            t.line,
+                            t.col,
+                            format!("unknown field `{other}`: the fields are in1, in2, const, dim, branch"),
+                        ));
+                    }
+                },
+                _ => return Err(self.unexpected(&t, "a field (in1, in2, const, dim, branch)")),
+            };
+            if explicit.contains(&field) {
+                return Err(self.error_at(
+                    t.line,
+                    t.col,
+                    format!("{} reads `{}`: give it as an argument, not after `with`", opname, field_keyword(field)),
+                ));
+            }
+            if given.contains(&field) {
+                return Err(self.error_at(t.line, t.col, format!("field `{}` is given twice", field_keyword(field))));
+            }
+            given.push(field);
+            self.expect_sym('=')?;
+            match field {
+                Field::In1 => ins.in1 = self.value_ref(names, "a value")?,
+                Field::In2 => ins.in2 = self.value_ref(names, "a value")?,
+                Field::Constant => ins.constant = self.constant_ref(bank)?,
+                Field::Dim => ins.dim = self.dim_ref(bank)?,
+                Field::Branching => ins.branching = self.branching()?,
+                Field::Op => unreachable!(),
+            }
+            if self.peek().tok == Tok::Newline || self.peek().tok == Tok::Eof {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -206,141 +206,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        // Parents and reused sources are born earlier: in birth order every reference is known.
-        let mut new_id: HashMap<i64, i64> = HashMap::new();
-        let columns = [
-            "campaign",
-            "birth",
-            "program",
-            "parent",
-            "seed_index",
-            "mutation",
-            "description",
-            "status",
-            "worker",
-            "attempts",
-            "retry_from",
-            "fingerprint",
-            "created_at",
-        ];
-        let candidate_sql = [insert_sql("candidates", &columns, false), insert_sql("candidates", &columns, true)];
-        for x in &d.candidates {
-            let parent = x.parent.map(|p| new_id.get(&p).copied().unwrap_or(p));
-            let status = if x.status == Status::Running { Status::Pending } else { x.status };
-            let mut insert = sqlx::query_scalar(&candidate_sql[usize::from(keep)]);
-            if keep {
-                insert = insert.bind(x.id);
-            }
-            let id: i64 = insert
-                .bind(campaign)
-                .bind(x.birth)
-                .bind(&x.program)
-                .bind(parent)
-                .bind(x.seed_index)
-                .bind(&x.mutation)
-                .bind(&x.description)
-                .bind(status)
-                .bind(&x.worker)
-                .bind(x.attempts)
-                .bind(x.retry_from)
-                .bind(&x.fingerprint)
-                .bind(x.created_at)
-                .fetch_one(&mut *tx)
-                .await?;
-            new_id.insert(x.id, id);
-        }
-        let id = |old: i64| new_id.get(&old).copied().unwrap_or(old);
-        for e in &d.evaluations {
-            sqlx::query(
-                "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(id(e.candidate))
-            .bind(&e.budget)
-            .bind(OptF64(e.fitness))
-            .bind(e.steps)
-            .bind(e.tokens)
-            .bind(e.flops)
-            .bind(e.seconds)
-            .bind(e.hurdles)
-            .bind(e.outcome)
-            .bind(&e.reason)
-            .bind(e.reused_from.map(id))
-            .bind(&e.worker)
-            .bind(e.finished_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for p in &d.checkpoints {
-            sqlx::query(
-                "INSERT INTO checkpoints (candidate, k, loss, campaign, birth)
-                 SELECT $1, $2, $3, c.campaign, c.birth FROM candidates c WHERE c.id = $1",
-            )
-            .bind(id(p.candidate))
-            .bind(p.k)
-            .bind(p.loss)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for CurveRow { candidate, point: p } in &d.curve_points {
-            sqlx::query(
-                "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id(*candidate))
-            .bind(p.step)
-            .bind(p.tokens)
-            .bind(p.flops)
-            .bind(p.seconds)
-            .bind(p.train_loss)
-            .bind(OptF64(p.val_loss))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for RerunRow { rerun: r, finished_at } in &d.reruns {
-            sqlx::query(
-                "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id(r.candidate))
-            .bind(&r.budget)
-            .bind(r.seed)
-            .bind(OptF64(r.fitness))
-            .bind(r.steps)
-            .bind(r.flops)
-            .bind(r.seconds)
-            .bind(r.outcome)
-            .bind(&r.reason)
-            .bind(finished_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for WeightsRow { weights: w, created_at } in &d.weights {
-            sqlx::query(
-                "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id(w.candidate))
-            .bind(&w.budget)
-            .bind(w.seed)
-            .bind(OptF64(w.fitness))
-            .bind(w.steps)
-            .bind(&w.data)
-            .bind(created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for RequeueRow { requeue: r, at } in &d.requeues {
-            sqlx::query(
-                "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id(r.candidate))
-            .bind(r.attempt)
-            .bind(&r.worker)
-            .bind(&r.reason)
-            .bind(r.charged)
-            .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let new_id = insert_candidates(&mut tx, d, campaign, keep).await?;
+        insert_results(&mut tx, d, &|old: i64| new_id.get(&old).copied().unwrap_or(old)).await?;
         if self.backend == crate::Backend::Postgres {
             // Explicit ids leave PostgreSQL's identity sequences behind: move them past the rows.
             for table in ["campaigns", "candidates"] {
@@ -406,4 +273,152 @@ impl From<sqlx::Error> for CopyError {
     fn from(e: sqlx::Error) -> CopyError {
         CopyError::Store(e.into())
     }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Inserts a dump's candidates into the campaign `campaign`, with their ids when `keep`, in
+/// birth order (parents and reused sources are born earlier: every reference is known); returns
+/// old id -> new id.
+async fn insert_candidates(tx: &mut Tx<'_>, d: &CampaignDump, campaign: i64, keep: bool) -> Result<HashMap<i64, i64>> {
+    let mut new_id: HashMap<i64, i64> = HashMap::new();
+    let columns = [
+        "campaign",
+        "birth",
+        "program",
+        "parent",
+        "seed_index",
+        "mutation",
+        "description",
+        "status",
+        "worker",
+        "attempts",
+        "retry_from",
+        "fingerprint",
+        "created_at",
+    ];
+    let candidate_sql = [insert_sql("candidates", &columns, false), insert_sql("candidates", &columns, true)];
+    for x in &d.candidates {
+        let parent = x.parent.map(|p| new_id.get(&p).copied().unwrap_or(p));
+        let status = if x.status == Status::Running { Status::Pending } else { x.status };
+        let mut insert = sqlx::query_scalar(&candidate_sql[usize::from(keep)]);
+        if keep {
+            insert = insert.bind(x.id);
+        }
+        let id: i64 = insert
+            .bind(campaign)
+            .bind(x.birth)
+            .bind(&x.program)
+            .bind(parent)
+            .bind(x.seed_index)
+            .bind(&x.mutation)
+            .bind(&x.description)
+            .bind(status)
+            .bind(&x.worker)
+            .bind(x.attempts)
+            .bind(x.retry_from)
+            .bind(&x.fingerprint)
+            .bind(x.created_at)
+            .fetch_one(&mut **tx)
+            .await?;
+        new_id.insert(x.id, id);
+    }
+    Ok(new_id)
+}
+
+/// Inserts a dump's results (evaluations, checkpoints, curves, retrainings, weights, requeues)
+/// with their candidates renumbered by `id`.
+async fn insert_results(tx: &mut Tx<'_>, d: &CampaignDump, id: &(dyn Fn(i64) -> i64 + Sync)) -> Result<()> {
+    for e in &d.evaluations {
+        sqlx::query(
+            "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(id(e.candidate))
+        .bind(&e.budget)
+        .bind(OptF64(e.fitness))
+        .bind(e.steps)
+        .bind(e.tokens)
+        .bind(e.flops)
+        .bind(e.seconds)
+        .bind(e.hurdles)
+        .bind(e.outcome)
+        .bind(&e.reason)
+        .bind(e.reused_from.map(id))
+        .bind(&e.worker)
+        .bind(e.finished_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for p in &d.checkpoints {
+        sqlx::query(
+            "INSERT INTO checkpoints (candidate, k, loss, campaign, birth)
+             SELECT $1, $2, $3, c.campaign, c.birth FROM candidates c WHERE c.id = $1",
+        )
+        .bind(id(p.candidate))
+        .bind(p.k)
+        .bind(p.loss)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for CurveRow { candidate, point: p } in &d.curve_points {
+        sqlx::query(
+            "INSERT INTO curve_points (candidate, step, tokens, flops, seconds, train_loss, val_loss) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id(*candidate))
+        .bind(p.step)
+        .bind(p.tokens)
+        .bind(p.flops)
+        .bind(p.seconds)
+        .bind(p.train_loss)
+        .bind(OptF64(p.val_loss))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for RerunRow { rerun: r, finished_at } in &d.reruns {
+        sqlx::query(
+            "INSERT INTO reruns (candidate, budget, seed, fitness, steps, flops, seconds, outcome, reason, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id(r.candidate))
+        .bind(&r.budget)
+        .bind(r.seed)
+        .bind(OptF64(r.fitness))
+        .bind(r.steps)
+        .bind(r.flops)
+        .bind(r.seconds)
+        .bind(r.outcome)
+        .bind(&r.reason)
+        .bind(finished_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for WeightsRow { weights: w, created_at } in &d.weights {
+        sqlx::query(
+            "INSERT INTO weights (candidate, budget, seed, fitness, steps, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id(w.candidate))
+        .bind(&w.budget)
+        .bind(w.seed)
+        .bind(OptF64(w.fitness))
+        .bind(w.steps)
+        .bind(&w.data)
+        .bind(created_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for RequeueRow { requeue: r, at } in &d.requeues {
+        sqlx::query(
+            "INSERT INTO requeues (candidate, attempt, worker, reason, charged, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id(r.candidate))
+        .bind(r.attempt)
+        .bind(&r.worker)
+        .bind(&r.reason)
+        .bind(r.charged)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

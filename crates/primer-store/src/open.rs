@@ -224,23 +224,7 @@ impl Store {
             Backend::Sqlite => {
                 let file = sqlite_file(url).ok_or_else(|| StoreError::Unsupported(url.into()))?;
                 reach::check_sqlite_file(url, &file, access)?;
-                // `?busy_timeout=MS` (primer's, default 30000): how long SQLite waits for a lock
-                // before the store says it waits (see `fault`). The rest goes to sqlx.
-                let mut busy_ms = 30_000u64;
-                let params: Vec<&str> = url
-                    .split_once('?')
-                    .map(|(_, q)| q)
-                    .unwrap_or("")
-                    .split('&')
-                    .filter(|p| match p.strip_prefix("busy_timeout=") {
-                        Some(ms) => {
-                            busy_ms = ms.parse().unwrap_or(busy_ms);
-                            false
-                        }
-                        None => !p.is_empty(),
-                    })
-                    .collect();
-                let query = params.join("&");
+                let (busy_ms, query) = sqlite_params(url);
                 let query = query.as_str();
                 let with_mode = |mode: &str| {
                     let mode = if query.contains("mode=") { String::new() } else { format!("mode={mode}") };
@@ -267,35 +251,7 @@ impl Store {
                 } else if read_only {
                     return Err(StoreError::Missing { url: url.into(), path: file.display().to_string() });
                 }
-                options = options.after_release(|conn, _| {
-                    // A connection must come back with no transaction open: a COMMIT that fails
-                    // (SQLITE_FULL leaves the transaction active) followed by a rollback that
-                    // does not happen would keep the file's write lock for ever, and every other
-                    // connection would wait on it. A transaction still open is ended by closing
-                    // the connection (SQLite rolls it back). BEGIN takes no lock until a write.
-                    Box::pin(async move {
-                        use sqlx::Executor;
-                        if conn.execute("BEGIN").await.is_err() {
-                            eprintln!(
-                                "store: a connection came back with a transaction open; closed it (its work is retried)"
-                            );
-                            return Ok(false);
-                        }
-                        Ok(conn.execute("ROLLBACK").await.is_ok())
-                    })
-                });
-                options = options.after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        use sqlx::Executor;
-                        let pragmas = if read_only {
-                            "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
-                        } else {
-                            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                        };
-                        conn.execute(format!("PRAGMA busy_timeout = {busy_ms}; {pragmas}").as_str()).await?;
-                        Ok(())
-                    })
-                });
+                options = sqlite_options(options, read_only, busy_ms);
                 with_mode(if read_only { "ro" } else { "rwc" })
             }
             Backend::Postgres => {
@@ -342,6 +298,58 @@ impl Store {
         }
         Ok(Store { pool, url: url.into(), backend, access })
     }
+}
+
+/// A SQLite URL's `?busy_timeout=MS` (primer's, default 30000: how long SQLite waits for a lock
+/// before the store says it waits, see `fault`) and the rest of its query, which goes to sqlx.
+fn sqlite_params(url: &str) -> (u64, String) {
+    let mut busy_ms = 30_000u64;
+    let params: Vec<&str> = url
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| match p.strip_prefix("busy_timeout=") {
+            Some(ms) => {
+                busy_ms = ms.parse().unwrap_or(busy_ms);
+                false
+            }
+            None => !p.is_empty(),
+        })
+        .collect();
+    (busy_ms, params.join("&"))
+}
+
+/// A SQLite pool's connection hooks: what every connection sets when it opens (busy timeout,
+/// foreign keys, WAL for a writer, query-only for a reader) and the check when it comes back.
+fn sqlite_options(options: AnyPoolOptions, read_only: bool, busy_ms: u64) -> AnyPoolOptions {
+    let options = options.after_release(|conn, _| {
+        // A connection must come back with no transaction open: a COMMIT that fails
+        // (SQLITE_FULL leaves the transaction active) followed by a rollback that
+        // does not happen would keep the file's write lock for ever, and every other
+        // connection would wait on it. A transaction still open is ended by closing
+        // the connection (SQLite rolls it back). BEGIN takes no lock until a write.
+        Box::pin(async move {
+            use sqlx::Executor;
+            if conn.execute("BEGIN").await.is_err() {
+                eprintln!("store: a connection came back with a transaction open; closed it (its work is retried)");
+                return Ok(false);
+            }
+            Ok(conn.execute("ROLLBACK").await.is_ok())
+        })
+    });
+    options.after_connect(move |conn, _| {
+        Box::pin(async move {
+            use sqlx::Executor;
+            let pragmas = if read_only {
+                "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+            } else {
+                "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+            };
+            conn.execute(format!("PRAGMA busy_timeout = {busy_ms}; {pragmas}").as_str()).await?;
+            Ok(())
+        })
+    })
 }
 
 /// Connects, retrying what is transient: switching a new SQLite file to WAL needs a lock that a

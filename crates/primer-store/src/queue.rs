@@ -185,22 +185,7 @@ impl Store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    let e = Evaluation {
-                        budget: String::new(),
-                        fitness: None,
-                        steps: 0,
-                        tokens: 0,
-                        flops: 0.0,
-                        seconds: 0.0,
-                        hurdles: 0,
-                        outcome: Outcome::Failed,
-                        reason: Some(format!(
-                            "{charged} charged attempts ended without a result (last: {})",
-                            verdict.reason
-                        )),
-                        reused_from: None,
-                    };
-                    insert_evaluation(&mut tx, id, None, &e).await?;
+                    insert_evaluation(&mut tx, id, None, &given_up(charged, &verdict.reason)).await?;
                     failed += 1;
                 } else {
                     sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")
@@ -281,5 +266,21 @@ impl Store {
             Ok(ids.len() as u64)
         })
         .await
+    }
+}
+
+/// The result of a candidate given up after `charged` charged attempts, the last ended `last`.
+fn given_up(charged: i64, last: &str) -> Evaluation {
+    Evaluation {
+        budget: String::new(),
+        fitness: None,
+        steps: 0,
+        tokens: 0,
+        flops: 0.0,
+        seconds: 0.0,
+        hurdles: 0,
+        outcome: Outcome::Failed,
+        reason: Some(format!("{charged} charged attempts ended without a result (last: {last})")),
+        reused_from: None,
     }
 }

@@ -10,12 +10,14 @@
 //! - `test [ARGS]`: `setup --python` if needed, Debian's `postgresql-15`, `slurmctld`, `slurmd`,
 //!   `slurm-client` and `munge` where they are missing (the store tests run on SQLite and on
 //!   throwaway PostgreSQL servers; the launcher's test on a one-node Slurm cluster), the import
-//!   rule ([`imports`]: no module cycle inside a crate, no command importing another), the
+//!   rule ([`imports`]: no module cycle inside a crate, no command importing another, every
+//!   crate in its layer) and the function-length rule ([`lengths`]: none over 120 lines outside
+//!   tests), the
 //!   format and lint gates (`cargo fmt --check`, `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
 //!   compile/export parity tests once more under `ATEN_CPU_CAPABILITY=default` (libtorch's
 //!   portable kernels), so that a kernel-path dependence shows on every machine.
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
-//! - `imports`: checks the import rule alone.
+//! - `imports`: checks the import and function-length rules alone.
 //! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer,
 //!   nightly), each corpus seeded with every file of its kind in the repository; prints
 //!   executions, seconds and crashes per target, and fails if any crashed.
@@ -31,6 +33,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod imports;
+mod lengths;
 #[allow(dead_code)] // primer doctor uses the pins xtask does not (TCH_VERSION)
 mod pins;
 use pins::*;
@@ -91,14 +94,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The import rule ([`imports`]): no module cycle inside a crate, no command importing another.
+/// The import rule ([`imports`]): no module cycle inside a crate, no command importing another,
+/// every crate in its layer; and the function-length rule ([`lengths`]).
 fn check_imports(root: &Path) -> Result<()> {
-    let v = imports::violations(root);
+    let mut v = imports::violations(root);
+    v.extend(lengths::violations(root));
     if v.is_empty() {
-        println!("imports: no module cycle in any crate, no command imports another, every crate in its layer");
+        println!(
+            "imports: no module cycle in any crate, no command imports another, every crate in its layer, no function over {} lines",
+            lengths::MAX_LINES
+        );
         Ok(())
     } else {
-        Err(format!("the import rule is broken ({} violations):\n  {}", v.len(), v.join("\n  ")))
+        Err(format!("the import or function-length rule is broken ({} violations):\n  {}", v.len(), v.join("\n  ")))
     }
 }
 

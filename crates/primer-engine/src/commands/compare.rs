@@ -34,18 +34,8 @@ struct Row {
     outcomes: Vec<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn compare(
-    programs: &[String],
-    budgets: &[Budget],
-    seeds: u64,
-    svg_path: &Path,
-    db: &str,
-    corpus: Option<&Path>,
-    t: &TrainArgs,
-    m: &ModelArgs,
-    format: Format,
-) -> Result<ExitCode> {
+/// The budgets, all FLOPs or all seconds, smallest first, and their unit.
+fn sorted(budgets: &[Budget]) -> Result<(Vec<Budget>, &'static str)> {
     let mut parsed: Vec<Budget> = budgets.to_vec();
     let kind = |b: &Budget| match b {
         Budget::Flops(_) => Some("FLOPs"),
@@ -63,16 +53,11 @@ pub fn compare(
         _ => unreachable!("checked above"),
     };
     parsed.sort_by(|a, b| amount(a).total_cmp(&amount(b)));
-    anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
-    let largest = *parsed.last().expect("at least one budget");
-    let fractions: Vec<f64> = parsed[..parsed.len() - 1].iter().map(|b| amount(b) / amount(&largest)).collect();
-    let (tc, device) = settings(t)?;
-    let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
-    let (data, _) = crate::setup::load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
-    let config = ModelConfig { vocab: data.vocab(), ..m.config() };
+    Ok((parsed, unit))
+}
 
-    let mut rows = Vec::new();
-    let mut plot = Vec::new();
+/// The programs named (candidate ids from the store, files from disk), all read before any training.
+fn load(programs: &[String], db: &str) -> Result<Vec<(String, primer_dsl::Program)>> {
     // Candidate ids are read from the store, files from disk; all before any training.
     let mut loaded = Vec::new();
     let mut store = None;
@@ -92,6 +77,94 @@ pub fn compare(
             loaded.push((file.file_name().map_or_else(|| arg.clone(), |n| n.to_string_lossy().into_owned()), p));
         }
     }
+    Ok(loaded)
+}
+
+/// The comparison in `format`.
+#[allow(clippy::too_many_arguments)]
+fn print(
+    format: Format,
+    budgets: &[Budget],
+    seeds: u64,
+    parsed: &[Budget],
+    unit: &str,
+    rows: &[Row],
+    svg_path: &Path,
+    config: &ModelConfig,
+    batch: usize,
+) -> Result<()> {
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "budgets": budgets.iter().map(Budget::to_string).collect::<Vec<_>>(), "seeds": seeds, "rows": rows, "svg": svg_path })
+            )?
+        ),
+        Format::Csv => {
+            let header: Vec<String> = parsed.iter().map(|b| format!("loss_{b},sd_{b}")).collect();
+            println!("program,parameters,{},speedup", header.join(","));
+            for r in rows {
+                let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{m},{s}")).collect();
+                println!(
+                    "{},{},{},{}",
+                    r.program,
+                    r.parameters,
+                    cells.join(","),
+                    r.speedup.map_or(String::new(), |s| s.to_string())
+                );
+            }
+        }
+        Format::Table => {
+            println!(
+                "validation loss in bits per byte, mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
+                config.d_model, config.seq_len, config.n_layers, batch
+            );
+            let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
+            println!("{:<24} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
+            for r in rows {
+                let cells: Vec<String> =
+                    r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
+                let sp = r.speedup.map_or("not reached".into(), |s| format!("{s:.2}x"));
+                println!("{:<24} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
+            }
+            println!(
+                "speedup: the {unit} {} needs to reach its final loss, over the {unit} each program needs for that loss (on its mean curve)",
+                rows[0].program
+            );
+            println!("plot: {}", svg_path.display());
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn compare(
+    programs: &[String],
+    budgets: &[Budget],
+    seeds: u64,
+    svg_path: &Path,
+    db: &str,
+    corpus: Option<&Path>,
+    t: &TrainArgs,
+    m: &ModelArgs,
+    format: Format,
+) -> Result<ExitCode> {
+    let (parsed, unit) = sorted(budgets)?;
+    let amount = |b: &Budget| match *b {
+        Budget::Flops(f) | Budget::Seconds(f) => f,
+        _ => unreachable!("checked in sorted"),
+    };
+    anyhow::ensure!(seeds > 0, "--seeds must be at least 1");
+    let largest = *parsed.last().expect("at least one budget");
+    let fractions: Vec<f64> = parsed[..parsed.len() - 1].iter().map(|b| amount(b) / amount(&largest)).collect();
+    let (tc, device) = settings(t)?;
+    let corpus_path = corpus.map(Path::to_path_buf).unwrap_or_else(paths::default_corpus);
+    let (data, _) = crate::setup::load_corpus(&corpus_path, m.config().seq_len, &t.tokenizer)?;
+    let config = ModelConfig { vocab: data.vocab(), ..m.config() };
+
+    let mut rows = Vec::new();
+    let mut plot = Vec::new();
+    let loaded = load(programs, db)?;
     for (name, p) in loaded {
         let mut per_budget: Vec<Vec<f64>> = vec![Vec::new(); parsed.len()];
         let mut curves = Vec::new();
@@ -168,47 +241,7 @@ pub fn compare(
         ),
     )
     .with_context(|| format!("{}", svg_path.display()))?;
-    match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "budgets": budgets.iter().map(Budget::to_string).collect::<Vec<_>>(), "seeds": seeds, "rows": rows, "svg": svg_path })
-            )?
-        ),
-        Format::Csv => {
-            let header: Vec<String> = parsed.iter().map(|b| format!("loss_{b},sd_{b}")).collect();
-            println!("program,parameters,{},speedup", header.join(","));
-            for r in &rows {
-                let cells: Vec<String> = r.losses.iter().map(|(m, s)| format!("{m},{s}")).collect();
-                println!(
-                    "{},{},{},{}",
-                    r.program,
-                    r.parameters,
-                    cells.join(","),
-                    r.speedup.map_or(String::new(), |s| s.to_string())
-                );
-            }
-        }
-        Format::Table => {
-            println!(
-                "validation loss in bits per byte, mean ± sd over {seeds} seed(s); d_model {}, seq_len {}, {} layers, batch {}",
-                config.d_model, config.seq_len, config.n_layers, tc.batch
-            );
-            let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
-            println!("{:<24} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
-            for r in &rows {
-                let cells: Vec<String> =
-                    r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
-                let sp = r.speedup.map_or("not reached".into(), |s| format!("{s:.2}x"));
-                println!("{:<24} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
-            }
-            println!(
-                "speedup: the {unit} {} needs to reach its final loss, over the {unit} each program needs for that loss (on its mean curve)",
-                rows[0].program
-            );
-            println!("plot: {}", svg_path.display());
-        }
-    }
+    print(format, budgets, seeds, &parsed, unit, &rows, svg_path, &config, tc.batch)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -154,8 +154,9 @@ fn plan(a: &Args, candidate: Option<i64>, store: Option<&(tokio::runtime::Runtim
     }
 }
 
-pub fn export(a: &Args) -> Result<ExitCode> {
-    let formats: HashSet<ExportFormat> = if a.formats.contains(&ExportFormat::All) {
+/// The formats `--format` asks for (`all`: every one).
+fn formats(asked: &[ExportFormat]) -> HashSet<ExportFormat> {
+    if asked.contains(&ExportFormat::All) {
         [
             ExportFormat::Prim,
             ExportFormat::Json,
@@ -165,26 +166,13 @@ pub fn export(a: &Args) -> Result<ExitCode> {
         ]
         .into()
     } else {
-        a.formats.iter().copied().collect()
-    };
-    let candidate = candidate_id(a.candidate);
-    let store = if candidate.is_some() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        // Reading a candidate needs no write: the store opens read-only (an older store is
-        // migrated, as every command that may write does); storing newly trained weights opens
-        // it for writing then.
-        let store = match rt.block_on(Store::open_read(a.db)) {
-            Err(primer_store::StoreError::Older { .. }) => rt.block_on(Store::open(a.db))?,
-            other => other?,
-        };
-        Some((rt, store))
-    } else {
-        None
-    };
-    let plan = plan(a, candidate, store.as_ref())?;
-    let has = |f: ExportFormat| formats.contains(&f);
-    let weighted = has(ExportFormat::Safetensors) || has(ExportFormat::Torchscript);
+        asked.iter().copied().collect()
+    }
+}
 
+/// The files an export of `plan` in `formats` writes, in the order they are listed.
+fn files(formats: &HashSet<ExportFormat>, plan: &Plan) -> Vec<&'static str> {
+    let has = |f: ExportFormat| formats.contains(&f);
     let mut files: Vec<&str> = Vec::new();
     if has(ExportFormat::Prim) {
         files.push("program.prim");
@@ -205,15 +193,157 @@ pub fn export(a: &Args) -> Result<ExitCode> {
         files.push("tokenizer.json");
     }
     files.push("export.json");
-    if !a.force {
-        let existing: Vec<&str> = files.iter().copied().filter(|f| a.out.join(f).exists()).collect();
-        if !existing.is_empty() {
-            bail!(
-                "{}: {} already exist(s); pass --force to overwrite (nothing was written)",
-                a.out.display(),
-                existing.join(", ")
-            );
+    files
+}
+
+/// The comment lines `program.prim` starts with: where the program comes from, and its size.
+fn header(plan: &Plan, cost: &Cost) -> String {
+    let mut h = format!("# {}\n", plan.provenance.origin);
+    for d in &plan.provenance.details {
+        h.push_str(&format!("# {d}\n"));
+    }
+    h.push_str(&format!(
+        "# Model: d_model {}, seq_len {}, {} layers; {} parameters.\n\n",
+        plan.config.d_model, plan.config.seq_len, plan.config.n_layers, cost.model_params
+    ));
+    h
+}
+
+/// Puts weights into `model`: the store's, trained before at this budget and seed, or trained
+/// now (and then stored, unless the store is an archive). Returns their validation loss and
+/// where they came from (`store` or `trained`).
+fn weights(
+    plan: &Plan,
+    model: &Model,
+    corpus: &Corpus,
+    cost: &Cost,
+    budget: Budget,
+    store: Option<&(tokio::runtime::Runtime, Store)>,
+    hash: &str,
+) -> Result<(Option<f64>, &'static str)> {
+    let budget_text = budget.to_string();
+    let seed = plan.settings.seed;
+    let stored = match (&store, &plan.candidate) {
+        (Some((rt, store)), Some((id, _, _))) => rt.block_on(store.weights(*id, &budget_text, seed as i64))?,
+        _ => None,
+    };
+    match stored {
+        Some(w) => {
+            load_model_weights(model, &w.data).context("the stored weights")?;
+            eprintln!("{}: weights from the store (trained at {budget_text}, seed {seed})", plan.name);
+            Ok((w.fitness, "store"))
         }
+        None => {
+            eprintln!("{}: no stored weights: training at {budget_text} (seed {seed}) ...", plan.name);
+            let job = TrainJob {
+                corpus,
+                config: plan.config,
+                settings: &plan.settings,
+                budget,
+                checkpoints: &[],
+                device: plan.device,
+                stop: None,
+            };
+            let r = train(model, cost.training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
+            if r.outcome != Outcome::Finished {
+                bail!("{}: training for the weights ended: {} (nothing was written)", plan.name, r.outcome);
+            }
+            eprintln!(
+                "{}: trained {} steps in {:.1} s, validation loss {:.4}{}",
+                plan.name,
+                r.steps,
+                r.seconds,
+                r.fitness.unwrap_or(f64::NAN),
+                plan.candidate
+                    .as_ref()
+                    .and_then(|c| c.2)
+                    .map_or(String::new(), |f| format!(" (the search measured {f:.4})"))
+            );
+            // An archive is read-only: the weights trained from it are exported, not kept.
+            if let (Some((rt, store)), Some((id, _, _))) = (&store, &plan.candidate)
+                && primer_store::archive_file(&store.url).is_none()
+            {
+                let meta = BTreeMap::from([
+                    ("candidate".to_string(), id.to_string()),
+                    ("program".to_string(), hash.to_string()),
+                ]);
+                let data = model_weights(model, &meta)?;
+                let store = rt.block_on(Store::open(&store.url))?;
+                rt.block_on(store.put_weights(&Weights {
+                    candidate: *id,
+                    budget: budget_text.clone(),
+                    seed: seed as i64,
+                    fitness: r.fitness,
+                    steps: r.steps as i64,
+                    data,
+                }))?;
+            }
+            Ok((r.fitness, "trained"))
+        }
+    }
+}
+
+/// Refuses to overwrite: an error naming the files of `files` that exist in `out`.
+fn refuse_existing(out: &Path, files: &[&str]) -> Result<()> {
+    let existing: Vec<&str> = files.iter().copied().filter(|f| out.join(f).exists()).collect();
+    if !existing.is_empty() {
+        bail!(
+            "{}: {} already exist(s); pass --force to overwrite (nothing was written)",
+            out.display(),
+            existing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// What the export wrote, and how to check it.
+fn print_summary(a: &Args, plan: &Plan, files: &[&str], manifest: &Manifest, formats: &HashSet<ExportFormat>) {
+    let has = |f: ExportFormat| formats.contains(&f);
+    println!("exported {} to {}:", plan.name, a.out.display());
+    for f in files {
+        let size = std::fs::metadata(a.out.join(f)).map(|m| m.len()).unwrap_or(0);
+        println!("  {f:<20} {size:>10} bytes");
+    }
+    if let Some(l) = manifest.weights_val_loss {
+        let from = if manifest.weights_from.as_deref() == Some("store") {
+            "read from the store"
+        } else {
+            "trained now, and stored for later exports"
+        };
+        println!(
+            "weights: trained at {} (seed {}), validation loss {l:.4}; {from}",
+            manifest.budget.as_deref().unwrap_or("-"),
+            manifest.seed.unwrap_or(0)
+        );
+    }
+    if has(ExportFormat::Pytorch) && has(ExportFormat::Safetensors) {
+        println!("check it: python {}", a.out.join("model.py").display());
+    }
+}
+
+pub fn export(a: &Args) -> Result<ExitCode> {
+    let formats = formats(a.formats);
+    let candidate = candidate_id(a.candidate);
+    let store = if candidate.is_some() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // Reading a candidate needs no write: the store opens read-only (an older store is
+        // migrated, as every command that may write does); storing newly trained weights opens
+        // it for writing then.
+        let store = match rt.block_on(Store::open_read(a.db)) {
+            Err(primer_store::StoreError::Older { .. }) => rt.block_on(Store::open(a.db))?,
+            other => other?,
+        };
+        Some((rt, store))
+    } else {
+        None
+    };
+    let plan = plan(a, candidate, store.as_ref())?;
+    let has = |f: ExportFormat| formats.contains(&f);
+    let weighted = has(ExportFormat::Safetensors) || has(ExportFormat::Torchscript);
+
+    let files = files(&formats, &plan);
+    if !a.force {
+        refuse_existing(a.out, &files)?;
     }
 
     let cost = Cost::of(
@@ -222,17 +352,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     );
     let hash = canonical_hash(&plan.program).to_string();
     let mut contents: Vec<(&str, Vec<u8>)> = Vec::new();
-    let header = {
-        let mut h = format!("# {}\n", plan.provenance.origin);
-        for d in &plan.provenance.details {
-            h.push_str(&format!("# {d}\n"));
-        }
-        h.push_str(&format!(
-            "# Model: d_model {}, seq_len {}, {} layers; {} parameters.\n\n",
-            plan.config.d_model, plan.config.seq_len, plan.config.n_layers, cost.model_params
-        ));
-        h
-    };
+    let header = header(&plan, &cost);
     if has(ExportFormat::Prim) {
         contents.push(("program.prim", format!("{header}{}", text::print(&plan.program)).into_bytes()));
     }
@@ -273,64 +393,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
             .with_context(|| format!("the corpus (fix: {})", paths::setup_hint()))?;
         let model = Model::new(&plan.program, plan.config, plan.device, plan.settings.seed)?;
         let seed = plan.settings.seed;
-        let stored = match (&store, &plan.candidate) {
-            (Some((rt, store)), Some((id, _, _))) => rt.block_on(store.weights(*id, &budget_text, seed as i64))?,
-            _ => None,
-        };
-        let (val_loss, from) = match stored {
-            Some(w) => {
-                load_model_weights(&model, &w.data).context("the stored weights")?;
-                eprintln!("{}: weights from the store (trained at {budget_text}, seed {seed})", plan.name);
-                (w.fitness, "store")
-            }
-            None => {
-                eprintln!("{}: no stored weights: training at {budget_text} (seed {seed}) ...", plan.name);
-                let job = TrainJob {
-                    corpus: &corpus,
-                    config: plan.config,
-                    settings: &plan.settings,
-                    budget,
-                    checkpoints: &[],
-                    device: plan.device,
-                    stop: None,
-                };
-                let r = train(&model, cost.training_flops_per_token, &job, &mut |_, _| Decision::Continue, &mut |_| {});
-                if r.outcome != Outcome::Finished {
-                    bail!("{}: training for the weights ended: {} (nothing was written)", plan.name, r.outcome);
-                }
-                eprintln!(
-                    "{}: trained {} steps in {:.1} s, validation loss {:.4}{}",
-                    plan.name,
-                    r.steps,
-                    r.seconds,
-                    r.fitness.unwrap_or(f64::NAN),
-                    plan.candidate
-                        .as_ref()
-                        .and_then(|c| c.2)
-                        .map_or(String::new(), |f| format!(" (the search measured {f:.4})"))
-                );
-                // An archive is read-only: the weights trained from it are exported, not kept.
-                if let (Some((rt, store)), Some((id, _, _))) = (&store, &plan.candidate)
-                    && primer_store::archive_file(&store.url).is_none()
-                {
-                    let meta = BTreeMap::from([
-                        ("candidate".to_string(), id.to_string()),
-                        ("program".to_string(), hash.clone()),
-                    ]);
-                    let data = model_weights(&model, &meta)?;
-                    let store = rt.block_on(Store::open(&store.url))?;
-                    rt.block_on(store.put_weights(&Weights {
-                        candidate: *id,
-                        budget: budget_text.clone(),
-                        seed: seed as i64,
-                        fitness: r.fitness,
-                        steps: r.steps as i64,
-                        data,
-                    }))?;
-                }
-                (r.fitness, "trained")
-            }
-        };
+        let (val_loss, from) = weights(&plan, &model, &corpus, &cost, budget, store.as_ref(), &hash)?;
         manifest.budget = Some(budget_text.clone());
         manifest.seed = Some(seed);
         manifest.weights_val_loss = val_loss;
@@ -373,26 +436,7 @@ pub fn export(a: &Args) -> Result<ExitCode> {
     if let Some(tmp) = traced {
         tmp.persist(&a.out.join("model.pt"))?;
     }
-    println!("exported {} to {}:", plan.name, a.out.display());
-    for f in &files {
-        let size = std::fs::metadata(a.out.join(f)).map(|m| m.len()).unwrap_or(0);
-        println!("  {f:<20} {size:>10} bytes");
-    }
-    if let Some(l) = manifest.weights_val_loss {
-        let from = if manifest.weights_from.as_deref() == Some("store") {
-            "read from the store"
-        } else {
-            "trained now, and stored for later exports"
-        };
-        println!(
-            "weights: trained at {} (seed {}), validation loss {l:.4}; {from}",
-            manifest.budget.as_deref().unwrap_or("-"),
-            manifest.seed.unwrap_or(0)
-        );
-    }
-    if has(ExportFormat::Pytorch) && has(ExportFormat::Safetensors) {
-        println!("check it: python {}", a.out.join("model.py").display());
-    }
+    print_summary(a, &plan, &files, &manifest, &formats);
     Ok(ExitCode::SUCCESS)
 }
 

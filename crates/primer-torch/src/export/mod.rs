@@ -363,24 +363,11 @@ impl Gen<'_> {
 
     /// One instance's class.
     fn class(&self, inst: usize, s: &mut String) {
-        let p = self.p;
         let instance = &self.v.instances[inst];
-        let si = instance.subprogram;
-        let sub = &p.subprograms[si];
-        let names = self.py_names(si);
+        let sub = &self.p.subprograms[instance.subprogram];
+        let names = self.py_names(instance.subprogram);
         let n = instance.copies;
-        let t = self.v.config.seq_len;
-        let shape = |v: usize| instance.values[v].expect("live values have shapes");
         let live: Vec<bool> = (0..sub.instructions.len()).map(|i| instance.values[sub.value_of(i)].is_some()).collect();
-        let found = patterns::find(p, si, &instance.values, &live);
-        let mut fused_out: HashMap<usize, &Pattern> = HashMap::new();
-        let mut gone: HashSet<usize> = HashSet::new();
-        for pat in &found {
-            fused_out.insert(pat.out(), pat);
-            gone.extend(pat.gone().iter().copied());
-        }
-
-        let ins_text = |i: usize| format!("{} = {}", sub.instructions[i].name, text::instruction_text(p, sub, i));
         let shape_text = |sh: Shape| match sh {
             Shape::Seq(c) => format!("[B, {n}, T, {c}]"),
             Shape::Square => format!("[B, {n}, T, T]"),
@@ -399,8 +386,36 @@ impl Gen<'_> {
         }
         let _ = writeln!(s, "    \"\"\"");
         s.push('\n');
+        let _ = writeln!(s, "    def __init__(self):");
+        let _ = writeln!(s, "        super().__init__()");
+        s.push_str(&self.init(inst, &live));
+        s.push('\n');
+        let (body, uses_t) = self.forward(inst, &live);
+        let out = &names[sub.output()];
+        let _ = writeln!(s, "    def forward(self, {}):", inputs.join(", "));
+        if uses_t {
+            let _ = writeln!(s, "        T = {}.shape[2]", inputs[0]);
+        }
+        s.push_str(&body);
+        if n > 1 {
+            let _ = writeln!(s, "        return expand_copies({out}, {n})");
+        } else {
+            let _ = writeln!(s, "        return {out}");
+        }
+    }
 
-        // __init__: one module per instruction with weights or a call.
+    /// An instruction as the program's text says it, for the comments of `model.py`.
+    fn ins_text(&self, inst: usize, i: usize) -> String {
+        let sub = &self.p.subprograms[self.v.instances[inst].subprogram];
+        format!("{} = {}", sub.instructions[i].name, text::instruction_text(self.p, sub, i))
+    }
+
+    /// The body of an instance's `__init__`: one module per live instruction with weights or a call.
+    fn init(&self, inst: usize, live: &[bool]) -> String {
+        let instance = &self.v.instances[inst];
+        let sub = &self.p.subprograms[instance.subprogram];
+        let names = self.py_names(instance.subprogram);
+        let (n, t) = (instance.copies, self.v.config.seq_len);
         let mut init = String::new();
         for (i, ins) in sub.instructions.iter().enumerate() {
             if !live[i] {
@@ -408,7 +423,7 @@ impl Gen<'_> {
             }
             let name = &names[sub.value_of(i)];
             let c_in = instance.values[ins.in1].map_or(0, |sh| sh.width_or(t));
-            let c_out = shape(sub.value_of(i)).width_or(t);
+            let c_out = instance.values[sub.value_of(i)].expect("live values have shapes").width_or(t);
             let width = || ins.op.kernel_width().expect("convolutions have a width");
             let module = match lowering(ins.op) {
                 Lowering::Structural(Structural::Call(_)) => {
@@ -430,23 +445,33 @@ impl Gen<'_> {
                 | Lowering::Reduce { .. } => None,
             };
             if let Some(m) = module {
-                let _ = writeln!(init, "        self.{name} = {m}  # {}", ins_text(i));
+                let _ = writeln!(init, "        self.{name} = {m}  # {}", self.ins_text(inst, i));
             }
         }
-        let _ = writeln!(s, "    def __init__(self):");
-        let _ = writeln!(s, "        super().__init__()");
-        s.push_str(&init);
-        s.push('\n');
+        init
+    }
 
-        // forward: one line per live instruction.
+    /// The body of an instance's `forward`: one line per live instruction (fused patterns as one
+    /// call, their instructions in a comment), and whether it reads `T`.
+    fn forward(&self, inst: usize, live: &[bool]) -> (String, bool) {
+        let instance = &self.v.instances[inst];
+        let si = instance.subprogram;
+        let sub = &self.p.subprograms[si];
+        let names = self.py_names(si);
+        let found = patterns::find(self.p, si, &instance.values, live);
+        let mut fused_out: HashMap<usize, &Pattern> = HashMap::new();
+        let mut gone: HashSet<usize> = HashSet::new();
+        for pat in &found {
+            fused_out.insert(pat.out(), pat);
+            gone.extend(pat.gone().iter().copied());
+        }
         let mut body = String::new();
         let mut uses_t = false;
-        for (i, ins) in sub.instructions.iter().enumerate() {
+        for i in 0..sub.instructions.len() {
             if !live[i] || gone.contains(&i) {
                 continue;
             }
-            let me = sub.value_of(i);
-            let name = &names[me];
+            let name = &names[sub.value_of(i)];
             let var = |v: usize| names[v].clone();
             if let Some(pat) = fused_out.get(&i) {
                 let mut lines: Vec<usize> = pat.gone().to_vec();
@@ -470,88 +495,88 @@ impl Gen<'_> {
                 };
                 let _ = writeln!(body, "        # {what}");
                 for l in lines {
-                    let _ = writeln!(body, "        #   {}", ins_text(l));
+                    let _ = writeln!(body, "        #   {}", self.ins_text(inst, l));
                 }
                 let _ = writeln!(body, "        {name} = {expr}");
                 continue;
             }
-            let a = ins.in1;
-            let b = ins.in2;
-            // Both inputs of a binary op at one width (the wider wins; a square's width is T).
-            // Width 1 broadcasts in elementwise ops (`exact` false); a product needs it spelled out.
-            let pair = |a: usize, b: usize, exact: bool, uses_t: &mut bool| -> (String, String) {
-                match (shape(a), shape(b)) {
-                    (Shape::Seq(x), Shape::Seq(y)) if x != y && (exact || (x != 1 && y != 1)) => {
-                        if x < y {
-                            (format!("cyclic({}, {y})", var(a)), var(b))
-                        } else {
-                            (var(a), format!("cyclic({}, {x})", var(b)))
-                        }
-                    }
-                    (Shape::Square, Shape::Seq(c)) if c != 1 => {
-                        *uses_t = true;
-                        (var(a), format!("cyclic({}, T)", var(b)))
-                    }
-                    (Shape::Seq(c), Shape::Square) if c != 1 => {
-                        *uses_t = true;
-                        (format!("cyclic({}, T)", var(a)), var(b))
-                    }
-                    _ => (var(a), var(b)),
-                }
-            };
-            let constant = p.constant(ins).map(py_float).unwrap_or_else(|| "0.0".into());
-            let expr = match lowering(ins.op) {
-                Lowering::Unary { py, .. } => lower::python(py, &var(a), "", &constant),
-                Lowering::Binary { py, .. } => {
-                    let (x, y) = pair(a, b, false, &mut uses_t);
-                    lower::python(py, &x, &y, "")
-                }
-                Lowering::Reduce { py, .. } => lower::python(py, &var(a), "", ""),
-                Lowering::Structural(Structural::Constant) => {
-                    format!("torch.full_like({}[..., :1], {constant})", names[0])
-                }
-                Lowering::Structural(Structural::Mask) => format!("causal_mask({})", var(a)),
-                Lowering::Structural(Structural::MatMul) => {
-                    if shape(a).is_square() {
-                        format!("{}.tril() @ {}", var(a), var(b))
+            let expr = self.expression(inst, i, &names, &mut uses_t);
+            let _ = writeln!(body, "        {name} = {expr}  # {}", self.ins_text(inst, i));
+        }
+        (body, uses_t)
+    }
+
+    /// The Python expression of instruction `i` of an instance (not fused; `names`: its values'
+    /// Python names); sets `uses_t` when it reads `T`.
+    fn expression(&self, inst: usize, i: usize, names: &[String], uses_t: &mut bool) -> String {
+        let p = self.p;
+        let instance = &self.v.instances[inst];
+        let sub = &p.subprograms[instance.subprogram];
+        let n = instance.copies;
+        let ins = &sub.instructions[i];
+        let name = &names[sub.value_of(i)];
+        let shape = |v: usize| instance.values[v].expect("live values have shapes");
+        let var = |v: usize| names[v].clone();
+        let a = ins.in1;
+        let b = ins.in2;
+        // Both inputs of a binary op at one width (the wider wins; a square's width is T).
+        // Width 1 broadcasts in elementwise ops (`exact` false); a product needs it spelled out.
+        let pair = |a: usize, b: usize, exact: bool, uses_t: &mut bool| -> (String, String) {
+            match (shape(a), shape(b)) {
+                (Shape::Seq(x), Shape::Seq(y)) if x != y && (exact || (x != 1 && y != 1)) => {
+                    if x < y {
+                        (format!("cyclic({}, {y})", var(a)), var(b))
                     } else {
-                        format!("{}.tril() @ {}", var(b), var(a))
+                        (var(a), format!("cyclic({}, {x})", var(b)))
                     }
                 }
-                Lowering::Structural(Structural::TMatMul) => {
-                    let (x, y) = pair(a, b, true, &mut uses_t);
-                    format!("({x} @ {y}.transpose(-1, -2)).tril()")
+                (Shape::Square, Shape::Seq(c)) if c != 1 => {
+                    *uses_t = true;
+                    (var(a), format!("cyclic({}, T)", var(b)))
                 }
-                Lowering::Structural(
-                    Structural::Dense
-                    | Structural::Conv
-                    | Structural::Depthwise
-                    | Structural::Scale
-                    | Structural::Shift,
-                ) => format!("self.{name}({})", var(a)),
-                Lowering::Structural(Structural::Call(c)) => {
-                    let k = ins.branching;
-                    let spread = |v: usize| if k == 1 || n == 1 { var(v) } else { format!("spread({}, {k})", var(v)) };
-                    let mut args = vec![spread(a)];
-                    if p.subprograms[c].inputs.len() == 2 && p.reads(ins, Field::In2) {
-                        args.push(spread(b));
-                    }
-                    let call = format!("self.{name}({})", args.join(", "));
-                    if k == 1 { call } else { format!("join_copies({call}, {k})") }
+                (Shape::Seq(c), Shape::Square) if c != 1 => {
+                    *uses_t = true;
+                    (format!("cyclic({}, T)", var(a)), var(b))
                 }
-            };
-            let _ = writeln!(body, "        {name} = {expr}  # {}", ins_text(i));
-        }
-        let out = &names[sub.output()];
-        let _ = writeln!(s, "    def forward(self, {}):", inputs.join(", "));
-        if uses_t {
-            let _ = writeln!(s, "        T = {}.shape[2]", inputs[0]);
-        }
-        s.push_str(&body);
-        if n > 1 {
-            let _ = writeln!(s, "        return expand_copies({out}, {n})");
-        } else {
-            let _ = writeln!(s, "        return {out}");
+                _ => (var(a), var(b)),
+            }
+        };
+        let constant = p.constant(ins).map(py_float).unwrap_or_else(|| "0.0".into());
+        match lowering(ins.op) {
+            Lowering::Unary { py, .. } => lower::python(py, &var(a), "", &constant),
+            Lowering::Binary { py, .. } => {
+                let (x, y) = pair(a, b, false, uses_t);
+                lower::python(py, &x, &y, "")
+            }
+            Lowering::Reduce { py, .. } => lower::python(py, &var(a), "", ""),
+            Lowering::Structural(Structural::Constant) => {
+                format!("torch.full_like({}[..., :1], {constant})", names[0])
+            }
+            Lowering::Structural(Structural::Mask) => format!("causal_mask({})", var(a)),
+            Lowering::Structural(Structural::MatMul) => {
+                if shape(a).is_square() {
+                    format!("{}.tril() @ {}", var(a), var(b))
+                } else {
+                    format!("{}.tril() @ {}", var(b), var(a))
+                }
+            }
+            Lowering::Structural(Structural::TMatMul) => {
+                let (x, y) = pair(a, b, true, uses_t);
+                format!("({x} @ {y}.transpose(-1, -2)).tril()")
+            }
+            Lowering::Structural(
+                Structural::Dense | Structural::Conv | Structural::Depthwise | Structural::Scale | Structural::Shift,
+            ) => format!("self.{name}({})", var(a)),
+            Lowering::Structural(Structural::Call(c)) => {
+                let k = ins.branching;
+                let spread = |v: usize| if k == 1 || n == 1 { var(v) } else { format!("spread({}, {k})", var(v)) };
+                let mut args = vec![spread(a)];
+                if p.subprograms[c].inputs.len() == 2 && p.reads(ins, Field::In2) {
+                    args.push(spread(b));
+                }
+                let call = format!("self.{name}({})", args.join(", "));
+                if k == 1 { call } else { format!("join_copies({call}, {k})") }
+            }
         }
     }
 }
