@@ -24,8 +24,9 @@
 //! struct, declared once), `open` (backends, opening, migrating), `retry` (transient faults and
 //! store faults), `campaigns` (campaigns, programs, new candidates), `queue` (claims, leases,
 //! requeues), `results` (what workers record), `reads` (history and the rest), `workers`
-//! (workers and controllers), [`copy`] (a campaign between stores), [`archive`] (a campaign as
-//! a file), `reach` (a store out of reach, said at once).
+//! (worker registrations and heartbeats), `controllers` (the controller lease), [`copy`] (a
+//! campaign between stores), [`archive`] (a campaign as a file), `reach` (a store out of
+//! reach, said at once).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), primer_store::StoreError> {
@@ -38,6 +39,7 @@
 
 pub mod archive;
 mod campaigns;
+mod controllers;
 pub mod copy;
 mod open;
 mod queue;
@@ -51,6 +53,7 @@ pub mod types;
 mod workers;
 
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, Archive, archive_file};
+pub use controllers::{ControllerRow, NewController};
 pub use copy::{CampaignDump, Copied, CopyError};
 pub use open::{Access, Backend, MIN_POSTGRES, schema_version};
 pub(crate) use open::{migrate, postgres_migrator, sqlite_migrator};
@@ -60,7 +63,7 @@ pub(crate) use retry::{retry_for, transient};
 pub use rows::*;
 pub(crate) use types::OptF64;
 pub use types::{Outcome, Status, now, sqlite_file};
-pub use workers::{ControllerRow, NewController, NewWorker, WorkerRow};
+pub use workers::{NewWorker, WorkerRow};
 
 use sqlx::AnyPool;
 
