@@ -471,7 +471,9 @@ fn build_primer(root: &Path) -> Result<()> {
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup(root, false, true)?;
     ensure_servers()?;
-    step("checking the import rule (no module cycle in a crate, no command importing another)");
+    step(
+        "checking the import rule (no module cycle in a crate, no command importing another, crates in their layers) and function lengths",
+    );
     check_imports(root)?;
     step("checking the format (cargo fmt --check)");
     run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
