@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs or resumes the rediscovery campaigns (issue 27) in the regime issue 26 chose
 # (experiments/rediscover-bpe.toml): one campaign per seed, grown in rounds of $STEP candidates
-# each (default 100) up to $CANDIDATES (default 1500), so that every campaign has as many
-# candidates as the others whenever the run stops. Each round ends by writing each campaign's
-# archive into this folder (`primer archive`), which is what the documents read.
+# each (default 20: a session of a few hours ends with the campaigns level) up to $CANDIDATES
+# (default 1500), so that every campaign has as many candidates as the others whenever the run
+# stops. Each round ends by writing each campaign's archive into this folder (`primer archive`),
+# which is what the documents read.
 #
 #   experiments/rediscover-bpe/run.sh [SEED ...]      # default seeds: 1 2 3
 #
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/../.."
 cargo build --release --quiet -p primer-cli -p primer-engine
 primer=target/release/primer
 store=${STORE:-sqlite:///tmp/primer-rediscover-bpe.db}
-step=${STEP:-100}
+step=${STEP:-20}
 total=${CANDIDATES:-1500}
 seeds=("$@")
 [[ ${#seeds[@]} -gt 0 ]] || seeds=(1 2 3)
