@@ -83,8 +83,8 @@ pub enum EngineDrill {
 }
 
 /// The commands that need libtorch: `primer` hands them to `primer-engine`, which runs them.
-/// Declared once, here; `primer` sees them through [`Command::Engine`] and
-/// [`Bench::Engine`].
+/// Declared once, here; `primer` sees them through its `Command::Engine`, `Bench::Engine` and
+/// `Drill::Engine` (crates/primer-cli/src/commands), and `primer-engine` through [`EngineCli`].
 #[derive(Debug, Subcommand)]
 pub enum EngineCommand {
     /// Retrain a campaign's top K candidates at a new budget over N seeds (as the paper

@@ -11,7 +11,7 @@
 //! [`commands`] holds the command line: one file per command with its flags, dispatching to
 //! the library modules that do the work: [`analyze`] (Primer's changes and mutation use in a
 //! campaign), [`progress`] (campaigns side by side, with their statistics), [`proposals`] (how
-//! often the sampler proposes each motif), [`check`] (check, diff), [`bench`] (DSL and evolution
+//! often the sampler proposes each motif), [`check`] (check, diff), [`bench`](mod@bench) (DSL and evolution
 //! benchmarks), [`inspect`] (status, top, show, lineage, archive, store copy), [`launch`] (Slurm
 //! job arrays), [`loadtest`] (`bench coordination`), [`throughput`] (`bench campaign`:
 //! candidates per core-hour and where workers' time goes), [`savings`] (what hurdles and dedup
