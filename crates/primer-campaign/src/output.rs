@@ -57,6 +57,11 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A loss to 4 decimals, or `-`.
+pub fn loss(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.4}"))
+}
+
 /// An optional value, or nothing.
 pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |v| v.to_string())

@@ -8,12 +8,8 @@ use primer_dsl::budget::Budget;
 use primer_store::{HistoryRow, Store};
 use serde::Serialize;
 
-use crate::output::{Format, csv_line, opt};
+use crate::output::{Format, csv_line, loss, opt};
 use crate::resolve::find_campaign;
-
-fn loss(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{v:.4}"))
-}
 
 /// A candidate ranked by its retrainings at one budget.
 #[derive(Debug, Serialize)]

@@ -11,12 +11,8 @@ use primer_dsl::text;
 use primer_store::{HistoryRow, Outcome, Store};
 
 use primer_args::Format;
-use primer_campaign::output::{csv_line, opt};
+use primer_campaign::output::{csv_line, loss, opt};
 use primer_campaign::resolve::{find_campaign, program};
-
-fn loss(v: Option<f64>) -> String {
-    v.map_or("-".into(), |v| format!("{v:.4}"))
-}
 
 /// One campaign's line in `status`.
 #[derive(Debug, Serialize)]
