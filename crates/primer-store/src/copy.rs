@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::results::insert_evaluation;
 use crate::{
-    Campaign, CandidateRow, CheckpointRow, CurveRow, EvaluationRow, OptF64, ProgramRow, RequeueRow, RerunRow, Result,
-    Status, Store, StoreError, WeightsRow,
+    Campaign, CandidateRow, CheckpointRow, CurveRow, Evaluation, EvaluationRow, OptF64, ProgramRow, RequeueRow,
+    RerunRow, Result, Status, Store, StoreError, WeightsRow,
 };
 
 /// Every row of one campaign.
@@ -330,25 +331,19 @@ async fn insert_candidates(tx: &mut Tx<'_>, d: &CampaignDump, campaign: i64, kee
 /// with their candidates renumbered by `id`.
 async fn insert_results(tx: &mut Tx<'_>, d: &CampaignDump, id: &(dyn Fn(i64) -> i64 + Sync)) -> Result<()> {
     for e in &d.evaluations {
-        sqlx::query(
-            "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(id(e.candidate))
-        .bind(&e.budget)
-        .bind(OptF64(e.fitness))
-        .bind(e.steps)
-        .bind(e.tokens)
-        .bind(e.flops)
-        .bind(e.seconds)
-        .bind(e.hurdles)
-        .bind(e.outcome)
-        .bind(&e.reason)
-        .bind(e.reused_from.map(id))
-        .bind(&e.worker)
-        .bind(e.finished_at)
-        .execute(&mut **tx)
-        .await?;
+        let evaluation = Evaluation {
+            budget: e.budget.clone(),
+            fitness: e.fitness,
+            steps: e.steps,
+            tokens: e.tokens,
+            flops: e.flops,
+            seconds: e.seconds,
+            hurdles: e.hurdles,
+            outcome: e.outcome,
+            reason: e.reason.clone(),
+            reused_from: e.reused_from.map(id),
+        };
+        insert_evaluation(tx, id(e.candidate), e.worker.as_deref(), &evaluation, e.finished_at).await?;
     }
     for p in &d.checkpoints {
         sqlx::query(

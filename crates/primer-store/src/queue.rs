@@ -185,7 +185,7 @@ impl Store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    insert_evaluation(&mut tx, id, None, &given_up(charged, &verdict.reason)).await?;
+                    insert_evaluation(&mut tx, id, None, &given_up(charged, &verdict.reason), now()).await?;
                     failed += 1;
                 } else {
                     sqlx::query("UPDATE candidates SET status = 'pending', worker = NULL, lease_until = NULL WHERE id = $1")

@@ -163,7 +163,7 @@ impl Store {
                     by.as_deref() == Some(worker) && fitness == e.fitness && steps == e.steps && outcome == e.outcome
                 }));
             }
-            insert_evaluation(&mut tx, candidate, Some(worker), e).await?;
+            insert_evaluation(&mut tx, candidate, Some(worker), e, now()).await?;
             sqlx::query("UPDATE workers SET done = done + 1 WHERE id = $1").bind(worker).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
@@ -223,6 +223,7 @@ pub(crate) async fn insert_evaluation(
     candidate: i64,
     worker: Option<&str>,
     e: &Evaluation,
+    finished_at: f64,
 ) -> std::result::Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO evaluations (candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at)
@@ -240,7 +241,7 @@ pub(crate) async fn insert_evaluation(
     .bind(&e.reason)
     .bind(e.reused_from)
     .bind(worker)
-    .bind(now())
+    .bind(finished_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
