@@ -30,6 +30,8 @@ pub mod placement;
 pub mod records;
 pub mod reruns;
 pub mod resolve;
+pub mod reuse;
+pub mod seeds;
 pub mod signals;
 pub mod spec;
 pub mod stats;

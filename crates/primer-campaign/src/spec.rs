@@ -13,7 +13,7 @@ use primer_dsl::space::{find_key, line_col};
 use primer_dsl::training::TrainConfig;
 use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program, SearchSpace};
-use primer_evolve::{HalvingHurdles, RegularizedEvolution, Strategy};
+use primer_evolve::{HalvingHurdles, Objective, RegularizedEvolution, Strategy};
 use primer_tokens::corpus::{Tokens, ValidationRule, ValidationSummary};
 use primer_tokens::{Choice, Codec, TokenizerSpec};
 
@@ -28,8 +28,10 @@ pub struct CampaignFile {
     pub seed: u64,
     /// The search space, relative to this file.
     pub search_space: PathBuf,
-    /// Seed programs (`.prim`), relative to this file.
-    pub seeds: Vec<PathBuf>,
+    /// Seed programs: `.prim` files (relative to this file), `"campaign:NAME"` (the best
+    /// candidate of campaign NAME in the same store), or tables `{ campaign = "NAME", top = K }`,
+    /// `{ campaign = "NAME", candidates = [ID, ...] }`, each with an optional `store = "URL"`.
+    pub seeds: Vec<SeedEntry>,
     /// Candidates in all, seeds included.
     pub candidates: u64,
     /// Local worker processes.
@@ -43,6 +45,81 @@ pub struct CampaignFile {
     pub execution: ExecutionSection,
     #[serde(default)]
     pub dedup: DedupSection,
+}
+
+/// One entry of `seeds`: a program file or candidates of an earlier campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeedEntry {
+    File(PathBuf),
+    Campaign(FromCampaign),
+}
+
+/// Seeds taken from an earlier campaign's results (`seeds` entries, `--seed-from`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FromCampaign {
+    /// The campaign's name (or id).
+    pub campaign: String,
+    /// Its K best candidates with a loss (default 1, unless `candidates` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top: Option<usize>,
+    /// These candidates (ids), instead of the best.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<i64>>,
+    /// The store that holds it (default: the campaign's own store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
+impl FromCampaign {
+    /// `campaign:NAME`: the campaign's best candidate.
+    pub fn parse(text: &str) -> Option<FromCampaign> {
+        let name = text.strip_prefix("campaign:")?.trim();
+        (!name.is_empty()).then(|| FromCampaign { campaign: name.into(), top: None, candidates: None, store: None })
+    }
+
+    /// How the entry reads, the same for the same choice: `campaign:NAME top=K` or
+    /// `campaign:NAME candidates=1,2`, with ` store=URL` when another store is named. Stored
+    /// with each seed it gave, so that a resumed campaign keeps the seeds it began with.
+    pub fn selector(&self) -> String {
+        let which = match &self.candidates {
+            Some(ids) => format!("candidates={}", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
+            None => format!("top={}", self.top.unwrap_or(1)),
+        };
+        let store = self.store.as_ref().map_or(String::new(), |s| format!(" store={s}"));
+        format!("campaign:{} {which}{store}", self.campaign)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<SeedEntry, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Table(toml::Table),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) if t.starts_with("campaign:") => FromCampaign::parse(&t)
+                .map(SeedEntry::Campaign)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{t}`: expected campaign:NAME"))),
+            Raw::Text(t) => Ok(SeedEntry::File(PathBuf::from(t))),
+            Raw::Table(t) => {
+                let from: FromCampaign = t.try_into().map_err(|e: toml::de::Error| {
+                    serde::de::Error::custom(format!("a seed from a campaign: {}", e.message()))
+                })?;
+                if from.top.is_some() && from.candidates.is_some() {
+                    return Err(serde::de::Error::custom(
+                        "a seed from a campaign takes `top` or `candidates`, not both",
+                    ));
+                }
+                if from.top == Some(0) {
+                    return Err(serde::de::Error::custom("`top` must be at least 1"));
+                }
+                Ok(SeedEntry::Campaign(from))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -125,6 +202,57 @@ pub struct EvolutionSection {
     /// existed, where the first helpful mutation could sweep a population of a few).
     #[serde(default)]
     pub first_population: Option<FirstPopulation>,
+    /// `loss` (the default: tournaments by loss) or `pareto` (tournaments by non-dominated
+    /// rank of (loss, `second_objective`), then by loss; hurdles still compare the loss).
+    #[serde(default)]
+    pub objective: Option<ObjectiveName>,
+    /// The cost a Pareto search trades the loss against: `flops_per_byte` (training FLOPs per
+    /// byte of text: per token over the tokenizer's bytes per token) or `parameters`.
+    #[serde(default)]
+    pub second_objective: Option<SecondObjective>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveName {
+    Loss,
+    Pareto,
+}
+
+/// The second objective of a Pareto search.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondObjective {
+    FlopsPerByte,
+    Parameters,
+}
+
+impl SecondObjective {
+    /// Its name in files and output.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecondObjective::FlopsPerByte => "flops_per_byte",
+            SecondObjective::Parameters => "parameters",
+        }
+    }
+}
+
+/// How a campaign's second objective is computed from a program's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CostOf {
+    pub second: SecondObjective,
+    /// Bytes of text per token (1 for bytes).
+    pub bytes_per_token: f64,
+}
+
+impl CostOf {
+    /// The cost of a program with these parameters and training FLOPs per token.
+    pub fn of(&self, parameters: i64, flops_per_token: i64) -> f64 {
+        match self.second {
+            SecondObjective::FlopsPerByte => flops_per_token as f64 / self.bytes_per_token,
+            SecondObjective::Parameters => parameters as f64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -216,12 +344,24 @@ impl Default for ExecutionSection {
 #[serde(deny_unknown_fields)]
 pub struct DedupSection {
     /// Reuses of a functionally equal program's fitness before it is re-measured (0: no reuse).
+    #[serde(default = "ten")]
     pub fec_remeasure_after: u32,
+    /// Fitness reused across campaigns: a candidate whose program was trained to the full
+    /// budget in another campaign of the store under the same settings (model, training,
+    /// tokenizer, corpus by hash, validation set, budget) takes that loss instead of training.
+    /// Default true for new campaigns (`--no-reuse`: false). Stored only when true: absent in
+    /// specs stored before it, which keep their meaning (no reuse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<bool>,
+}
+
+fn ten() -> u32 {
+    10
 }
 
 impl Default for DedupSection {
     fn default() -> Self {
-        DedupSection { fec_remeasure_after: 10 }
+        DedupSection { fec_remeasure_after: 10, reuse: None }
     }
 }
 
@@ -236,15 +376,43 @@ pub struct Overrides {
     /// Not an override of the file: put candidates that failed only because their workers died
     /// back to pending before the search goes on (`primer search --retry-failed`).
     pub retry_failed: bool,
+    /// Seeds from earlier campaigns, after the file's (`--seed-from`).
+    pub seed_from: Vec<FromCampaign>,
+    /// No fitness reused across campaigns (`--no-reuse`).
+    pub no_reuse: bool,
 }
 
 /// A seed program as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SeedSpec {
+    /// The file, or `campaign:NAME candidate ID` for a seed from a campaign.
     pub file: String,
     /// Canonical hash (hex): the program is in the store's programs table.
     pub hash: String,
+    /// Where a seed from a campaign came from (absent for a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<SeedOrigin>,
 }
+
+/// The candidate a seed from a campaign is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SeedOrigin {
+    /// The entry that chose it ([`FromCampaign::selector`]).
+    pub selector: String,
+    /// The store it is in (absent: this campaign's store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    pub campaign: String,
+    pub candidate: i64,
+    pub birth: i64,
+    /// Its loss there.
+    pub fitness: Option<f64>,
+}
+
+/// Seeds read from earlier campaigns before a campaign file is resolved, by
+/// [`FromCampaign::selector`].
+pub type Fetched = std::collections::HashMap<String, Vec<(SeedSpec, Program)>>;
 
 /// The resolved campaign: everything the controller and every worker need, paths made
 /// absolute, the search space and seed programs read. Stored verbatim as JSON.
@@ -275,6 +443,13 @@ pub struct CampaignSpec {
     /// tokens are bytes): bits per byte = nats per token / ln 2 / its bytes per token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationSummary>,
+    /// SHA-256 of the corpus's text (absent in specs stored before it): part of the settings
+    /// under which a fitness may be reused across campaigns ([`CampaignSpec::reuse_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus_sha256: Option<String>,
+    /// The second objective of a Pareto search (`evolution.objective` is then `pareto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_objective: Option<SecondObjective>,
 }
 
 /// A resolved spec with the seed programs themselves.
@@ -295,6 +470,7 @@ pub struct Defaulted {
     pub hurdle_window: bool,
     pub first_population: bool,
     pub validation_bytes: bool,
+    pub reuse: bool,
 }
 
 /// Where the last part of a dotted field name (`training.budget` -> `budget`) is first written.
@@ -368,8 +544,27 @@ pub fn bytes_per_token(config: &str) -> f64 {
         .map_or(1.0, |v| v.bytes_per_token())
 }
 
-/// Reads, overrides, checks and resolves a campaign file.
-pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Resolved> {
+/// The campaign's name and the seeds a campaign file (with its overrides) takes from earlier
+/// campaigns: what to fetch from the store before [`resolve`].
+pub fn campaign_seeds(path: &Path, o: &Overrides) -> Result<(String, Vec<FromCampaign>)> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
+    let mut f = CampaignFile::parse(primer_dsl::text::without_bom(&text), &file)?;
+    o.apply(&mut f);
+    let from = f
+        .seeds
+        .into_iter()
+        .filter_map(|s| match s {
+            SeedEntry::Campaign(c) => Some(c),
+            SeedEntry::File(_) => None,
+        })
+        .collect();
+    Ok((f.name, from))
+}
+
+/// Reads, overrides, checks and resolves a campaign file; seeds from earlier campaigns come
+/// from `fetched`.
+pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path, fetched: &Fetched) -> Result<Resolved> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
     let text = primer_dsl::text::without_bom(&text).to_string();
@@ -419,7 +614,18 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
         ));
     }
     let model = ModelConfig { vocab: tokenizer.vocab, ..f.model };
-    let (seeds, seed_programs) = load_seeds(&f.seeds, dir, &model, &space, &space_path)?;
+    let bytes_per_token = validation.bytes_per_token();
+    let (seeds, seed_programs) = load_seeds(&f.seeds, dir, &model, &space, &space_path, fetched)?;
+    for (seed, program) in seeds.iter().zip(&seed_programs) {
+        let cost = validate(program, &model).map(|v| Cost::of(&v)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(over) = space.limits.over(cost.model_params, cost.training_flops_per_token, bytes_per_token) {
+            bail!("seed {}: {over} (the limits of {})", seed.file, space_path.display());
+        }
+    }
+    if (seed_programs.len() as u64) > f.candidates {
+        let n = seed_programs.len();
+        return Err(err("candidates", format!("{} is fewer than the {n} seed programs", f.candidates)));
+    }
     let mut training = f.training.clone();
     training.corpus = Some(absolute(&corpus));
     training.validation_bytes = Some(validation_bytes);
@@ -438,6 +644,10 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
             population_size: f.evolution.population,
             tournament_size: f.evolution.tournament,
             full_first: f.evolution.first_population.unwrap_or_default() == FirstPopulation::Mutants,
+            objective: match f.evolution.objective {
+                Some(ObjectiveName::Pareto) => Objective::Pareto,
+                _ => Objective::Loss,
+            },
         },
         strategy: match f.evolution.strategy {
             StrategyName::Evolution => Strategy::Evolution,
@@ -451,15 +661,20 @@ pub fn resolve(path: &Path, o: &Overrides, default_corpus: &Path) -> Result<Reso
             start,
         },
         execution: f.execution,
-        dedup: f.dedup,
+        // Stored only when on: a campaign that reuses nothing has the spec campaigns made
+        // before reuse existed have.
+        dedup: DedupSection { reuse: (f.dedup.reuse.unwrap_or(true) && !o.no_reuse).then_some(true), ..f.dedup },
         tokenizer,
         validation: Some(validation),
+        corpus_sha256: Some(sha256_hex(&text)),
+        second_objective: f.evolution.second_objective,
     };
     let defaulted = Defaulted {
         hurdle_start: f.hurdles.start.is_none(),
         hurdle_window: f.hurdles.window.is_none(),
         first_population: f.evolution.first_population.is_none(),
         validation_bytes: f.training.validation_bytes.is_none(),
+        reuse: f.dedup.reuse.is_none() && !o.no_reuse,
     };
     Ok(Resolved { spec, seed_programs, defaulted })
 }
@@ -483,6 +698,7 @@ impl Overrides {
         if let Some(s) = o.seed {
             f.seed = s;
         }
+        f.seeds.extend(o.seed_from.iter().cloned().map(SeedEntry::Campaign));
     }
 }
 
@@ -517,6 +733,27 @@ fn check(f: &CampaignFile, err: &dyn Fn(&str, String) -> anyhow::Error) -> Resul
     if !f.model.d_model.is_multiple_of(8) {
         return Err(err("model.d_model", format!("{} is not a multiple of 8", f.model.d_model)));
     }
+    match (f.evolution.objective, f.evolution.second_objective) {
+        (Some(ObjectiveName::Pareto), None) => {
+            return Err(err(
+                "evolution.objective",
+                "\"pareto\" needs `second_objective` (\"flops_per_byte\" or \"parameters\")".into(),
+            ));
+        }
+        (Some(ObjectiveName::Pareto), _) if f.evolution.strategy == StrategyName::Random => {
+            return Err(err(
+                "evolution.objective",
+                "random search holds no tournament: \"pareto\" needs strategy = \"evolution\"".into(),
+            ));
+        }
+        (None | Some(ObjectiveName::Loss), Some(_)) => {
+            return Err(err(
+                "evolution.second_objective",
+                "only a Pareto search has one (objective = \"pareto\")".into(),
+            ));
+        }
+        _ => {}
+    }
     if f.seeds.is_empty() {
         return Err(err("seeds", "at least one seed program is needed".into()));
     }
@@ -536,27 +773,51 @@ fn check(f: &CampaignFile, err: &dyn Fn(&str, String) -> anyhow::Error) -> Resul
     Ok(window)
 }
 
-/// The seed programs: parsed, valid at the model size and inside the search space.
+/// The seed programs: parsed (or taken from `fetched`), valid at the model size and inside the
+/// search space. A program that is already a seed is not taken twice (said).
 fn load_seeds(
-    files: &[PathBuf],
+    entries: &[SeedEntry],
     dir: &Path,
     model: &ModelConfig,
     space: &SearchSpace,
     space_path: &Path,
+    fetched: &Fetched,
 ) -> Result<(Vec<SeedSpec>, Vec<Program>)> {
-    let mut seeds = Vec::new();
+    let mut seeds: Vec<SeedSpec> = Vec::new();
     let mut seed_programs = Vec::new();
-    for s in files {
-        let p = dir.join(s);
-        let program = primer_dsl::text::parse_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
-        validate(&program, model).map_err(|e| anyhow::anyhow!("{}: invalid at this model size: {e}", p.display()))?;
-        space
-            .admits(&program)
-            .map_err(|e| anyhow::anyhow!("{}: outside the search space {}: {e}", p.display(), space_path.display()))?;
-        seeds.push(SeedSpec { file: absolute(&p).display().to_string(), hash: canonical_hash(&program).hex() });
-        seed_programs.push(program);
+    for entry in entries {
+        let programs = match entry {
+            SeedEntry::File(s) => {
+                let p = dir.join(s);
+                let program = primer_dsl::text::parse_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let hash = canonical_hash(&program).hex();
+                vec![(SeedSpec { file: absolute(&p).display().to_string(), hash, origin: None }, program)]
+            }
+            SeedEntry::Campaign(c) => fetched.get(&c.selector()).cloned().with_context(|| {
+                format!("`seeds`: `{}` is read from the store when the search starts (`primer search`)", c.selector())
+            })?,
+        };
+        for (seed, program) in programs {
+            let name = &seed.file;
+            validate(&program, model).map_err(|e| anyhow::anyhow!("{name}: invalid at this model size: {e}"))?;
+            space
+                .admits(&program)
+                .map_err(|e| anyhow::anyhow!("{name}: outside the search space {}: {e}", space_path.display()))?;
+            if let Some(same) = seeds.iter().find(|s| s.hash == seed.hash) {
+                eprintln!("note: seed {name} is the same program as seed {}: taken once", same.file);
+                continue;
+            }
+            seeds.push(seed);
+            seed_programs.push(program);
+        }
     }
     Ok((seeds, seed_programs))
+}
+
+/// SHA-256 of some bytes, in hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the hurdles' bands start, as a fraction of the budget: asked, or after the warm-up of
@@ -615,6 +876,54 @@ impl CampaignSpec {
             self.training.validation_bytes = None;
             self.validation = stored.validation;
         }
+        if defaulted.reuse {
+            self.dedup.reuse = stored.dedup.reuse;
+        }
+        // Derived, not a setting: a campaign stored before it had none.
+        if stored.corpus_sha256.is_none() {
+            self.corpus_sha256 = None;
+        }
+    }
+
+    /// The campaign's mutator: its space (and cost limits, per byte at its tokenizer's bytes per
+    /// token), model size and tries per child.
+    pub fn mutator(&self) -> primer_evolve::Mutator {
+        let mut m = primer_evolve::Mutator::new(self.space.clone(), self.model, self.max_tries);
+        m.bytes_per_token = self.validation.as_ref().map_or(1.0, |v| v.bytes_per_token());
+        m
+    }
+
+    /// The second objective of a Pareto search, as the controller computes it.
+    pub fn cost_of(&self) -> Option<CostOf> {
+        let bytes_per_token = self.validation.as_ref().map_or(1.0, |v| v.bytes_per_token());
+        self.second_objective.map(|second| CostOf { second, bytes_per_token })
+    }
+
+    /// Whether fitness is reused across campaigns (absent in older specs: no).
+    pub fn reuses(&self) -> bool {
+        self.dedup.reuse == Some(true)
+    }
+
+    /// The settings a program's full-budget loss depends on: two campaigns with the same key
+    /// measure a program alike (up to the training seed), so one may reuse the other's loss.
+    /// `None` for campaigns stored before the corpus was hashed (they never match).
+    pub fn reuse_key(&self) -> Option<String> {
+        let corpus = self.corpus_sha256.as_ref()?;
+        let t = &self.training;
+        let key = serde_json::json!({
+            "model": self.model,
+            "budget": t.budget.to_string(),
+            "batch": t.batch,
+            "lr": t.lr,
+            "warmup": t.warmup,
+            "eval_interval": t.eval_interval,
+            "val_batches": t.val_batches,
+            "validation_bytes": t.validation_bytes,
+            "validation": self.validation,
+            "tokenizer": self.tokenizer.sha256,
+            "corpus": corpus,
+        });
+        Some(key.to_string())
     }
 
     /// Bits per byte of a validation loss in nats per token (older campaigns: bytes).
@@ -667,6 +976,40 @@ mod tests {
             let stored: serde_json::Value = serde_json::from_str(text).unwrap();
             assert_eq!(serde_json::to_value(&spec).unwrap(), stored);
             assert!(spec.differences(&spec.clone()).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_reuse_key_holds_every_setting_a_loss_depends_on_and_older_specs_have_none() {
+        let old: CampaignSpec = serde_json::from_str(include_str!("../tests/fixtures/spec-evolution.json")).unwrap();
+        assert_eq!(old.reuse_key(), None, "stored before the corpus was hashed: never a source");
+        assert!(!old.reuses());
+        let base = CampaignSpec { corpus_sha256: Some("c".into()), ..old.clone() };
+        let key = base.reuse_key().unwrap();
+        // Not part of it: the campaign's seed, name, size, workers, search and hurdles.
+        let same = CampaignSpec {
+            seed: 99,
+            name: "other".into(),
+            candidates: 7,
+            workers: 5,
+            hurdles: HalvingHurdles { hurdles: 4, ..base.hurdles },
+            evolution: RegularizedEvolution { population_size: 3, ..base.evolution },
+            ..base.clone()
+        };
+        assert_eq!(same.reuse_key().unwrap(), key);
+        let t = &base.training;
+        let changed: Vec<CampaignSpec> = vec![
+            CampaignSpec { corpus_sha256: Some("d".into()), ..base.clone() },
+            CampaignSpec { model: ModelConfig { d_model: 40, ..base.model }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { budget: Budget::Steps(3), ..t.clone() }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { lr: 0.5, ..t.clone() }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { batch: 3, ..t.clone() }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { warmup: 1, ..t.clone() }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { validation_bytes: Some(1), ..t.clone() }, ..base.clone() },
+            CampaignSpec { tokenizer: TokenizerSpec { sha256: "x".into(), ..base.tokenizer.clone() }, ..base.clone() },
+        ];
+        for (i, c) in changed.iter().enumerate() {
+            assert_ne!(c.reuse_key().unwrap(), key, "change {i}");
         }
     }
 

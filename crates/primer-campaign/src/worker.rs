@@ -207,6 +207,7 @@ fn claim_loop(
         "worker {id}: campaign `{}` (id {campaign}) in {}, budget {}, device {}",
         w.spec.name, w.store.url, w.spec.training.budget, args.device
     );
+    let mut reuse = crate::reuse::Reuse::new(&w.spec);
     // Idle polling backs off (50 ms to 1 s) so that many idle workers cost the store little.
     let mut idle = Duration::from_millis(50);
     loop {
@@ -237,7 +238,11 @@ fn claim_loop(
         holding.store(claim.candidate, Ordering::Relaxed);
         eprintln!("worker {id}: candidate {} (birth {}, attempt {})", claim.candidate, claim.birth, claim.attempts);
         let evaluating = Instant::now();
-        let e = evaluator.evaluate(w, &claim);
+        // Measured in another campaign under the same settings: that loss, nothing trained.
+        let e = match w.rt.block_on(reuse.lookup(&w.store, campaign, &w.spec, claim.candidate))? {
+            Some(e) => Ok(Some(e)),
+            None => evaluator.evaluate(w, &claim),
+        };
         timings.evaluating += evaluating.elapsed().as_secs_f64();
         holding.store(-1, Ordering::Relaxed);
         let recording = Instant::now();

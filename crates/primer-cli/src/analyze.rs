@@ -104,6 +104,13 @@ pub struct Analysis {
     pub failed: usize,
     pub stopped_at_hurdles: usize,
     pub reused: usize,
+    /// Of the reused, those whose loss was measured in another campaign of the store (fitness
+    /// reused across campaigns).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reused_from_other_campaigns: usize,
+    /// Children redrawn for being over one of the search space's cost limits.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub redrawn_over_limit: usize,
     pub training_flops: f64,
     pub training_seconds: f64,
     pub hurdles: usize,
@@ -115,6 +122,10 @@ pub struct Analysis {
     pub mutation_kinds: Vec<UseRow>,
     pub ops: Vec<UseRow>,
     pub top_k_shared: Vec<SharedChange>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The mutations stored with a candidate: one (evolution) or a list (random search).
@@ -169,8 +180,12 @@ fn change_key(c: &Change) -> String {
 /// Hurdles a result passed: a candidate stopped at checkpoint k reached k+1 checkpoints and
 /// passed k of them. A reused result counts as its source's.
 fn passed(r: &HistoryRow, by_id: &HashMap<i64, &HistoryRow>) -> Option<i64> {
-    if let (Some(Outcome::Reused), Some(src)) = (r.outcome, r.reused_from) {
-        return by_id.get(&src).and_then(|s| passed(s, &HashMap::new()));
+    // (A source in another campaign was trained to the full budget there: the reused result
+    // records the hurdles as passed.)
+    if let (Some(Outcome::Reused), Some(src)) = (r.outcome, r.reused_from)
+        && let Some(s) = by_id.get(&src)
+    {
+        return passed(s, &HashMap::new());
     }
     let h = r.hurdles?;
     Some(if r.outcome == Some(Outcome::Stopped) { h - 1 } else { h })
@@ -263,10 +278,11 @@ pub fn analyze_history(
     let motif_of: HashMap<&str, Motifs> = programs.iter().map(|(hash, p)| (hash.as_str(), motifs(p))).collect();
     let seed_rows: Vec<&HistoryRow> = rows.iter().filter(|r| r.seed_index.is_some()).collect();
     let seed_motifs = seed_rows.first().and_then(|r| motif_of.get(r.program.as_str())).copied().unwrap_or_default();
-    // A reused result is as good as its source's: its outcome decides survival.
+    // A reused result is as good as its source's: its outcome decides survival (a source in
+    // another campaign was trained to the full budget).
     let outcome_of = |r: &HistoryRow| -> Option<Outcome> {
         match (r.outcome, r.reused_from) {
-            (Some(Outcome::Reused), Some(src)) => by_id.get(&src).and_then(|s| s.outcome),
+            (Some(Outcome::Reused), Some(src)) => by_id.get(&src).map_or(Some(Outcome::Finished), |s| s.outcome),
             (o, _) => o,
         }
     };
@@ -345,6 +361,8 @@ pub fn analyze_history(
             .count(),
         stopped_at_hurdles: rows.iter().filter(|r| r.outcome == Some(Outcome::Stopped)).count(),
         reused: rows.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count(),
+        reused_from_other_campaigns: rows.iter().filter(|r| primer_campaign::reuse::from_elsewhere(r, rows)).count(),
+        redrawn_over_limit: rows.iter().filter_map(|r| r.over_limit).sum::<i64>() as usize,
         training_flops: rows.iter().filter_map(|r| r.flops).sum(),
         training_seconds: rows.iter().filter_map(|r| r.seconds).sum(),
         hurdles: h,
@@ -427,6 +445,20 @@ pub fn table(a: &Analysis) -> String {
         a.training_flops,
         a.training_seconds
     );
+    if a.reused_from_other_campaigns > 0 {
+        let _ = writeln!(
+            s,
+            "{} candidates took a loss measured in another campaign of the store under the same settings (`primer savings` says the compute saved)",
+            a.reused_from_other_campaigns
+        );
+    }
+    if a.redrawn_over_limit > 0 {
+        let _ = writeln!(
+            s,
+            "{} children were over the search space's cost limits and redrawn before they were queued",
+            a.redrawn_over_limit
+        );
+    }
     let l = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.4}"));
     let _ = writeln!(
         s,
@@ -566,6 +598,7 @@ pub(crate) mod tests {
             seconds: Some(1.0),
             hurdles: Some(hurdles),
             reused_from: None,
+            over_limit: None,
         }
     }
 
@@ -576,6 +609,7 @@ pub(crate) mod tests {
             &root.join("experiments/demo.toml"),
             &Default::default(),
             &root.join("Cargo.toml"),
+            &Default::default(),
         )
         .unwrap()
         .spec

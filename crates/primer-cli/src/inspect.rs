@@ -478,30 +478,82 @@ fn show_table(s: &Shown) -> String {
 }
 
 /// `primer lineage CANDIDATE [--dot]`.
+/// One generation of a lineage: a candidate and the campaign it is in.
+#[derive(Debug, Serialize)]
+struct Step {
+    campaign: String,
+    #[serde(flatten)]
+    row: HistoryRow,
+    /// The candidate of an earlier campaign this seed was taken from (`seeds` from a campaign).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed_from: Option<i64>,
+}
+
+/// The candidate's ancestors, newest first, across campaigns: at a seed taken from an earlier
+/// campaign the chain goes on from that campaign's candidate, in this store or in the store
+/// the seed names (when it opens; said when it does not).
+async fn lineage_across(store: &Store, id: i64) -> Result<Vec<Step>> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut next: Option<(Option<String>, i64)> = Some((None, id));
+    let mut opened: Option<Store> = None;
+    // (A seed's origin is always an earlier campaign, so this ends; the cap guards a store
+    // edited by hand.)
+    for _ in 0..1000 {
+        let Some((url, id)) = next.take() else { break };
+        if let Some(u) = &url {
+            match Store::open(u).await {
+                Ok(s) => opened = Some(s),
+                Err(e) => {
+                    eprintln!("note: the lineage goes on in {u}, which does not open: {e}");
+                    break;
+                }
+            }
+        }
+        let s = if url.is_some() { opened.as_ref().expect("opened") } else { store };
+        let (campaign, chain) = ancestors(s, id).await?;
+        let c = s.campaign_by_id(campaign).await?.context("the candidate's campaign")?;
+        let origin = chain.last().and_then(|r| r.seed_index).and_then(|i| {
+            let spec = serde_json::from_str::<primer_campaign::spec::CampaignSpec>(&c.config).ok()?;
+            spec.seeds.get(i as usize)?.origin.clone()
+        });
+        let n = chain.len();
+        for (k, row) in chain.into_iter().enumerate() {
+            let seed_from = if k + 1 == n { origin.as_ref().map(|o| o.candidate) } else { None };
+            steps.push(Step { campaign: c.name.clone(), row, seed_from });
+        }
+        next = origin.map(|o| (o.store.or(url), o.candidate));
+    }
+    Ok(steps)
+}
+
 pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Result<()> {
-    let (_, chain) = ancestors(store, id).await?;
+    let chain = lineage_across(store, id).await?;
     if dot {
         let mut out = String::from("digraph lineage {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
-        for r in &chain {
+        for Step { row: r, .. } in &chain {
             let label = format!("candidate {}\\nbirth {}\\nloss {}", r.candidate, r.birth, loss(r.fitness));
             let _ = writeln!(out, "  c{} [label=\"{label}\"];", r.candidate);
         }
-        for r in &chain {
+        for Step { row: r, seed_from, campaign } in &chain {
             if let Some(p) = r.parent {
                 let d = r.description.as_deref().unwrap_or("").replace('"', "'");
                 let _ = writeln!(out, "  c{p} -> c{} [label=\"{d}\"];", r.candidate);
+            }
+            if let Some(p) = seed_from {
+                let _ =
+                    writeln!(out, "  c{p} -> c{} [label=\"seed of campaign {campaign}\", style=dashed];", r.candidate);
             }
         }
         out.push_str("}\n");
         print!("{out}");
         return Ok(());
     }
-    let oldest_first: Vec<&HistoryRow> = chain.iter().rev().collect();
+    let oldest_first: Vec<&Step> = chain.iter().rev().collect();
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&oldest_first)?),
         Format::Csv => {
-            println!("generation,candidate,birth,fitness,outcome,parent,mutation");
-            for (g, r) in oldest_first.iter().enumerate() {
+            println!("generation,candidate,birth,fitness,outcome,parent,mutation,campaign");
+            for (g, Step { row: r, campaign, seed_from }) in oldest_first.iter().copied().enumerate() {
                 println!(
                     "{}",
                     csv_line(&[
@@ -510,15 +562,25 @@ pub async fn lineage(store: &Store, id: i64, dot: bool, format: Format) -> Resul
                         r.birth.to_string(),
                         opt(r.fitness),
                         opt(r.outcome),
-                        opt(r.parent),
+                        opt(r.parent.or(*seed_from)),
                         opt(r.description.clone()),
+                        campaign.clone(),
                     ])
                 );
             }
         }
         Format::Table => {
             println!("{:>3} {:>9} {:>6} {:>9}  mutation", "gen", "candidate", "birth", "val loss");
-            for (g, r) in oldest_first.iter().enumerate() {
+            let crosses = chain.iter().any(|s| s.campaign != chain[0].campaign);
+            let mut last: Option<&str> = None;
+            for (g, Step { row: r, campaign, seed_from }) in oldest_first.iter().copied().enumerate() {
+                if crosses && last != Some(campaign.as_str()) {
+                    match seed_from {
+                        Some(p) => println!("    -- campaign `{campaign}`, seeded with candidate {p}:"),
+                        None => println!("    -- campaign `{campaign}`:"),
+                    }
+                }
+                last = Some(campaign);
                 println!(
                     "{:>3} {:>9} {:>6} {:>9}  {}",
                     g,

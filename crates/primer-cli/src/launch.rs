@@ -16,7 +16,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use primer_campaign::paths;
-use primer_campaign::spec::{Overrides, resolve};
+use primer_campaign::spec::Overrides;
 
 /// What `primer launch slurm` was told.
 #[derive(Debug, Clone)]
@@ -115,7 +115,8 @@ fn sbatch(script: &str, what: &str) -> Result<String> {
 /// `primer launch slurm`.
 pub async fn slurm(l: &SlurmLaunch) -> Result<()> {
     anyhow::ensure!(l.workers > 0, "--workers: must be at least 1");
-    let resolved = resolve(&l.config, &Overrides::default(), &paths::default_corpus())?;
+    let resolved =
+        primer_campaign::seeds::resolve_from(&l.config, &Overrides::default(), &paths::default_corpus(), &l.db).await?;
     let spec = &resolved.spec;
     let threads = l.threads.unwrap_or(spec.training.threads as u32).max(1);
     let primer = std::env::current_exe().context("where this `primer` is")?;

@@ -40,6 +40,7 @@ pub mod drill;
 pub mod inspect;
 pub mod launch;
 pub mod loadtest;
+pub mod pareto;
 pub mod progress;
 pub mod proposals;
 pub mod report;

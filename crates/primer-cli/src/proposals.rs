@@ -98,10 +98,14 @@ pub fn rates(mutator: &Mutator, parent: &primer_dsl::Program, seed: u64, n: u64,
 
 /// `primer proposals CAMPAIGN.toml --children N`.
 pub fn proposals(config: &Path, children: u64, seed: Option<u64>, format: Format) -> Result<()> {
-    let resolved =
-        primer_campaign::spec::resolve(config, &Default::default(), &primer_campaign::paths::default_corpus())?;
+    let resolved = primer_campaign::spec::resolve(
+        config,
+        &Default::default(),
+        &primer_campaign::paths::default_corpus(),
+        &Default::default(),
+    )?;
     let spec = &resolved.spec;
-    let mutator = Mutator::new(spec.space.clone(), spec.model, spec.max_tries);
+    let mutator = spec.mutator();
     let seed = seed.unwrap_or(spec.seed);
     let mut out = Vec::new();
     for (s, p) in spec.seeds.iter().zip(&resolved.seed_programs) {

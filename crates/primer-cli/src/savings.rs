@@ -22,6 +22,14 @@ use serde::Serialize;
 use primer_campaign::resolve::find_campaign;
 use primer_campaign::spec::CampaignSpec;
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_f(x: &f64) -> bool {
+    *x == 0.0
+}
+
 /// One campaign's savings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Savings {
@@ -53,6 +61,13 @@ pub struct Savings {
     pub dedup_flops_saved: f64,
     /// (spent + saved) / spent.
     pub dedup_saving: f64,
+    /// Candidates that took a loss measured in another campaign of the store (fitness reused
+    /// across campaigns), and the training FLOPs those measurements cost there: compute this
+    /// campaign did not spend.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reused_across: usize,
+    #[serde(skip_serializing_if = "is_zero_f")]
+    pub reuse_flops_saved: f64,
     /// Pass counts per block of births (`--blocks`): first and last birth, reached, passed.
     pub blocks: Vec<(i64, i64, Vec<usize>, Vec<usize>)>,
 }
@@ -143,7 +158,8 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow], blocks: usize) -
     let (spent, full) = spent_and_full(rows, &fractions);
     let trained: Vec<&HistoryRow> = rows.iter().filter(|r| r.steps.unwrap_or(0) > 0).collect();
     let mean = trained.iter().filter_map(|r| r.flops).sum::<f64>() / trained.len().max(1) as f64;
-    let reused = rows.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count();
+    let across: Vec<&HistoryRow> = rows.iter().filter(|r| primer_campaign::reuse::from_elsewhere(r, rows)).collect();
+    let reused = rows.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count() - across.len();
     let dedup_flops_saved = reused as f64 * mean;
     let measured: Vec<f64> = pass_rates.iter().map(|p| if p.is_finite() { *p } else { 0.5 }).collect();
     Savings {
@@ -165,6 +181,11 @@ pub fn of(name: &str, spec: &CampaignSpec, rows: &[HistoryRow], blocks: usize) -
         reused,
         dedup_flops_saved,
         dedup_saving: if spent > 0.0 { (spent + dedup_flops_saved) / spent } else { f64::NAN },
+        reused_across: across.len(),
+        reuse_flops_saved: across
+            .iter()
+            .filter_map(|r| r.reason.as_deref().and_then(primer_campaign::reuse::source_flops))
+            .sum(),
         blocks: if blocks > 1 { by_birth(rows, h, blocks) } else { Vec::new() },
     }
 }
@@ -214,6 +235,16 @@ pub async fn savings(store: &Store, campaigns: &[String], blocks: usize, json: b
             s.theory_at_measured,
             s.reused,
             s.dedup_saving
+        );
+    }
+    for s in all.iter().filter(|s| s.reused_across > 0) {
+        println!(
+            "{}: {} candidates took a loss measured in another campaign: {:.3e} training FLOPs saved (what those measurements cost), {:.3e} spent here: {:.2}x",
+            s.campaign,
+            s.reused_across,
+            s.reuse_flops_saved,
+            s.flops_spent,
+            (s.flops_spent + s.reuse_flops_saved) / s.flops_spent.max(f64::MIN_POSITIVE)
         );
     }
     if all.iter().any(|s| !s.blocks.is_empty()) {

@@ -44,7 +44,7 @@ pub fn campaign(
     seed: u64,
 ) -> Result<CampaignDump> {
     let o = Overrides { name: Some(name.into()), candidates: Some(target as u64), ..Default::default() };
-    let resolved = resolve(config, &o, &primer_campaign::paths::default_corpus())?;
+    let resolved = resolve(config, &o, &primer_campaign::paths::default_corpus(), &Default::default())?;
     let spec = resolved.spec;
     let now = primer_store::now();
     let mut d = CampaignDump {
@@ -87,6 +87,7 @@ fn candidate(id: i64, birth: usize, program: &str, parent: Option<i64>, worker: 
         retry_from: 0,
         fingerprint: None,
         created_at: 0.0,
+        over_limit: None,
     }
 }
 
@@ -94,7 +95,7 @@ fn candidate(id: i64, birth: usize, program: &str, parent: Option<i64>, worker: 
 fn finished(d: &mut CampaignDump, spec: &CampaignSpec, seed_program: &Program, births: usize) -> Result<()> {
     let evolver = Evolver {
         evolution: spec.evolution,
-        mutator: Mutator::new(spec.space.clone(), spec.model, spec.max_tries),
+        mutator: spec.mutator(),
         seeds: vec![seed_program.clone()],
         seed: spec.seed,
         max_parents: 10,

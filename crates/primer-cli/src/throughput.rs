@@ -194,6 +194,7 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
         &b.config,
         &primer_campaign::spec::Overrides::default(),
         &primer_campaign::paths::default_corpus(),
+        &Default::default(),
     )?
     .spec;
     println!(

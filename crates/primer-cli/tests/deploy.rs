@@ -107,8 +107,12 @@ fn the_images_campaign_file_is_a_valid_campaign() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("campaign.toml");
     std::fs::write(&file, text.replace("/primer/", &format!("{}/", here.display()))).unwrap();
-    let resolved =
-        primer_campaign::spec::resolve(&file, &Default::default(), &primer_campaign::paths::default_corpus());
+    let resolved = primer_campaign::spec::resolve(
+        &file,
+        &Default::default(),
+        &primer_campaign::paths::default_corpus(),
+        &Default::default(),
+    );
     assert!(resolved.is_ok(), "{:?}", resolved.err());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -13,7 +13,7 @@ use primer_store::{HistoryRow, Outcome, Status, Store};
 use primer_store::on_both_backends;
 
 mod common;
-use common::{primer, root};
+use common::{history, primer, root, rt};
 
 on_both_backends!(
     a_tiny_campaign_with_two_workers,
@@ -84,18 +84,6 @@ fn search(config: &Path, db: &str) -> Output {
     let out = primer().arg("search").arg(config).args(["--db", db]).output().unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-fn history(db: &str, name: &str) -> Vec<HistoryRow> {
-    rt().block_on(async {
-        let s = Store::open(db).await.unwrap();
-        let c = s.campaign(name).await.unwrap().unwrap();
-        s.history(c.id).await.unwrap()
-    })
 }
 
 /// Every candidate has an outcome, births are 0..n, programs are distinct.

@@ -45,6 +45,35 @@ pub struct Limits {
     pub max_total_instructions: usize,
     /// Bank constants (and, separately, bank dims).
     pub max_bank_entries: usize,
+    /// Parameters of the whole model at the campaign's size (optional): a child with more is
+    /// redrawn before it is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parameters: Option<u64>,
+    /// Training FLOPs per token of the whole model at the campaign's size (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_flops_per_token: Option<u64>,
+    /// Training FLOPs per byte of text: per token over the tokenizer's bytes per token
+    /// (optional; with bytes as tokens it is the same as per token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_flops_per_byte: Option<f64>,
+}
+
+impl Limits {
+    /// What a program of this size breaks, in words (`None`: within every cost limit);
+    /// `bytes_per_token`: the tokenizer's.
+    pub fn over(&self, parameters: u64, flops_per_token: u64, bytes_per_token: f64) -> Option<String> {
+        if let Some(max) = self.max_parameters.filter(|&m| parameters > m) {
+            return Some(format!("{parameters} parameters, over max_parameters = {max}"));
+        }
+        if let Some(max) = self.max_flops_per_token.filter(|&m| flops_per_token > m) {
+            return Some(format!("{flops_per_token} training FLOPs per token, over max_flops_per_token = {max}"));
+        }
+        let per_byte = flops_per_token as f64 / bytes_per_token;
+        if let Some(max) = self.max_flops_per_byte.filter(|&m| per_byte > m) {
+            return Some(format!("{per_byte:.0} training FLOPs per byte, over max_flops_per_byte = {max}"));
+        }
+        None
+    }
 }
 
 /// Relative weights of the paper's six mutations (need not sum to 1; zero disables one).
@@ -123,6 +152,15 @@ impl SearchSpace {
         if self.limits.max_instructions == 0 || self.limits.max_total_instructions == 0 {
             return Err(("limits", "size limits must be positive".into()));
         }
+        if self.limits.max_parameters == Some(0) {
+            return Err(("max_parameters", "must be positive".into()));
+        }
+        if self.limits.max_flops_per_token == Some(0) {
+            return Err(("max_flops_per_token", "must be positive".into()));
+        }
+        if let Some(x) = self.limits.max_flops_per_byte.filter(|x| !(x.is_finite() && *x > 0.0)) {
+            return Err(("max_flops_per_byte", format!("must be positive, is {x}")));
+        }
         Ok(())
     }
 
@@ -193,4 +231,57 @@ pub fn find_key(text: &str, key: &str) -> (usize, usize) {
         }
     }
     (0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_instructions: 10,
+            max_total_instructions: 20,
+            max_bank_entries: 4,
+            max_parameters: None,
+            max_flops_per_token: None,
+            max_flops_per_byte: None,
+        }
+    }
+
+    #[test]
+    fn cost_limits_name_the_first_one_a_size_breaks_and_flops_per_byte_divide_by_bytes_per_token() {
+        assert_eq!(limits().over(u64::MAX, u64::MAX, 1.0), None, "no cost limit set");
+        let l = Limits { max_parameters: Some(1000), ..limits() };
+        assert_eq!(l.over(1000, 0, 1.0), None, "at the limit is within it");
+        assert_eq!(l.over(1001, 0, 1.0).unwrap(), "1001 parameters, over max_parameters = 1000");
+        let l = Limits { max_flops_per_token: Some(5000), ..limits() };
+        assert!(l.over(0, 5001, 1.0).unwrap().contains("over max_flops_per_token = 5000"));
+        // 8,000 FLOPs per token at 4 bytes per token: 2,000 per byte.
+        let l = Limits { max_flops_per_byte: Some(2000.0), ..limits() };
+        assert_eq!(l.over(0, 8000, 4.0), None);
+        assert_eq!(l.over(0, 8004, 4.0).unwrap(), "2001 training FLOPs per byte, over max_flops_per_byte = 2000");
+        // With bytes as tokens, per byte is per token.
+        assert!(l.over(0, 2001, 1.0).is_some());
+    }
+
+    #[test]
+    fn cost_limits_are_optional_in_a_space_file_and_must_be_positive() {
+        let file = include_str!("../../../search-spaces/primer-cpu.toml");
+        let plain = SearchSpace::from_toml(file, "s.toml").unwrap();
+        assert_eq!((plain.limits.max_parameters, plain.limits.max_flops_per_byte), (None, None));
+        // A space without limits serializes as before (stored specs stay as they were).
+        assert!(!serde_json::to_string(&plain).unwrap().contains("max_parameters"));
+        let with = file.replace("[limits]\n", "[limits]\nmax_parameters = 50000\nmax_flops_per_byte = 1e6\n");
+        let s = SearchSpace::from_toml(&with, "s.toml").unwrap();
+        assert_eq!((s.limits.max_parameters, s.limits.max_flops_per_byte), (Some(50000), Some(1e6)));
+        let zero = file.replace("[limits]\n", "[limits]\nmax_flops_per_token = 0\n");
+        let e = SearchSpace::from_toml(&zero, "s.toml").unwrap_err().to_string();
+        let line = zero.lines().position(|l| l.starts_with("max_flops_per_token")).unwrap() + 1;
+        assert!(
+            e.starts_with(&format!("s.toml:{line}:")) && e.contains("`max_flops_per_token`: must be positive"),
+            "{e}"
+        );
+        let typo = file.replace("[limits]\n", "[limits]\nmax_param = 5\n");
+        assert!(SearchSpace::from_toml(&typo, "s.toml").unwrap_err().to_string().contains("unknown field `max_param`"));
+    }
 }

@@ -14,6 +14,10 @@
 //!   regularized evolution starts from P evaluated members too; Primer's filled them with
 //!   copies of the Transformer (secondary sources: 10 copies), which primer's dedup would
 //!   measure once, so its first P are mutants of the seeds instead.
+//! - Under a **Pareto objective** ([`Objective::Pareto`]) each member also has a cost (a second
+//!   objective, e.g. training FLOPs per byte): the population is sorted into non-dominated
+//!   fronts by (loss, cost), and the tournament takes the member of the lowest front, then the
+//!   lowest loss, then the younger.
 //! - Every random choice for the child born `birth`-th comes from [`rng_for`]`(seed, birth)`, a
 //!   stream of its own. The same seed and the same history at each proposal give the same
 //!   children, bit for bit, whatever else happens in between.
@@ -44,6 +48,9 @@ pub struct Finished {
     pub birth: u64,
     /// Loss (lower is better); not finite when the candidate failed.
     pub fitness: f64,
+    /// The second objective under [`Objective::Pareto`] (lower is better; 0 otherwise).
+    #[serde(default)]
+    pub cost: f64,
 }
 
 /// Population and tournament sizes.
@@ -59,15 +66,65 @@ pub struct RegularizedEvolution {
     /// the first finished member.
     #[serde(default, skip_serializing_if = "is_false")]
     pub full_first: bool,
+    /// What a tournament compares (absent: the loss alone).
+    #[serde(default, skip_serializing_if = "Objective::is_loss")]
+    pub objective: Objective,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// What the tournament compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// The loss (ties to the younger): the paper's search.
+    #[default]
+    Loss,
+    /// The non-dominated front of (loss, cost) first, then the loss (ties to the younger).
+    Pareto,
+}
+
+impl Objective {
+    pub fn is_loss(&self) -> bool {
+        *self == Objective::Loss
+    }
+}
+
+/// Whether `a` dominates `b` on (fitness, cost): no worse in both, better in one.
+pub fn dominates(a: &Finished, b: &Finished) -> bool {
+    a.fitness <= b.fitness && a.cost <= b.cost && (a.fitness < b.fitness || a.cost < b.cost)
+}
+
+/// The non-dominated rank of each member (0: the front nobody dominates; 1: the front once
+/// that one is removed; ...), by (fitness, cost), lower better in both. Members without a
+/// finite fitness or cost come after every front.
+pub fn pareto_ranks(members: &[Finished]) -> Vec<usize> {
+    let n = members.len();
+    let mut rank = vec![usize::MAX; n];
+    let finite = |f: &Finished| f.fitness.is_finite() && f.cost.is_finite();
+    let mut left: Vec<usize> = (0..n).filter(|&i| finite(&members[i])).collect();
+    let mut front = 0;
+    while !left.is_empty() {
+        let (now, later): (Vec<usize>, Vec<usize>) =
+            left.iter().partition(|&&i| !left.iter().any(|&j| dominates(&members[j], &members[i])));
+        for &i in &now {
+            rank[i] = front;
+        }
+        left = later;
+        front += 1;
+    }
+    let last = front;
+    for r in rank.iter_mut().filter(|r| **r == usize::MAX) {
+        *r = last;
+    }
+    rank
+}
+
 impl Default for RegularizedEvolution {
     fn default() -> Self {
-        RegularizedEvolution { population_size: 100, tournament_size: 10, full_first: true }
+        RegularizedEvolution { population_size: 100, tournament_size: 10, full_first: true, objective: Objective::Loss }
     }
 }
 
@@ -91,15 +148,25 @@ impl RegularizedEvolution {
         alive.split_off(start)
     }
 
-    /// The tournament winner among S draws with replacement (lowest loss; ties to the younger),
-    /// or `None` for an empty population.
+    /// The tournament winner among S draws with replacement (lowest loss, or under a Pareto
+    /// objective the lowest front and then the lowest loss; ties to the younger), or `None`
+    /// for an empty population.
     pub fn tournament<R: rand::Rng + ?Sized>(&self, rng: &mut R, population: &[Finished]) -> Option<Finished> {
         if population.is_empty() {
             return None;
         }
+        let ranks = match self.objective {
+            Objective::Loss => vec![0; population.len()],
+            Objective::Pareto => pareto_ranks(population),
+        };
+        let indices: Vec<usize> = (0..population.len()).collect();
         (0..self.tournament_size.max(1))
-            .map(|_| *population.choose(rng).expect("non-empty"))
-            .min_by(|a, b| a.fitness.total_cmp(&b.fitness).then(b.birth.cmp(&a.birth)))
+            .map(|_| *indices.choose(rng).expect("non-empty"))
+            .min_by(|&a, &b| {
+                let (x, y) = (&population[a], &population[b]);
+                ranks[a].cmp(&ranks[b]).then(x.fitness.total_cmp(&y.fitness)).then(y.birth.cmp(&x.birth))
+            })
+            .map(|i| population[i])
     }
 
     /// The parent of the next child.
@@ -245,6 +312,7 @@ fn add(total: &mut crate::mutation::Rejections, r: &crate::mutation::Rejections)
     total.invalid += r.invalid;
     total.unchanged += r.unchanged;
     total.duplicate += r.duplicate;
+    total.over_limit += r.over_limit;
 }
 
 #[cfg(test)]
@@ -252,12 +320,17 @@ mod tests {
     use super::*;
 
     fn f(candidate: u64, birth: u64, fitness: f64) -> Finished {
-        Finished { candidate, birth, fitness }
+        Finished { candidate, birth, fitness, cost: 0.0 }
     }
 
     #[test]
     fn population_is_the_last_p_by_birth_with_finite_fitness() {
-        let e = RegularizedEvolution { population_size: 3, tournament_size: 2, full_first: true };
+        let e = RegularizedEvolution {
+            population_size: 3,
+            tournament_size: 2,
+            full_first: true,
+            objective: Objective::Loss,
+        };
         // Arrival order differs from birth order; candidate 4 failed.
         let history = [f(2, 2, 1.0), f(0, 0, 5.0), f(4, 4, f64::INFINITY), f(1, 1, 3.0), f(3, 3, 2.0), f(5, 5, 4.0)];
         let pop: Vec<u64> = e.population(&history).iter().map(|x| x.candidate).collect();
@@ -266,7 +339,12 @@ mod tests {
 
     #[test]
     fn tournament_takes_the_best_of_its_draws() {
-        let e = RegularizedEvolution { population_size: 10, tournament_size: 50, full_first: true };
+        let e = RegularizedEvolution {
+            population_size: 10,
+            tournament_size: 50,
+            full_first: true,
+            objective: Objective::Loss,
+        };
         let pop = [f(0, 0, 3.0), f(1, 1, 1.0), f(2, 2, 2.0)];
         // 50 draws from 3 miss candidate 1 with probability (2/3)^50 ~ 1.6e-9.
         for birth in 0..20 {
@@ -290,7 +368,12 @@ mod tests {
 
     #[test]
     fn a_full_first_population_holds_no_tournament_until_p_are_measured() {
-        let e = RegularizedEvolution { population_size: 3, tournament_size: 2, full_first: true };
+        let e = RegularizedEvolution {
+            population_size: 3,
+            tournament_size: 2,
+            full_first: true,
+            objective: Objective::Loss,
+        };
         let mut rng = rng_for(0, 0);
         // Two measured (a third failed and does not count): still the seeds, in turn.
         let two = [f(0, 0, 2.0), f(1, 1, 1.0), f(2, 2, f64::NAN)];
@@ -304,6 +387,91 @@ mod tests {
         assert!(!old.full_first);
         assert!(matches!(old.select(&mut rng, &two, 2, 3), Parent::Candidate(_)));
         assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"population_size":3,"tournament_size":2}"#);
+    }
+
+    fn fc(candidate: u64, fitness: f64, cost: f64) -> Finished {
+        Finished { candidate, birth: candidate, fitness, cost }
+    }
+
+    #[test]
+    fn pareto_ranks_peel_non_dominated_fronts_on_a_hand_made_set() {
+        // (loss, cost): 0 (1.0, 9) 1 (2.0, 5) 2 (3.0, 1) are the front; 3 (2.5, 6) is dominated
+        // by 1 only; 4 (3.5, 7) by 1 and 3; 5 (1.0, 9) ties 0 (neither dominates); 6 failed.
+        let set = [
+            fc(0, 1.0, 9.0),
+            fc(1, 2.0, 5.0),
+            fc(2, 3.0, 1.0),
+            fc(3, 2.5, 6.0),
+            fc(4, 3.5, 7.0),
+            fc(5, 1.0, 9.0),
+            fc(6, f64::INFINITY, 0.5),
+        ];
+        assert_eq!(pareto_ranks(&set), [0, 0, 0, 1, 2, 0, 3]);
+        assert!(dominates(&set[1], &set[3]) && !dominates(&set[3], &set[1]));
+        assert!(!dominates(&set[0], &set[5]) && !dominates(&set[5], &set[0]));
+        assert!(!dominates(&set[0], &set[2]) && !dominates(&set[2], &set[0]));
+    }
+
+    #[test]
+    fn a_pareto_tournament_takes_the_lowest_front_then_the_lowest_loss() {
+        let pareto = RegularizedEvolution {
+            population_size: 10,
+            tournament_size: 200,
+            full_first: true,
+            objective: Objective::Pareto,
+        };
+        let loss = RegularizedEvolution { objective: Objective::Loss, ..pareto };
+        // 3 (1.5, 1) dominates 1 and 2, 1 dominates 2; 0 (the lowest loss) and 3 are the front.
+        // 200 draws see every member (all but surely): both take 0, the front's lowest loss.
+        let pop = [fc(0, 1.0, 10.0), fc(1, 2.0, 2.0), fc(2, 2.5, 3.0), fc(3, 1.5, 1.0)];
+        assert_eq!(pareto_ranks(&pop), [0, 1, 2, 0]);
+        for birth in 0..10 {
+            assert_eq!(pareto.tournament(&mut rng_for(2, birth), &pop).unwrap().candidate, 0);
+            assert_eq!(loss.tournament(&mut rng_for(2, birth), &pop).unwrap().candidate, 0);
+        }
+        // 5 (0.4, 1) dominates 4 (0.5, 5); 6 (0.9, 0.1) and 7 (0.3, 9) are on the front beside 5.
+        let pop = [fc(4, 0.5, 5.0), fc(5, 0.4, 1.0), fc(6, 0.9, 0.1), fc(7, 0.3, 9.0)];
+        assert_eq!(pareto_ranks(&pop), [1, 0, 0, 0]);
+        // Among 4 and 6 alone both are on the front: the lower loss, 4, wins.
+        assert_eq!(pareto.tournament(&mut rng_for(3, 0), &[pop[0], pop[2]]).unwrap().candidate, 4);
+        // Among 4 and 5, 5 dominates 4.
+        assert_eq!(pareto.tournament(&mut rng_for(3, 1), &[pop[0], pop[1]]).unwrap().candidate, 5);
+        // 8 (0.45, 6) has the lowest loss and is not dominated: both take it.
+        let set = [fc(4, 0.5, 5.0), fc(6, 0.9, 0.1), fc(8, 0.45, 6.0)];
+        assert_eq!(loss.tournament(&mut rng_for(4, 0), &set).unwrap().candidate, 8);
+        assert_eq!(pareto.tournament(&mut rng_for(4, 0), &set).unwrap().candidate, 8);
+    }
+
+    #[test]
+    fn a_pareto_tournament_differs_from_a_loss_tournament_where_the_front_matters() {
+        // Tournaments of 2 draws over a (1.0, 9), b (1.1, 1), c (0.9, 20), d (0.8, 8): d
+        // dominates a and c, so the front is {b, d}. A draw of a or c with b: the loss
+        // tournament takes a or c, the Pareto one b.
+        let pareto = RegularizedEvolution {
+            population_size: 10,
+            tournament_size: 2,
+            full_first: true,
+            objective: Objective::Pareto,
+        };
+        let loss = RegularizedEvolution { objective: Objective::Loss, ..pareto };
+        let pop = [fc(0, 1.0, 9.0), fc(1, 1.1, 1.0), fc(2, 0.9, 20.0), fc(3, 0.8, 8.0)];
+        assert_eq!(pareto_ranks(&pop), [1, 0, 1, 0]);
+        let mut disagreed = 0;
+        for birth in 0..200 {
+            let p = pareto.tournament(&mut rng_for(5, birth), &pop).unwrap();
+            let l = loss.tournament(&mut rng_for(5, birth), &pop).unwrap();
+            // Same draws: Pareto's winner is never on a worse front than the loss winner's.
+            let rank = |f: &Finished| pareto_ranks(&pop)[f.candidate as usize];
+            assert!(rank(&p) <= rank(&l));
+            if p.candidate != l.candidate {
+                disagreed += 1;
+                // Only where the draws were a or c, and b.
+                assert_eq!(p.candidate, 1);
+                assert!(matches!(l.candidate, 0 | 2));
+            }
+        }
+        // {a, b} or {c, b} in either order: 4/16 of the draws.
+        assert!((25..=75).contains(&disagreed), "{disagreed}");
     }
 
     #[test]

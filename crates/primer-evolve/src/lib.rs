@@ -27,6 +27,6 @@ pub mod hurdles;
 pub mod mutation;
 
 pub use dedup::{FecCache, FecDecision};
-pub use evolution::{Evolver, Finished, Parent, Proposal, RegularizedEvolution, Strategy};
+pub use evolution::{Evolver, Finished, Objective, Parent, Proposal, RegularizedEvolution, Strategy, pareto_ranks};
 pub use hurdles::HalvingHurdles;
 pub use mutation::{Child, Mutation, MutationKind, Mutator, NoChild, Rejections};

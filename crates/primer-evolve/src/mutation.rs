@@ -374,11 +374,15 @@ pub struct Rejections {
     pub unchanged: u32,
     /// Structurally equal to a program already in the campaign.
     pub duplicate: u32,
+    /// Over one of the space's cost limits (`max_parameters`, `max_flops_per_token`,
+    /// `max_flops_per_byte`) at the campaign's model size.
+    #[serde(default)]
+    pub over_limit: u32,
 }
 
 impl Rejections {
     pub fn total(&self) -> u32 {
-        self.inapplicable + self.outside_space + self.invalid + self.unchanged + self.duplicate
+        self.inapplicable + self.outside_space + self.invalid + self.unchanged + self.duplicate + self.over_limit
     }
 }
 
@@ -398,8 +402,8 @@ pub struct Child {
 
 /// No acceptable child within the allowed tries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no acceptable child in {tries} tries ({} outside the space, {} invalid, {} unchanged, {} duplicates, {} inapplicable)",
-    rejected.outside_space, rejected.invalid, rejected.unchanged, rejected.duplicate, rejected.inapplicable)]
+#[error("no acceptable child in {tries} tries ({} outside the space, {} over a cost limit, {} invalid, {} unchanged, {} duplicates, {} inapplicable)",
+    rejected.outside_space, rejected.over_limit, rejected.invalid, rejected.unchanged, rejected.duplicate, rejected.inapplicable)]
 pub struct NoChild {
     pub tries: u32,
     pub rejected: Rejections,
@@ -412,6 +416,8 @@ pub struct Mutator {
     pub config: ModelConfig,
     /// Children drawn per call of [`Mutator::child`] before giving up.
     pub max_tries: u32,
+    /// Bytes of text per token (the tokenizer's), for `max_flops_per_byte` (1: bytes).
+    pub bytes_per_token: f64,
     weights: WeightedIndex<f64>,
 }
 
@@ -420,7 +426,7 @@ impl Mutator {
         let w = &space.mutation_weights;
         let weights = WeightedIndex::new([w.delete, w.insert, w.delete_insert, w.mutate_field, w.swap, w.bank])
             .expect("a checked space has positive mutation weights");
-        Mutator { space, config, max_tries, weights }
+        Mutator { space, config, max_tries, bytes_per_token: 1.0, weights }
     }
 
     /// A kind drawn by the space's weights.
@@ -568,6 +574,7 @@ impl Mutator {
                 Err(Rejection::Invalid) => rejected.invalid += 1,
                 Err(Rejection::Unchanged) => rejected.unchanged += 1,
                 Err(Rejection::Duplicate) => rejected.duplicate += 1,
+                Err(Rejection::OverLimit) => rejected.over_limit += 1,
             }
         }
         Err(NoChild { tries: self.max_tries, rejected })
@@ -597,7 +604,11 @@ impl Mutator {
         if seen(&hash) {
             return Err(Rejection::Duplicate);
         }
-        Ok((program, hash, Cost::of(&validated)))
+        let cost = Cost::of(&validated);
+        if self.space.limits.over(cost.model_params, cost.training_flops_per_token, self.bytes_per_token).is_some() {
+            return Err(Rejection::OverLimit);
+        }
+        Ok((program, hash, cost))
     }
 }
 
@@ -608,6 +619,7 @@ pub enum Rejection {
     Invalid,
     Unchanged,
     Duplicate,
+    OverLimit,
 }
 
 fn round_significant(v: f64, digits: i32) -> f64 {

@@ -14,7 +14,12 @@ use primer_evolve::{Evolver, Finished, Parent, RegularizedEvolution, Strategy};
 
 fn evolver(seed: u64) -> Evolver {
     Evolver {
-        evolution: RegularizedEvolution { population_size: 100, tournament_size: 10, full_first: true },
+        evolution: RegularizedEvolution {
+            population_size: 100,
+            tournament_size: 10,
+            full_first: true,
+            objective: primer_evolve::Objective::Loss,
+        },
         mutator: primer_evolve::Mutator::new(small_space(), config(), 100),
         seeds: vec![program("transformer.prim")],
         seed,
@@ -36,7 +41,12 @@ fn evolve(
     let mut programs: HashMap<u64, Program> = HashMap::new();
     let mut seen: HashSet<ProgramHash> = HashSet::from([canonical_hash(&e.seeds[0])]);
     // The seed itself is candidate 0.
-    history.push(Finished { candidate: 0, birth: 0, fitness: synthetic_loss(&e.seeds[0], &program("primer_ez.prim")) });
+    history.push(Finished {
+        candidate: 0,
+        birth: 0,
+        fitness: synthetic_loss(&e.seeds[0], &program("primer_ez.prim")),
+        cost: 0.0,
+    });
     programs.insert(0, e.seeds[0].clone());
     let (mut best, mut reached, mut log) = (f64::INFINITY, None, Vec::new());
     for birth in 1..=evaluations {
@@ -45,7 +55,7 @@ fn evolve(
         seen.insert(proposal.child.hash);
         log.push((proposal.parent, proposal.child.hash, serde_json::to_string(&proposal.child.mutation).unwrap()));
         programs.insert(birth, proposal.child.program);
-        history.push(Finished { candidate: birth, birth, fitness });
+        history.push(Finished { candidate: birth, birth, fitness, cost: 0.0 });
         best = best.min(fitness);
         if fitness == 0.0 && reached.is_none() {
             reached = Some(birth);
@@ -137,12 +147,13 @@ fn children_depend_on_the_history_not_on_arrival_order() {
         candidate: 0,
         birth: 0,
         fitness: synthetic_loss(&program("transformer.prim"), &program("primer_ez.prim")),
+        cost: 0.0,
     }];
     // Eight children of the seed, finished with made-up losses.
     for birth in 1..=8 {
         let p = e.propose(birth, &history[..1], &|c| programs[&c].clone(), &|_| false).unwrap();
         programs.insert(birth, p.child.program);
-        history.push(Finished { candidate: birth, birth, fitness: 4.0 - (birth % 3) as f64 });
+        history.push(Finished { candidate: birth, birth, fitness: 4.0 - (birth % 3) as f64, cost: 0.0 });
     }
     let mut shuffled = history.clone();
     shuffled.reverse();

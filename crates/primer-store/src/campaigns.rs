@@ -103,6 +103,18 @@ impl Store {
 
     /// Enqueues a candidate as pending; `None` if its birth number or program is already in
     /// the campaign (the same birth with the same program is the same candidate: its id).
+    /// Records how many children were redrawn for being over a cost limit before `candidate`.
+    pub async fn set_over_limit(&self, candidate: i64, redrawn: i64) -> Result<()> {
+        self.retry(|| {
+            sqlx::query("UPDATE candidates SET over_limit = $1 WHERE id = $2")
+                .bind(redrawn)
+                .bind(candidate)
+                .execute(&self.pool)
+        })
+        .await?;
+        Ok(())
+    }
+
     pub async fn add_candidate(&self, c: &NewCandidate) -> Result<Option<i64>> {
         let id: Option<i64> = self
             .retry(|| {

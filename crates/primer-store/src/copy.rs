@@ -63,7 +63,7 @@ impl CampaignDump {
         }
         for e in &mut d.evaluations {
             e.candidate = b(e.candidate);
-            e.reused_from = e.reused_from.map(b);
+            e.reused_from = e.reused_from.filter(|r| birth.contains_key(r)).map(b);
         }
         d.evaluations.sort_by_key(|e| e.candidate);
         for p in &mut d.checkpoints {
@@ -125,7 +125,7 @@ impl Store {
         let programs = format!(
             "SELECT hash, text, json, parameters, flops_per_token FROM programs WHERE hash IN (SELECT c.program {CAMPAIGN_ROWS}) ORDER BY hash"
         );
-        let candidates = "SELECT id, birth, program, parent, seed_index, mutation, description, status, worker, attempts, retry_from, fingerprint, created_at
+        let candidates = "SELECT id, birth, program, parent, seed_index, mutation, description, status, worker, attempts, retry_from, fingerprint, created_at, over_limit
              FROM candidates WHERE campaign = $1 ORDER BY birth";
         let evaluations = q(
             "candidate, budget, fitness, steps, tokens, flops, seconds, hurdles, outcome, reason, reused_from, worker, finished_at",
@@ -297,6 +297,7 @@ async fn insert_candidates(tx: &mut Tx<'_>, d: &CampaignDump, campaign: i64, kee
         "retry_from",
         "fingerprint",
         "created_at",
+        "over_limit",
     ];
     let candidate_sql = [insert_sql("candidates", &columns, false), insert_sql("candidates", &columns, true)];
     for x in &d.candidates {
@@ -320,6 +321,7 @@ async fn insert_candidates(tx: &mut Tx<'_>, d: &CampaignDump, campaign: i64, kee
             .bind(x.retry_from)
             .bind(&x.fingerprint)
             .bind(x.created_at)
+            .bind(x.over_limit)
             .fetch_one(&mut **tx)
             .await?;
         new_id.insert(x.id, id);
@@ -330,6 +332,9 @@ async fn insert_candidates(tx: &mut Tx<'_>, d: &CampaignDump, campaign: i64, kee
 /// Inserts a dump's results (evaluations, checkpoints, curves, retrainings, weights, requeues)
 /// with their candidates renumbered by `id`.
 async fn insert_results(tx: &mut Tx<'_>, d: &CampaignDump, id: &(dyn Fn(i64) -> i64 + Sync)) -> Result<()> {
+    // A fitness reused from another campaign's candidate (fitness reuse across campaigns) keeps
+    // its source only in its `reason`: that candidate is not copied with this campaign.
+    let inside: std::collections::HashSet<i64> = d.candidates.iter().map(|c| c.id).collect();
     for e in &d.evaluations {
         let evaluation = Evaluation {
             budget: e.budget.clone(),
@@ -341,7 +346,7 @@ async fn insert_results(tx: &mut Tx<'_>, d: &CampaignDump, id: &(dyn Fn(i64) -> 
             hurdles: e.hurdles,
             outcome: e.outcome,
             reason: e.reason.clone(),
-            reused_from: e.reused_from.map(id),
+            reused_from: e.reused_from.filter(|r| inside.contains(r)).map(id),
         };
         insert_evaluation(tx, id(e.candidate), e.worker.as_deref(), &evaluation, e.finished_at).await?;
     }

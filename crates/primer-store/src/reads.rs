@@ -23,13 +23,15 @@ impl Store {
         .await
     }
 
-    /// Candidates born at `from_birth` or later that have a result (done or failed), by birth:
-    /// what the controller reads to keep its history current without reading it all again.
+    /// Candidates born at `from_birth` or later that have a result (done or failed), by birth,
+    /// with their programs' sizes: what the controller reads to keep its history current without reading it all again.
     pub async fn finished_since(&self, campaign: i64, from_birth: i64) -> Result<Vec<Finished>> {
         self.retry(|| {
             sqlx::query_as(
-                "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness
-                 FROM candidates c JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1 AND c.birth >= $2
+                "SELECT c.id AS candidate, c.birth AS birth, e.fitness AS fitness,
+                        p.parameters AS parameters, p.flops_per_token AS flops_per_token
+                 FROM candidates c JOIN evaluations e ON e.candidate = c.id JOIN programs p ON p.hash = c.program
+                 WHERE c.campaign = $1 AND c.birth >= $2
                  ORDER BY c.birth",
             )
             .bind(campaign)
@@ -122,7 +124,7 @@ impl Store {
         let Some(campaign) = campaign else { return Ok(None) };
         let row = self.retry(|| sqlx::query_as(
             "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
-                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
+                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from, c.over_limit
              FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.id = $1",
         )
         .bind(id)
@@ -166,7 +168,7 @@ impl Store {
     pub async fn history(&self, campaign: i64) -> Result<Vec<HistoryRow>> {
         self.retry(|| sqlx::query_as(
             "SELECT c.id AS candidate, c.birth, c.program, c.parent, c.seed_index, c.mutation, c.description, c.status,
-                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from
+                    c.attempts, c.worker, e.fitness, e.outcome, e.reason, e.steps, e.flops, e.seconds, e.hurdles, e.reused_from, c.over_limit
              FROM candidates c LEFT JOIN evaluations e ON e.candidate = c.id WHERE c.campaign = $1 ORDER BY c.birth",
         )
         .bind(campaign)
@@ -214,5 +216,23 @@ impl Store {
         )
         .bind(candidate)
         .fetch_all(&self.pool)).await
+    }
+
+    /// Full-budget measurements (outcome `finished`, with a loss) of the program with this
+    /// hash in the store's campaigns other than `campaign`, oldest first: what fitness reuse
+    /// across campaigns may take instead of training.
+    pub async fn measured_elsewhere(&self, campaign: i64, program: &str) -> Result<Vec<Measured>> {
+        self.retry(|| {
+            sqlx::query_as(
+                "SELECT c.id AS candidate, c.campaign AS campaign, e.fitness AS fitness, e.flops AS flops
+                 FROM candidates c JOIN evaluations e ON e.candidate = c.id
+                 WHERE c.program = $1 AND c.campaign <> $2 AND e.outcome = 'finished' AND e.fitness IS NOT NULL
+                 ORDER BY e.finished_at, c.id",
+            )
+            .bind(program)
+            .bind(campaign)
+            .fetch_all(&self.pool)
+        })
+        .await
     }
 }

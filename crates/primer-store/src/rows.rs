@@ -72,6 +72,12 @@ pub struct Finished {
     pub candidate: i64,
     pub birth: i64,
     pub fitness: Option<f64>,
+    /// Its program's parameters and training FLOPs per token ([`Store::finished_since`]
+    /// reads them; 0 where a query leaves them out).
+    #[sqlx(default)]
+    pub parameters: i64,
+    #[sqlx(default)]
+    pub flops_per_token: i64,
 }
 
 /// How many candidates are in each state.
@@ -156,6 +162,9 @@ pub struct HistoryRow {
     pub seconds: Option<f64>,
     pub hurdles: Option<i64>,
     pub reused_from: Option<i64>,
+    /// Children redrawn for being over a cost limit before this one (NULL: none).
+    #[sqlx(default)]
+    pub over_limit: Option<i64>,
 }
 
 /// One retraining of a candidate at another budget and seed.
@@ -225,6 +234,16 @@ pub struct Checkpoint {
     pub loss: f64,
 }
 
+/// A full-budget measurement of a program in some campaign ([`Store::measured_elsewhere`]).
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+pub struct Measured {
+    pub candidate: i64,
+    pub campaign: i64,
+    pub fitness: f64,
+    /// The training FLOPs it cost.
+    pub flops: f64,
+}
+
 /// A program a campaign uses: its hash, JSON and size (the text left out).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredProgram {
@@ -267,6 +286,10 @@ pub struct CandidateRow {
     pub retry_from: i64,
     pub fingerprint: Option<String>,
     pub created_at: f64,
+    /// Children redrawn for being over a cost limit before this one (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[sqlx(default)]
+    pub over_limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]

@@ -8,7 +8,7 @@ use primer_evolve::{Evolver, Finished, Parent};
 use primer_store::{NewCandidate, Store};
 
 use crate::records::program_row;
-use crate::spec::CampaignSpec;
+use crate::spec::{CampaignSpec, CostOf};
 
 /// What the controller keeps between births instead of reading it again, so that a birth
 /// costs the same at 25,000 candidates of history as at 10: the finished history (only what
@@ -25,11 +25,14 @@ pub struct Memory {
     programs: HashMap<u64, Program>,
     seen: HashSet<String>,
     seeds: HashMap<i64, i64>,
+    /// The second objective of a Pareto search (none: every cost is 0).
+    cost: Option<CostOf>,
 }
 
 impl Memory {
-    /// Loads what a (possibly resumed) campaign already holds.
-    pub async fn load(store: &Store, campaign: i64) -> Result<Memory> {
+    /// Loads what a (possibly resumed) campaign already holds; `cost`: the second objective of
+    /// a Pareto search ([`CampaignSpec::cost_of`]).
+    pub async fn load(store: &Store, campaign: i64, cost: Option<CostOf>) -> Result<Memory> {
         let seen = store.program_hashes(campaign).await?.into_iter().collect();
         let seeds =
             store.history(campaign).await?.iter().filter_map(|r| r.seed_index.map(|i| (i, r.candidate))).collect();
@@ -41,6 +44,7 @@ impl Memory {
             programs: HashMap::new(),
             seen,
             seeds,
+            cost,
         };
         m.sync(store, campaign).await?;
         Ok(m)
@@ -58,6 +62,7 @@ impl Memory {
                     candidate: f.candidate as u64,
                     birth: f.birth as u64,
                     fitness: f.fitness.unwrap_or(f64::INFINITY),
+                    cost: self.cost.map_or(0.0, |c| c.of(f.parameters, f.flops_per_token)),
                 };
                 self.history.insert(at, row);
                 self.failed += i64::from(f.fitness.is_none());
@@ -141,8 +146,12 @@ pub async fn propose(
             description: Some(proposal.child.description),
         })
         .await?;
-    if added.is_some() {
+    if let Some(id) = added {
         memory.seen.insert(row.hash);
+        let over = proposal.child.rejected.over_limit;
+        if over > 0 {
+            store.set_over_limit(id, i64::from(over)).await?;
+        }
     }
     Ok(added.is_some())
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use primer_dsl::Program;
-use primer_evolve::{Evolver, Mutator};
+use primer_evolve::Evolver;
 use primer_store::{Campaign, Counts, NewCandidate, Store};
 
 pub mod lease;
@@ -31,8 +31,8 @@ use crate::output::clock;
 use crate::paths;
 use crate::records::program_row;
 use crate::signals::{install_stop_signals, stopping};
+use crate::spec::CampaignSpec;
 pub use crate::spec::Overrides;
-use crate::spec::{CampaignSpec, resolve};
 pub use lease::{Lease, describe_controller, take_controller};
 pub use memory::Memory;
 pub use pool::{Worker, ended_by};
@@ -44,13 +44,11 @@ pub async fn open_campaign(
     config: &Path,
     o: &Overrides,
 ) -> Result<(Campaign, CampaignSpec, Vec<Program>)> {
-    let resolved = resolve(config, o, &paths::default_corpus())?;
+    let (resolved, stored) = crate::seeds::resolve_in(store, config, o, &paths::default_corpus()).await?;
     let mut spec = resolved.spec;
     // A campaign made under older defaults resumes as it was made.
-    if let Some(c) = store.campaign(&spec.name).await?
-        && let Ok(stored) = serde_json::from_str::<CampaignSpec>(&c.config)
-    {
-        spec.adopt_defaults(&stored, resolved.defaulted);
+    if let Some(stored) = &stored {
+        spec.adopt_defaults(stored, resolved.defaulted);
     }
     let json = serde_json::to_string_pretty(&spec)?;
     // Created here, or by another process a moment ago (a second controller started at once):
@@ -346,13 +344,13 @@ pub async fn run(config: &Path, db: &str, o: &Overrides) -> Result<Run> {
     install_stop_signals();
     let evolver = Evolver {
         evolution: spec.evolution,
-        mutator: Mutator::new(spec.space.clone(), spec.model, spec.max_tries),
+        mutator: spec.mutator(),
         seeds: seeds.clone(),
         seed: spec.seed,
         max_parents: 10,
         strategy: spec.strategy,
     };
-    let memory = Memory::load(&store, campaign.id).await?;
+    let memory = Memory::load(&store, campaign.id, spec.cost_of()).await?;
     let mut c = Controller {
         store: &store,
         campaign: &campaign,
@@ -495,7 +493,7 @@ mod tests {
     #[tokio::test]
     async fn history_sync_keeps_birth_order_and_the_frontier_below_the_first_missing_result() {
         let (store, campaign, ids) = claimed("sync", 4).await;
-        let mut memory = Memory::load(&store, campaign).await.unwrap();
+        let mut memory = Memory::load(&store, campaign, None).await.unwrap();
         assert!(memory.history.is_empty());
         assert_eq!(memory.frontier, 0);
         // Results out of order: births 2 and 0; birth 1 is still training.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use primer_args::flags;
 use primer_campaign::paths;
-use primer_campaign::spec::Overrides;
+use primer_campaign::spec::{FromCampaign, Overrides};
 use primer_dsl::budget::Budget;
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +38,35 @@ pub struct Args {
     /// their own (invalid, diverged, out of memory) stay as they are.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Seeds from an earlier campaign, after the file's `seeds`: `campaign:NAME` (its best
+    /// candidates, `--seed-top` of them) or `campaign:NAME#ID,ID` (those candidates). Repeatable.
+    #[arg(long, value_name = "campaign:NAME[#IDS]", value_parser = seed_from)]
+    pub seed_from: Vec<FromCampaign>,
+    /// How many of each `--seed-from` campaign's best candidates to take.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seed_top: u64,
+    /// The store the `--seed-from` campaigns are in (default: --db).
+    #[arg(long, value_name = "URL", value_parser = flags::store_url)]
+    pub seed_store: Option<String>,
+    /// Measure every candidate in this campaign: no fitness reused from the store's other
+    /// campaigns (`[dedup] reuse = false`).
+    #[arg(long)]
+    pub no_reuse: bool,
+}
+
+/// `campaign:NAME` or `campaign:NAME#ID,ID`.
+fn seed_from(s: &str) -> Result<FromCampaign, String> {
+    let (head, ids) = match s.split_once('#') {
+        Some((h, ids)) => (h, Some(ids)),
+        None => (s, None),
+    };
+    let mut from =
+        FromCampaign::parse(head).ok_or_else(|| format!("`{s}`: expected campaign:NAME or campaign:NAME#ID,ID"))?;
+    if let Some(ids) = ids {
+        let ids: Result<Vec<i64>, _> = ids.split(',').map(|i| i.trim().parse::<i64>()).collect();
+        from.candidates = Some(ids.map_err(|e| format!("`{s}`: candidate ids: {e}"))?);
+    }
+    Ok(from)
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -49,6 +78,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
         candidates: a.candidates,
         seed: a.seed,
         retry_failed: a.retry_failed,
+        seed_from: a
+            .seed_from
+            .into_iter()
+            .map(|f| FromCampaign {
+                top: f.candidates.is_none().then_some(a.seed_top as usize),
+                store: a.seed_store.clone(),
+                ..f
+            })
+            .collect(),
+        no_reuse: a.no_reuse,
     };
     tokio::runtime::Runtime::new()?.block_on(crate::summary::search(&a.config, &db, &o))
 }

@@ -14,8 +14,13 @@ pub struct Args {
     #[arg(short, default_value_t = 10, value_parser = flags::positive_i64)]
     pub k: i64,
     /// Rank by the retrainings at this budget instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pareto")]
     pub budget: Option<Budget>,
+    /// The Pareto front instead: the candidates trained to the full budget that no other beats
+    /// in both loss and cost (the campaign's second objective, else training FLOPs per byte),
+    /// cheapest first.
+    #[arg(long)]
+    pub pareto: bool,
     #[arg(long, value_parser = flags::store_url)]
     pub db: Option<String>,
     #[arg(long, default_value_t, value_parser = flags::format())]
@@ -23,9 +28,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let Args { campaign, k, budget, db, format } = a;
+    let Args { campaign, k, budget, pareto, db, format } = a;
     super::inspect_with(db, |s| async move {
         match budget {
+            _ if pareto => crate::pareto::print(&s, &campaign, format).await,
             Some(b) => primer_campaign::reruns::top_rerun(&s, &campaign, b, k, format).await,
             None => crate::inspect::top(&s, &campaign, k, format).await,
         }

@@ -33,6 +33,9 @@ pub struct Data {
     pub analysis: Option<Analysis>,
     pub top: Vec<Top>,
     pub lineage: Vec<Node>,
+    /// The Pareto front by (loss, the campaign's second objective or FLOPs per byte) of the
+    /// candidates trained to the full budget (`primer top --pareto`).
+    pub front: crate::pareto::Front,
 }
 
 #[derive(Debug, Serialize)]
@@ -253,6 +256,7 @@ pub fn build(l: &Loaded, refresh: u64) -> Data {
         analysis,
         top: top(l, &ranked),
         lineage: lineage(l, ranked.first().copied()),
+        front: crate::pareto::front_of(&l.campaign.name, &l.campaign.config, &l.rows, &l.costs),
     }
 }
 
@@ -445,7 +449,11 @@ fn header(l: &Loaded, best: Option<&HistoryRow>) -> Header {
         ),
         tokenizer: spec.tokenizer.describe(),
         bytes_per_token: spec.validation.map_or(1.0, |v| v.bytes_per_token()),
-        strategy: if spec.strategy.is_evolution() { "regularized evolution".into() } else { "random search".into() },
+        strategy: match (spec.strategy.is_evolution(), spec.second_objective) {
+            (false, _) => "random search".into(),
+            (true, None) => "regularized evolution".into(),
+            (true, Some(second)) => format!("regularized evolution, Pareto by (loss, {})", second.name()),
+        },
         population: spec.evolution.population_size,
         tournament: spec.evolution.tournament_size,
         hurdles: spec.hurdles.hurdles,

@@ -297,6 +297,9 @@ function drawHeader() {
   row("model", h.model);
   row("budget", h.budget + " per candidate, " + h.hurdles + " halving hurdles");
   row("seeds", h.seeds.join(", "));
+  const A = D.analysis || {};
+  if (A.reused_from_other_campaigns) row("reused", A.reused_from_other_campaigns + " losses measured in other campaigns of the store, not trained again");
+  if (A.redrawn_over_limit) row("cost limits", A.redrawn_over_limit + " children over the search space's cost limits, redrawn");
   row("started", new Date(h.created_at * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC");
   row("this page", new Date(h.generated_at * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" + (D.refresh ? " (reloads every " + D.refresh + " s)" : ""));
   const grid = el("div", { class: "grid" });
@@ -370,8 +373,10 @@ function drawProgress() {
 
 // ---- 3. loss against cost ------------------------------------------------------------
 function pareto(xs) {
-  // Indices of candidates no other beats on both cost and loss (lower is better for both).
-  const order = C.id.map((_, i) => i).filter((i) => C.fitness[i] !== null && xs[i] > 0).sort((a, b) => xs[a] - xs[b] || C.fitness[a] - C.fitness[b]);
+  // Indices of candidates no other beats on both cost and loss (lower is better for both),
+  // among those trained to the full budget (finished or reused: a loss at a hurdle is not comparable).
+  const full = (i) => OUT[C.outcome[i]] === "finished" || OUT[C.outcome[i]] === "reused";
+  const order = C.id.map((_, i) => i).filter((i) => C.fitness[i] !== null && xs[i] > 0 && full(i)).sort((a, b) => xs[a] - xs[b] || C.fitness[a] - C.fitness[b]);
   const front = [];
   let m = Infinity;
   for (const i of order) if (C.fitness[i] < m) { m = C.fitness[i]; front.push(i); }
@@ -399,6 +404,15 @@ function drawCost() {
       caption: "loss against " + label + "; Pareto front: " + front.length + " candidates",
     });
   }
+  const F = D.front;
+  b.append(el("p", { text: "The front by validation loss and " + F.second_objective.replace(/_/g, " ") + ": " + F.front.length + " of " + F.candidates + " candidates trained to the full budget, cheapest first (primer top --pareto)." }));
+  const t = el("table", { class: "front" });
+  t.append(el("tr", {}, ...["candidate", "birth", "val loss", "bits/B", "parameters", "FLOPs/byte", "mutation"].map((h) => el("th", { class: h === "mutation" ? "l" : "", text: h }))));
+  for (const r of F.front.slice(0, 30)) {
+    const cells = [String(r.candidate), String(r.birth), fmt(r.fitness), fmt(r.bits_per_byte), si(r.parameters), si(r.flops_per_byte)];
+    t.append(el("tr", {}, ...cells.map((x) => el("td", { text: x })), el("td", { class: "l", text: r.description || "" })));
+  }
+  b.append(t);
   drawn("cost");
 }
 

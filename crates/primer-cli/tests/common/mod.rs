@@ -27,3 +27,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn program(name: &str) -> String {
     root().join("search-spaces/programs").join(name).display().to_string()
 }
+
+/// A runtime for the store's async reads.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A campaign's candidates with their results, in birth order.
+pub fn history(db: &str, name: &str) -> Vec<primer_store::HistoryRow> {
+    rt().block_on(async {
+        let s = primer_store::Store::open(db).await.unwrap();
+        let c = s.campaign(name).await.unwrap().unwrap();
+        s.history(c.id).await.unwrap()
+    })
+}
