@@ -15,9 +15,12 @@ pub async fn report(store: &Store, s: &Summary) -> Result<()> {
     let counts = store.counts(campaign.id).await?;
     let history = store.history(campaign.id).await?;
     let stopped = history.iter().filter(|r| r.outcome == Some(Outcome::Stopped)).count();
-    let reused = history.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count();
+    let elsewhere = history.iter().filter(|r| primer_campaign::reuse::from_elsewhere(r, &history)).count();
+    let reused = history.iter().filter(|r| r.outcome == Some(Outcome::Reused)).count() - elsewhere;
+    let elsewhere =
+        if elsewhere > 0 { format!(", {elsewhere} took a loss measured in another campaign") } else { String::new() };
     println!(
-        "\ncampaign `{}` finished in {}: {} candidates ({} trained to the end, {stopped} stopped at a hurdle, {reused} reused a functionally equal program's fitness, {} failed)",
+        "\ncampaign `{}` finished in {}: {} candidates ({} trained to the end, {stopped} stopped at a hurdle, {reused} reused a functionally equal program's fitness{elsewhere}, {} failed)",
         spec.name,
         clock(secs),
         counts.total(),

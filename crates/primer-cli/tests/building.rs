@@ -352,6 +352,11 @@ fn cost_limits_redraw_children_over_them_and_analyze_counts_them() {
     assert_eq!(a["redrawn_over_limit"], redrawn);
     let table = text(&["analyze", "limited", "--db", &db]);
     assert!(table.contains(&format!("{redrawn} children were over the search space's cost limits")), "{table}");
+    // The report's page carries it (its header says it when there is one).
+    let page = dir.join("report.html");
+    text(&["report", "limited", "--db", &db, "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(&format!("\"redrawn_over_limit\":{redrawn}")), "the page's data");
     // The count survives an archive.
     let archive = dir.join("limited.archive.json.gz");
     text(&["archive", "limited", "--db", &db, "--out", archive.to_str().unwrap()]);
