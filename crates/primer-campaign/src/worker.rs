@@ -240,7 +240,12 @@ fn claim_loop(
         let evaluating = Instant::now();
         // Measured in another campaign under the same settings: that loss, nothing trained.
         let e = match w.rt.block_on(reuse.lookup(&w.store, campaign, &w.spec, claim.candidate))? {
-            Some(e) => Ok(Some(e)),
+            Some(r) => {
+                for (k, loss) in r.checkpoints {
+                    w.rt.block_on(w.store.add_checkpoint(claim.candidate, k, loss))?;
+                }
+                Ok(Some(r.evaluation))
+            }
             None => evaluator.evaluate(w, &claim),
         };
         timings.evaluating += evaluating.elapsed().as_secs_f64();

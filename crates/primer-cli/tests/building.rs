@@ -461,3 +461,37 @@ fn bad_settings_for_building_on_campaigns_are_named() {
     let campaigns = rt().block_on(async { Store::open(&db).await.unwrap().campaigns().await.unwrap().len() });
     assert_eq!(campaigns, 0);
 }
+
+#[test]
+fn a_reused_loss_brings_its_hurdle_checkpoints_when_the_hurdles_agree() {
+    let dir = temp_dir("reuse-hurdles");
+    let db = format!("sqlite://{}", dir.join("store.db").display());
+    let text_corpus = corpus(&dir, "corpus.txt", 0, 400_000);
+    let transformer = format!("[\"{}\"]", program("transformer.prim"));
+    let base = |name: &str| {
+        Config::new(name, &text_corpus, &space(), &transformer, 1).set("hurdles", "count", "2").set("", "seed", "5")
+    };
+    search(&base("source").write(&dir, "source.toml"), &db, &[]);
+    // The same hurdles in another campaign (another seed): the loss and its checkpoints.
+    search(&base("same").set("", "seed", "6").write(&dir, "same.toml"), &db, &[]);
+    // Other hurdles (not part of the settings a loss depends on): the loss alone.
+    search(&base("other").set("hurdles", "count", "1").write(&dir, "other.toml"), &db, &[]);
+    let checkpoints = |name: &str| {
+        rt().block_on(async {
+            let s = Store::open(&db).await.unwrap();
+            let c = s.campaign(name).await.unwrap().unwrap();
+            let h = s.history(c.id).await.unwrap();
+            let ks = s.checkpoints_of(h[0].candidate).await.unwrap();
+            (h[0].clone(), ks.into_iter().map(|k| (k.k, k.loss)).collect::<Vec<_>>())
+        })
+    };
+    let (src, at_src) = checkpoints("source");
+    assert_eq!(src.outcome, Some(Outcome::Finished));
+    assert_eq!(at_src.len(), 2, "{at_src:?}");
+    let (same, at_same) = checkpoints("same");
+    assert_eq!((same.outcome, same.reused_from, same.hurdles), (Some(Outcome::Reused), Some(src.candidate), Some(2)));
+    assert_eq!(at_same, at_src);
+    let (other, at_other) = checkpoints("other");
+    assert_eq!((other.outcome, other.reused_from), (Some(Outcome::Reused), Some(src.candidate)));
+    assert!(at_other.is_empty(), "{at_other:?}");
+}
