@@ -207,11 +207,13 @@ impl Store {
             let bad = |why: String| StoreError::Archive { path: file.display().to_string(), why };
             let archive = Archive::read(file)?;
             let (name, expected) = (archive.campaign.name.clone(), archive.content_hash.clone());
+            let programs = archive.programs.clone();
             if store.load_campaign(&archive.into_dump()).await?.is_none() {
                 return Err(bad(format!("campaign `{name}` is also in another archive of {}", path.display())));
             }
             let id = store.campaign(&name).await?.map(|c| c.id).ok_or(bad("its campaign did not load".into()))?;
-            let hash = store.dump_campaign(id).await?.content_hash();
+            // (Another archive of the folder may have given a program of this one in other words.)
+            let hash = store.dump_campaign(id).await?.with_programs_of(&programs).content_hash();
             if hash != expected {
                 return Err(bad(format!(
                     "its rows do not match its content hash (stored {expected}, rows {hash}): the file was changed or damaged"

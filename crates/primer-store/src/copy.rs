@@ -50,6 +50,21 @@ impl CampaignDump {
         ]
     }
 
+    /// These rows with the program rows of `source` in place of their own where the hashes
+    /// agree. A store keeps one row per canonical hash, the text it was first given: a campaign
+    /// copied into a store where another campaign wrote a program with the same canonical hash
+    /// in other words (equal up to names and order) reads back that text. Its content is the
+    /// same; comparing a copy with its source goes through this.
+    pub fn with_programs_of(mut self, source: &[ProgramRow]) -> CampaignDump {
+        let by_hash: HashMap<&str, &ProgramRow> = source.iter().map(|p| (p.hash.as_str(), p)).collect();
+        for p in &mut self.programs {
+            if let Some(s) = by_hash.get(p.hash.as_str()) {
+                *p = (*s).clone();
+            }
+        }
+        self
+    }
+
     /// SHA-256 of the campaign's content with every candidate reference (ids) written as its
     /// birth and the campaign's id left out: equal in any store the campaign is copied to.
     pub fn content_hash(&self) -> String {
@@ -235,7 +250,7 @@ impl Store {
         let Some((to_id, ids_kept)) = to.load_campaign(&d).await? else {
             return Err(CopyError::Exists { name: d.campaign.name.clone(), url: to.url.clone() });
         };
-        let copied = to.dump_campaign(to_id).await?;
+        let copied = to.dump_campaign(to_id).await?.with_programs_of(&d.programs);
         let (want, got) = (d.content_hash(), copied.content_hash());
         if d.counts() != copied.counts() || want != got {
             return Err(CopyError::Mismatch {

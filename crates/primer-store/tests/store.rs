@@ -496,3 +496,36 @@ async fn blame_only_what_the_candidate_could_cause(url: String) {
 }
 
 on_both_backends!(blame_only_what_the_candidate_could_cause);
+
+/// Programs are stored once per canonical hash, in the words first given. A campaign copied
+/// into a store where another campaign wrote one of its programs in other words (same hash,
+/// other text) is the same campaign there: the copy is accepted, and so is a folder of
+/// archives holding both (seen with evolution-vs-random's seed 11).
+async fn a_program_written_in_other_words_elsewhere_does_not_fail_a_copy(url: String) {
+    let dir = std::env::temp_dir().join(format!("primer-store-words-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = Store::open(&format!("sqlite://{}", dir.join("source.db").display())).await.unwrap();
+    let target = Store::open(&url).await.unwrap();
+    for (store, name, text) in [(&target, "first", "# in these words"), (&source, "second", "# in others")] {
+        let c = store.create_campaign(name, "{}", 1).await.unwrap().unwrap().id;
+        store.put_program(&ProgramRow { text: text.into(), ..program("same") }).await.unwrap();
+        store.add_candidate(&candidate(c, 0, "same")).await.unwrap();
+    }
+    let second = source.campaign("second").await.unwrap().unwrap();
+    let copied = source.copy_campaign(second.id, &target).await.unwrap();
+    assert_eq!(copied.rows, source.dump_campaign(second.id).await.unwrap().counts());
+    // The target keeps the words it had.
+    let there = target.campaign("second").await.unwrap().unwrap();
+    assert_eq!(target.dump_campaign(there.id).await.unwrap().programs[0].text, "# in these words");
+    // Both as archives in one folder open as one store.
+    let folder = dir.join("archives");
+    std::fs::create_dir_all(&folder).unwrap();
+    let first = target.campaign("first").await.unwrap().unwrap();
+    target.archive_campaign(first.id, &folder.join("first.archive.json.gz")).await.unwrap();
+    source.archive_campaign(second.id, &folder.join("second.archive.json.gz")).await.unwrap();
+    let both = Store::open_read(&format!("archive://{}", folder.display())).await.unwrap();
+    assert_eq!(both.campaigns().await.unwrap().len(), 2);
+}
+
+on_both_backends!(a_program_written_in_other_words_elsewhere_does_not_fail_a_copy);
