@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use primer_dsl::ModelConfig;
 use primer_dsl::budget::Budget;
-use primer_dsl::training::TrainConfig;
+use primer_dsl::training::{Precision, TrainConfig};
 
 pub use primer_campaign::output::Format;
 
@@ -163,6 +163,10 @@ pub enum EngineCommand {
         /// libtorch threads (default: the campaign's `training.threads`).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
+        /// Run on these cores only, e.g. 0-3 or 2,5 (what `primer search --pin` gives each of
+        /// its workers; every thread of the worker inherits it).
+        #[arg(long, value_name = "CORES")]
+        cpus: Option<Cores>,
         /// This worker's name in the store (default: host:pid).
         #[arg(long)]
         id: Option<String>,
@@ -314,6 +318,21 @@ pub struct TrainArgs {
     /// bytes, measured at the end (and every --eval-interval steps on a subset).
     #[arg(long, default_value_t = primer_campaign::spec::VALIDATION_BYTES, value_parser = flags::positive_u64)]
     pub validation_bytes: u64,
+    /// `f32`, or `bf16`: matrix products, convolutions and attention in bf16, weights and the
+    /// rest in f32 (on CUDA; a CPU refuses it, see `primer bench train --precision bf16`).
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
+}
+
+/// A list of cores, `0-3,6` (parsed by [`primer_campaign::devices::parse_cpus`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cores(pub Vec<usize>);
+
+impl std::str::FromStr for Cores {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cores, String> {
+        primer_campaign::devices::parse_cpus(s).map(Cores)
+    }
 }
 
 /// Where training runs: parsed from `cpu`, `cuda` or `cuda:N` by clap (the engine checks that
@@ -358,6 +377,7 @@ impl TrainArgs {
             eval_interval: self.eval_interval,
             validation_bytes: self.validation_bytes,
             seed: self.seed,
+            precision: self.precision,
             ..TrainConfig::default()
         }
     }
@@ -410,6 +430,11 @@ pub enum EngineBench {
         /// `cpu` or `cuda` (`cuda:N`); on a GPU the sizes' thread counts do not apply.
         #[arg(long, default_value = "cpu")]
         device: DeviceArg,
+        /// `bf16`: each compiled program in bf16 mixed precision against itself in f32 (same
+        /// weights and batches, rounds alternated) instead of against its reference: the
+        /// measurement behind bf16's use on a device.
+        #[arg(long, default_value = "f32")]
+        precision: Precision,
         /// Also write the figures as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -615,7 +640,17 @@ impl EngineCommand {
     /// The worker command's flags as the loop takes them (`None` for another command).
     pub fn worker_args(&self) -> Option<primer_campaign::worker::WorkerArgs> {
         let EngineCommand::Worker {
-            db, campaign, device, id, wait, simulate, follow_parent, latency_log, timings, ..
+            db,
+            campaign,
+            device,
+            id,
+            wait,
+            simulate,
+            follow_parent,
+            latency_log,
+            timings,
+            cpus,
+            ..
         } = self
         else {
             return None;
@@ -629,6 +664,7 @@ impl EngineCommand {
             wait_for_campaign: std::time::Duration::from_secs_f64(wait.max(0.0)),
             latency_log: latency_log.clone(),
             timings: timings.clone(),
+            cpus: cpus.as_ref().map(|c| c.0.clone()),
         })
     }
 }

@@ -10,6 +10,8 @@
 //! - [`worker`]: the loop every worker runs (join, register, heartbeat, claim, evaluate,
 //!   record), the evaluator a trait ([`worker::Evaluate`]) that `primer-engine` implements
 //!   with libtorch and [`worker::Simulated`] without;
+//! - [`devices`]: where local workers run (devices round-robin, workers per device, pinned
+//!   cores);
 //! - [`signals`]: the stop flag and the signals that raise it; [`records`]: domain values as
 //!   store rows.
 //!
@@ -23,6 +25,7 @@
 
 pub mod compare;
 pub mod controller;
+pub mod devices;
 pub mod disturbance;
 pub mod output;
 pub mod paths;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use primer_dsl::analysis::{Cost, canonical_hash};
 use primer_dsl::budget::Budget;
 use primer_dsl::space::{find_key, line_col};
-use primer_dsl::training::TrainConfig;
+use primer_dsl::training::{Precision, TrainConfig};
 use primer_dsl::validate::validate;
 use primer_dsl::{ModelConfig, Program, SearchSpace};
 use primer_evolve::{HalvingHurdles, Objective, RegularizedEvolution, Strategy};
@@ -151,6 +151,12 @@ pub struct TrainingSection {
     /// Campaigns made before it measured `val_batches` x `batch` consecutive windows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_bytes: Option<u64>,
+    /// `f32` (the default) or `bf16`: matrix products, convolutions and attention in bf16 with
+    /// f32 weights and everything else in f32 (see `Model::with_precision`). Part of the
+    /// campaign's identity; CUDA only (on CPU it measured slower: `primer bench train
+    /// --precision bf16`).
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 /// The validation set of new campaigns and studies: at least this many bytes.
@@ -172,6 +178,7 @@ impl TrainingSection {
             val_batches: self.val_batches,
             validation_bytes: self.validation_bytes.unwrap_or(0),
             seed,
+            precision: self.precision,
             ..TrainConfig::default()
         }
     }
@@ -380,6 +387,8 @@ pub struct Overrides {
     pub seed_from: Vec<FromCampaign>,
     /// No fitness reused across campaigns (`--no-reuse`).
     pub no_reuse: bool,
+    /// Not an override of the file: where local workers run (`--devices`, `--pin`).
+    pub placement: crate::devices::Placement,
 }
 
 /// A seed program as stored.
@@ -923,6 +932,10 @@ impl CampaignSpec {
             "tokenizer": self.tokenizer.sha256,
             "corpus": corpus,
         });
+        let mut key = key;
+        if !t.precision.is_f32() {
+            key["precision"] = t.precision.name().into();
+        }
         Some(key.to_string())
     }
 
@@ -1006,6 +1019,7 @@ mod tests {
             CampaignSpec { training: TrainingSection { batch: 3, ..t.clone() }, ..base.clone() },
             CampaignSpec { training: TrainingSection { warmup: 1, ..t.clone() }, ..base.clone() },
             CampaignSpec { training: TrainingSection { validation_bytes: Some(1), ..t.clone() }, ..base.clone() },
+            CampaignSpec { training: TrainingSection { precision: Precision::Bf16, ..t.clone() }, ..base.clone() },
             CampaignSpec { tokenizer: TokenizerSpec { sha256: "x".into(), ..base.tokenizer.clone() }, ..base.clone() },
         ];
         for (i, c) in changed.iter().enumerate() {

@@ -37,6 +37,9 @@ pub struct WorkerArgs {
     pub latency_log: Option<std::path::PathBuf>,
     /// Where to write the worker's [`Timings`] at exit (`primer bench campaign` reads them).
     pub timings: Option<std::path::PathBuf>,
+    /// The cores its threads may use (`--cpus`, set by `primer search --pin`): set before any
+    /// thread starts, so every one of them inherits it.
+    pub cpus: Option<Vec<usize>>,
 }
 
 /// A worker that joined its campaign.
@@ -63,6 +66,9 @@ pub trait Evaluate {
 
 /// Opens the store, finds the campaign (waiting for it as told), reads its spec, and registers.
 pub fn join(args: &WorkerArgs) -> Result<Joined> {
+    if let Some(cpus) = &args.cpus {
+        crate::devices::set_affinity(cpus).with_context(|| format!("--cpus {}", crate::devices::format_cpus(cpus)))?;
+    }
     let rt = runtime()?;
     let store = rt.block_on(Store::open_with(&args.db, 1))?;
     let deadline = Instant::now() + args.wait_for_campaign;
@@ -74,6 +80,13 @@ pub fn join(args: &WorkerArgs) -> Result<Joined> {
         }
     };
     let spec: CampaignSpec = serde_json::from_str(&campaign.config).context("the campaign's stored config")?;
+    if spec.training.precision == primer_dsl::training::Precision::Bf16 && args.device == "cpu" {
+        anyhow::bail!(
+            "campaign `{}` trains in bf16 (training.precision): {} Start this worker with --device cuda",
+            spec.name,
+            primer_dsl::training::CPU_BF16
+        );
+    }
     let host = hostname();
     let id = args.id.clone().unwrap_or_else(|| format!("{host}:{}", std::process::id()));
     rt.block_on(store.register_worker(&NewWorker {
@@ -81,7 +94,13 @@ pub fn join(args: &WorkerArgs) -> Result<Joined> {
         campaign: campaign.id,
         host,
         pid: std::process::id() as i64,
-        device: args.device.clone(),
+        // Pinned: the cores the kernel confirms, so `primer status` shows where it really runs.
+        device: match &args.cpus {
+            Some(_) => {
+                format!("{} [cores {}]", args.device, crate::devices::format_cpus(&crate::devices::allowed_cpus()))
+            }
+            None => args.device.clone(),
+        },
     }))?;
     Ok(Joined { rt, store, campaign, spec, id })
 }

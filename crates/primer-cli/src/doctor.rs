@@ -35,9 +35,12 @@ impl Check {
 pub fn run_checks() -> Vec<Check> {
     let mut checks = vec![Check::ok("primer", env!("CARGO_PKG_VERSION"))];
     checks.extend(libtorch_folder());
-    checks.extend(engine());
+    let engine = engine();
+    let cuda = engine.iter().find(|c| c.item == "cuda").map_or(0, |c| cuda_count(&c.value));
+    checks.extend(engine);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     checks.push(Check::ok("cpu threads", cores.to_string()));
+    checks.extend(devices(cuda));
     checks.push(corpus());
     checks.push(Check::ok("default store", paths::default_store_url()));
     checks
@@ -125,6 +128,65 @@ fn engine() -> Vec<Check> {
     };
     checks.push(Check::ok("cuda build", if info["cuda_linked"].as_bool() == Some(true) { "yes" } else { "no" }));
     checks.push(Check::ok("cuda", cuda));
+    checks
+}
+
+/// The device count in the `cuda` check's value (`available, N device(s)`).
+fn cuda_count(value: &str) -> usize {
+    value.strip_prefix("available, ").and_then(|v| v.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// The CUDA devices libtorch sees (0 on a CPU-only build or machine), asked of the engine.
+pub fn cuda_devices() -> anyhow::Result<usize> {
+    let exe = paths::engine_exe();
+    let out = Command::new(&exe).arg("engine-info").output().map_err(|e| anyhow::anyhow!("{}: {e}", exe.display()))?;
+    anyhow::ensure!(out.status.success(), "the engine could not load libtorch: run `primer doctor`");
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(if info["cuda_available"].as_bool() == Some(true) {
+        info["cuda_devices"].as_u64().unwrap_or(0) as usize
+    } else {
+        0
+    })
+}
+
+/// The devices workers can train on (`primer search --devices`): the CPU (model, the cores
+/// this process may use, the instruction sets libtorch's kernels and bf16 care about) and each
+/// CUDA device (name and memory from nvidia-smi when it is installed).
+fn devices(cuda: usize) -> Vec<Check> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
+    };
+    let flags = field("flags").unwrap_or_default();
+    let isa: Vec<&str> = ["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"]
+        .into_iter()
+        .filter(|f| flags.split_whitespace().any(|x| x == *f))
+        .collect();
+    let allowed = primer_campaign::devices::allowed_cpus();
+    let cpu = format!(
+        "{}, {} core(s) usable ({}), {}",
+        field("model name").unwrap_or_else(|| "unknown CPU".into()),
+        allowed.len(),
+        primer_campaign::devices::format_cpus(&allowed),
+        if isa.is_empty() { "no AVX2".to_string() } else { isa.join(" ") }
+    );
+    let mut checks = vec![Check::ok("device cpu", cpu)];
+    let smi = Command::new("nvidia-smi")
+        .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for n in 0..cuda {
+        let line = smi.lines().find(|l| l.split(',').next().map(str::trim) == Some(&n.to_string()));
+        let about = line.map_or("(nvidia-smi not found: name and memory unknown)".to_string(), |l| {
+            l.split(',').skip(1).map(str::trim).collect::<Vec<_>>().join(", ")
+        });
+        checks.push(Check::ok(&format!("device cuda:{n}"), about));
+    }
     checks
 }
 

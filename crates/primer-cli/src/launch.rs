@@ -118,6 +118,13 @@ pub async fn slurm(l: &SlurmLaunch) -> Result<()> {
     let resolved =
         primer_campaign::seeds::resolve_from(&l.config, &Overrides::default(), &paths::default_corpus(), &l.db).await?;
     let spec = &resolved.spec;
+    if spec.training.precision == primer_dsl::training::Precision::Bf16 && l.gpus_per_worker == 0 {
+        bail!(
+            "campaign `{}` trains in bf16 (training.precision) and --gpus-per-worker is 0: {} Give each worker a GPU (--gpus-per-worker 1)",
+            spec.name,
+            primer_dsl::training::CPU_BF16
+        );
+    }
     let threads = l.threads.unwrap_or(spec.training.threads as u32).max(1);
     let primer = std::env::current_exe().context("where this `primer` is")?;
     let logs = std::env::current_dir()?.join("slurm-logs");
@@ -137,7 +144,9 @@ pub async fn slurm(l: &SlurmLaunch) -> Result<()> {
     }
     // The campaign exists before any worker starts (workers also wait for it: --wait 600).
     let store = primer_store::Store::open(&l.db).await?;
-    let (campaign, ..) = primer_campaign::controller::open_campaign(&store, &l.config, &Overrides::default()).await?;
+    // No local workers: the tasks are the workers.
+    let o = Overrides { workers: Some(0), ..Overrides::default() };
+    let (campaign, ..) = primer_campaign::controller::open_campaign(&store, &l.config, &o).await?;
     std::fs::create_dir_all(&logs).with_context(|| format!("{}", logs.display()))?;
     let workers = sbatch(&script, "worker job array")?;
     println!(

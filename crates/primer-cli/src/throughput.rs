@@ -28,6 +28,10 @@ pub struct CampaignBench {
     pub candidates: u64,
     pub dir: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    /// Run each split unpinned, then with each worker's threads pinned to cores of their own.
+    pub pin: bool,
+    /// Where the workers train (`cpu`, `cuda:N`).
+    pub device: String,
 }
 
 /// One split's figures.
@@ -35,6 +39,9 @@ pub struct CampaignBench {
 pub struct SplitRun {
     pub workers: usize,
     pub threads: usize,
+    /// Each worker's threads on cores of their own (`primer worker --cpus`).
+    pub pinned: bool,
+    pub device: String,
     pub cores: usize,
     pub candidates: usize,
     /// Candidates that trained at least one step.
@@ -70,8 +77,11 @@ const PARTS: &[(&str, &str)] = &[
     ("other", "other"),
 ];
 
-fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> Result<SplitRun> {
-    let tag = format!("{workers}x{threads}");
+fn run_split(b: &CampaignBench, workers: usize, threads: usize, pinned: bool, dir: &Path) -> Result<SplitRun> {
+    let tag = format!("{workers}x{threads}{}", if pinned { "-pinned" } else { "" });
+    let placement = primer_campaign::devices::Placement { devices: Vec::new(), pin: pinned };
+    let allowed = primer_campaign::devices::allowed_cpus();
+    placement.check(workers, threads, &allowed).map_err(anyhow::Error::msg)?;
     let db_file = dir.join(format!("campaign-{tag}.db"));
     let _ = std::fs::remove_file(&db_file);
     let url = format!("sqlite://{}", db_file.display());
@@ -95,7 +105,11 @@ fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> R
         let _ = std::fs::remove_file(file);
         let child = Command::new(&primer)
             .args(["worker", "--db", &url, "--campaign", &name, "--threads", &threads.to_string()])
-            .args(["--id", &format!("bench-{i}"), "--wait", "120"])
+            .args(["--id", &format!("bench-{i}"), "--wait", "120", "--device", &b.device])
+            .args(match placement.slot(i, threads, &allowed).cpus {
+                Some(c) => vec!["--cpus".to_string(), primer_campaign::devices::format_cpus(&c)],
+                None => vec![],
+            })
             .arg("--timings")
             .arg(file)
             .stdin(Stdio::null())
@@ -166,6 +180,8 @@ fn run_split(b: &CampaignBench, workers: usize, threads: usize, dir: &Path) -> R
     Ok(SplitRun {
         workers,
         threads,
+        pinned,
+        device: b.device.clone(),
         cores,
         candidates: done,
         trained,
@@ -211,10 +227,33 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
     );
     let mut runs = Vec::new();
     for &(w, t) in &b.splits {
-        eprintln!("(running {w} worker(s) x {t} thread(s); logs and stores in {})", dir.display());
-        let r = run_split(b, w, t, &dir)?;
-        print_split(&r);
-        runs.push(r);
+        for pinned in if b.pin { vec![false, true] } else { vec![false] } {
+            let how = if pinned { ", pinned" } else { "" };
+            eprintln!(
+                "(running {w} worker(s) x {t} thread(s){how} on {}; logs and stores in {})",
+                b.device,
+                dir.display()
+            );
+            let r = run_split(b, w, t, pinned, &dir)?;
+            print_split(&r);
+            runs.push(r);
+        }
+    }
+    if b.pin {
+        println!("\npinned against unpinned, candidates per core-hour (training steps' share of the workers' time):");
+        for pair in runs.chunks(2) {
+            let (u, p) = (&pair[0], &pair[1]);
+            println!(
+                "  {}x{}: {:.0} unpinned, {:.0} pinned: {:.3}x ({:.1}% against {:.1}%)",
+                u.workers,
+                u.threads,
+                u.candidates_per_core_hour,
+                p.candidates_per_core_hour,
+                p.candidates_per_core_hour / u.candidates_per_core_hour.max(1e-9),
+                100.0 * u.steps_share,
+                100.0 * p.steps_share
+            );
+        }
     }
     if runs.len() > 1 {
         let best =
@@ -225,7 +264,13 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
             best.threads,
             best.candidates_per_core_hour,
             runs.iter()
-                .map(|r| format!("{}x{}: {:.0}", r.workers, r.threads, r.candidates_per_core_hour))
+                .map(|r| format!(
+                    "{}x{}{}: {:.0}",
+                    r.workers,
+                    r.threads,
+                    if r.pinned { " pinned" } else { "" },
+                    r.candidates_per_core_hour
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -245,8 +290,16 @@ pub fn campaign(b: &CampaignBench) -> Result<Vec<SplitRun>> {
 
 fn print_split(r: &SplitRun) {
     println!(
-        "\n{} worker(s) x {} thread(s): {} candidates ({} trained, {} stopped at hurdles, {} reused) in {:.1} s",
-        r.workers, r.threads, r.candidates, r.trained, r.stopped_at_hurdles, r.reused, r.wall_seconds
+        "\n{} worker(s) x {} thread(s){} on {}: {} candidates ({} trained, {} stopped at hurdles, {} reused) in {:.1} s",
+        r.workers,
+        r.threads,
+        if r.pinned { ", pinned" } else { "" },
+        r.device,
+        r.candidates,
+        r.trained,
+        r.stopped_at_hurdles,
+        r.reused,
+        r.wall_seconds
     );
     println!(
         "  {:.0} candidates per core-hour, {:.1} training GFLOP/s per core, controller {:.1} ms CPU per birth ({:.2} s in all)",

@@ -9,7 +9,7 @@ use primer_campaign::paths;
 use primer_tokens::{Choice, TokenizerSpec};
 use primer_torch::data::Corpus;
 use primer_torch::tch::{self, Device};
-use primer_torch::train::TrainConfig;
+use primer_torch::train::{Precision, TrainConfig};
 
 pub fn device(d: DeviceArg) -> Result<Device> {
     match d {
@@ -25,7 +25,11 @@ pub fn settings(t: &TrainArgs) -> Result<(TrainConfig, Device)> {
     if let Some(n) = t.threads {
         tch::set_num_threads(n as i32);
     }
-    Ok((t.config(), device(t.device)?))
+    let device = device(t.device)?;
+    if t.precision == Precision::Bf16 && device == Device::Cpu {
+        bail!("--precision bf16 with --device cpu: {}", primer_dsl::training::CPU_BF16);
+    }
+    Ok((t.config(), device))
 }
 
 /// Reads a corpus and encodes it with the tokenizer `choice` names (`--tokenizer`: relative

@@ -24,6 +24,7 @@ use tch::nn::{Init, Path, VarStore};
 use tch::{Device, Kind, TchError, Tensor};
 
 use primer_dsl::op::ShapeRule;
+use primer_dsl::training::Precision;
 use primer_dsl::validate::{Validated, validate};
 use primer_dsl::{Field, ModelConfig, Op, Program, Shape, ValidationError};
 
@@ -138,6 +139,8 @@ pub struct Model {
     head_b: Tensor,
     /// `true` where s > t, `[T, T]`.
     future: Tensor,
+    /// bf16 mixed precision ([`Model::with_precision`]).
+    half: bool,
 }
 
 /// Standard deviation of the stem's embeddings at init (GPT-2's).
@@ -187,7 +190,18 @@ impl Model {
         let head_w = init.normal(&root, "head_w", &[d, v], fan_in(d))?;
         let head_b = root.f_var("head_b", &[v], Init::Const(0.0))?;
         let future = Tensor::f_ones([t, t], (Kind::Bool, device))?.f_triu(1)?;
-        Ok(Model { vs, config, validated, layers, tok, pos, norm_g, norm_b, head_w, head_b, future })
+        Ok(Model { vs, config, validated, layers, tok, pos, norm_g, norm_b, head_w, head_b, future, half: false })
+    }
+
+    /// The model run in `precision`: with [`Precision::Bf16`], the inputs of every matrix
+    /// product, convolution and attention (and the output head) are cast to bf16 and their
+    /// results back to f32, while the weights (the optimizer's master copy), embeddings,
+    /// element-wise ops, reductions, norms, the softmax of the loss and the gradients' sums stay
+    /// in f32: what CUDA autocast does with bf16, written out so that it runs (and is tested) on
+    /// any device. tch's `autocast` is float16 on CUDA only.
+    pub fn with_precision(mut self, precision: Precision) -> Model {
+        self.half = precision == Precision::Bf16;
+        self
     }
 
     /// Logits `[B, T, vocab]` for tokens `[B, T]` (int64, T = the config's seq_len or less).
@@ -196,13 +210,14 @@ impl Model {
         let x = Tensor::f_embedding(&self.tok, tokens, -1, false, false)?.f_add(&self.pos.f_narrow(0, 0, t)?)?;
         let mut h = x.f_unsqueeze(1)?; // [B, 1, T, D]
         let future = self.future.f_narrow(0, 0, t)?.f_narrow(1, 0, t)?;
+        let cx = Ctx { future: &future, half: self.half };
         for layer in &self.layers {
-            h = run(layer, &[h], &future)?;
+            h = run(layer, &[h], &cx)?;
         }
         let h = h.f_squeeze_dim(1)?;
         let d = self.config.d_model as i64;
         let normed = h.f_layer_norm([d], Some(&self.norm_g), Some(&self.norm_b), 1e-5, false)?;
-        normed.f_matmul(&self.head_w)?.f_add(&self.head_b)
+        hi(self.half, lo(self.half, &normed)?.f_matmul(&lo(self.half, &self.head_w)?)?)?.f_add(&self.head_b)
     }
 
     /// Mean next-token cross-entropy (nats) of `tokens[:, :-1]` predicting `tokens[:, 1:]`,
@@ -423,12 +438,30 @@ fn broadcast(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor), TchError> {
 }
 
 /// Runs a compiled subprogram on its inputs (each `[B, K, T, C]`).
-fn run(c: &Compiled, inputs: &[Tensor], future: &Tensor) -> Result<Tensor, TchError> {
-    run_shaped(c, inputs.iter().map(|x| (x.shallow_clone(), false)).collect(), future).map(|(t, _)| t)
+/// What every step of a forward pass reads besides its values.
+struct Ctx<'a> {
+    /// `true` where s > t, `[T, T]`.
+    future: &'a Tensor,
+    /// Matrix products, convolutions and attention in bf16 (see [`Model::with_precision`]).
+    half: bool,
+}
+
+/// `x` as a matrix product's input: bf16 when `half`, else itself.
+fn lo(half: bool, x: &Tensor) -> Result<Tensor, TchError> {
+    if half { x.f_to_kind(Kind::BFloat16) } else { Ok(x.shallow_clone()) }
+}
+
+/// A matrix product's output `y` back in f32 when `half`.
+fn hi(half: bool, y: Tensor) -> Result<Tensor, TchError> {
+    if half { y.f_to_kind(Kind::Float) } else { Ok(y) }
+}
+
+fn run(c: &Compiled, inputs: &[Tensor], cx: &Ctx) -> Result<Tensor, TchError> {
+    run_shaped(c, inputs.iter().map(|x| (x.shallow_clone(), false)).collect(), cx).map(|(t, _)| t)
 }
 
 /// Like [`run`], with each value paired with whether it is a square.
-fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Result<(Tensor, bool), TchError> {
+fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, cx: &Ctx) -> Result<(Tensor, bool), TchError> {
     let mut values: Vec<Option<(Tensor, bool)>> = inputs.into_iter().map(Some).collect();
     debug_assert!(values.len() == c.n_inputs);
     let get = |values: &Vec<Option<(Tensor, bool)>>, v: usize| -> (Tensor, bool) {
@@ -456,7 +489,7 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
                 if let Some(b) = in2 {
                     args.push(spread(get(&values, *b))?);
                 }
-                let (y, sq) = run_shaped(callee, args, future)?;
+                let (y, sq) = run_shaped(callee, args, cx)?;
                 if k == 1 {
                     (y, sq)
                 } else {
@@ -469,9 +502,11 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
             Step::Attention { q, k, v, scale } => {
                 let (q, k, v) = (get(&values, *q).0, get(&values, *k).0, get(&values, *v).0);
                 let n = q.size()[1].max(k.size()[1]).max(v.size()[1]);
-                let (q, k, v) = (materialize(&q, n)?, materialize(&k, n)?, materialize(&v, n)?);
+                let h = cx.half;
+                let (q, k, v) =
+                    (lo(h, &materialize(&q, n)?)?, lo(h, &materialize(&k, n)?)?, lo(h, &materialize(&v, n)?)?);
                 let y = Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<&Tensor>, 0.0, true, *scale, false)?;
-                (y, false)
+                (hi(h, y)?, false)
             }
             Step::LayerNorm { x, eps, gain, bias } => {
                 let x = get(&values, *x).0;
@@ -494,7 +529,7 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, future: &Tensor) -> Res
             }
             Step::Primitive { op, in1, in2, constant, params } => {
                 let (a, a_sq) = get(&values, *in1);
-                primitive(*op, a, a_sq, || get(&values, *in2), *constant, params, future)?
+                primitive(*op, a, a_sq, || get(&values, *in2), *constant, params, cx)?
             }
         };
         values.push(Some(out));
@@ -509,8 +544,9 @@ fn primitive(
     second: impl Fn() -> (Tensor, bool),
     constant: f64,
     params: &[Tensor],
-    future: &Tensor,
+    cx: &Ctx,
 ) -> Result<(Tensor, bool), TchError> {
+    let (future, h) = (cx.future, cx.half);
     let binary = |f: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor, TchError>| -> Result<(Tensor, bool), TchError> {
         let (b, b_sq) = second();
         let sq = a_sq || b_sq;
@@ -548,12 +584,12 @@ fn primitive(
                 (false, true) => (b, a, false),
                 (false, false) => unreachable!("validated: MAT_MUL needs a square"),
             };
-            Ok((w.f_tril(0)?.f_matmul(&x)?, out_sq))
+            Ok((hi(h, lo(h, &w.f_tril(0)?)?.f_matmul(&lo(h, &x)?)?)?, out_sq))
         }
         Structural::TMatMul => {
             let (b, _) = second();
             let (x, y) = broadcast(&a, &b)?;
-            Ok((x.f_matmul(&y.f_transpose(-1, -2)?)?.f_tril(0)?, true))
+            Ok((hi(h, lo(h, &x)?.f_matmul(&lo(h, &y.f_transpose(-1, -2)?)?)?)?.f_tril(0)?, true))
         }
         Structural::Dense => {
             let (w, b) = (&params[0], &params[1]);
@@ -564,7 +600,9 @@ fn primitive(
                 // in it (addmm), against the copies' weights side by side.
                 let wide =
                     if n == 1 { w.f_squeeze_dim(0)? } else { w.f_permute([1, 0, 2])?.f_reshape([c_in, n * c_out])? };
-                let y = b.f_reshape([n * c_out])?.f_addmm(&a.f_reshape([-1, c_in])?, &wide)?;
+                let y =
+                    lo(h, &b.f_reshape([n * c_out])?)?.f_addmm(&lo(h, &a.f_reshape([-1, c_in])?)?, &lo(h, &wide)?)?;
+                let y = hi(h, y)?;
                 let y = if n == 1 {
                     y.f_view([-1, 1, s[2], c_out])?
                 } else {
@@ -572,11 +610,13 @@ fn primitive(
                 };
                 return Ok((y, false));
             }
+            let (a, w) = (lo(h, &a)?, lo(h, w)?);
             let y = if n == 1 {
                 a.f_matmul(&w.f_squeeze_dim(0)?)?
             } else {
-                Tensor::f_einsum("bntc,ncd->bntd", &[&a, w], None::<&[i64]>)?
+                Tensor::f_einsum("bntc,ncd->bntd", &[&a, &w], None::<&[i64]>)?
             };
+            let y = hi(h, y)?;
             Ok((y.f_add(&b.f_view([1, n, 1, c_out])?)?, false))
         }
         Structural::Conv => {
@@ -587,7 +627,8 @@ fn primitive(
             let s = a.size(); // [B, n, T, C]
             let x = a.f_permute([0, 1, 3, 2])?.f_reshape([-1, n * s[3], s[2]])?;
             let x = x.f_constant_pad_nd([width - 1, 0])?;
-            let y = x.f_conv1d(w, Some(&b.f_reshape([-1])?), [1], [0], [1], n)?;
+            let y = lo(h, &x)?.f_conv1d(&lo(h, w)?, Some(&lo(h, &b.f_reshape([-1])?)?), [1], [0], [1], n)?;
+            let y = hi(h, y)?;
             let c_out = b.size()[1];
             Ok((y.f_reshape([-1, n, c_out, s[2]])?.f_permute([0, 1, 3, 2])?, false))
         }
@@ -603,7 +644,7 @@ fn primitive(
             let ch = s[1] * s[3];
             let x =
                 a.f_permute([0, 1, 3, 2])?.f_constant_pad_nd([width - 1, 0])?.f_reshape([-1, ch, s[2] + width - 1])?;
-            let y = x.f_conv1d(w, None::<&Tensor>, [1], [0], [1], ch)?;
+            let y = hi(h, lo(h, &x)?.f_conv1d(&lo(h, w)?, None::<&Tensor>, [1], [0], [1], ch)?)?;
             Ok((y.f_view([-1, s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?.f_contiguous()?, false))
         }
         Structural::Call(_) => unreachable!("calls are steps of their own"),
@@ -728,7 +769,7 @@ mod tests {
             let (y, _) = run_shaped(
                 &Compiled { n_inputs: 1, copies: 1, steps: vec![Some(Step::Clamp { x: 0, bound: c, lower })] },
                 vec![(x.shallow_clone(), false)],
-                &Tensor::zeros([8, 8], (Kind::Bool, Device::Cpu)),
+                &Ctx { future: &Tensor::zeros([8, 8], (Kind::Bool, Device::Cpu)), half: false },
             )
             .unwrap();
             let constant = x.narrow(3, 0, 1).full_like(c).expand([-1, -1, -1, 16], false);
@@ -740,9 +781,61 @@ mod tests {
         }
     }
 
+    /// In bf16, a matrix product's, convolution's or dense projection's inputs each move by up
+    /// to u = 2^-8 of themselves (8 significant bits) and the product's output once more, with
+    /// f32 sums in between: |bf16 - f32| <= (3u + u^2) times the same op on the inputs'
+    /// absolute values. Every other op runs in f32 and must not change at all.
+    #[test]
+    fn bf16_products_stay_within_their_rounding_bound_and_nothing_else_moves() {
+        let future = Tensor::ones([2, 2], (Kind::Bool, Device::Cpu)).triu(1);
+        let (exact, half) = (Ctx { future: &future, half: false }, Ctx { future: &future, half: true });
+        let u = 2f64.powi(-8);
+        tch::manual_seed(7);
+        let mut wrong = Vec::new();
+        for &op in Op::PRIMITIVES {
+            let c = case(op);
+            let a: Vec<&[f64]> = c.a.iter().map(Vec::as_slice).collect();
+            let b: Vec<&[f64]> = c.b.iter().map(Vec::as_slice).collect();
+            let (a, b) = (value(&a).randn_like(), value(&b).randn_like());
+            let params: Vec<Tensor> = c.params.iter().map(Tensor::randn_like).collect();
+            let go = |a: &Tensor, b: &Tensor, params: &[Tensor], cx: &Ctx| {
+                let b = b.shallow_clone();
+                primitive(op, a.shallow_clone(), c.a_square, || (b.shallow_clone(), false), c.constant, params, cx)
+                    .unwrap()
+                    .0
+            };
+            let (want, got) = (go(&a, &b, &params, &exact), go(&a, &b, &params, &half));
+            let diff = (&got - &want).abs();
+            let bilinear = matches!(
+                lowering(op),
+                Lowering::Structural(
+                    Structural::MatMul
+                        | Structural::TMatMul
+                        | Structural::Dense
+                        | Structural::Conv
+                        | Structural::Depthwise
+                )
+            );
+            if bilinear {
+                let abs: Vec<Tensor> = params.iter().map(Tensor::abs).collect();
+                let bound = go(&a.abs(), &b.abs(), &abs, &exact) * (3.0 * u + u * u) + 1e-6;
+                let over = (&diff - &bound).max().double_value(&[]);
+                if over > 0.0 || diff.max().double_value(&[]) == 0.0 {
+                    wrong.push(format!("{op}: bf16 moved {diff} against the bound {bound}"));
+                }
+            } else if got.eq_tensor(&want).logical_or(&got.isnan().logical_and(&want.isnan())).all().int64_value(&[])
+                == 0
+            {
+                wrong.push(format!("{op}: runs in f32 but bf16 changed it: {got} against {want}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn every_primitive_computes_its_value_on_a_literal_input() {
         let future = Tensor::ones([2, 2], (Kind::Bool, Device::Cpu)).triu(1);
+        let future = Ctx { future: &future, half: false };
         let mut wrong = Vec::new();
         for &op in Op::PRIMITIVES {
             let c = case(op);

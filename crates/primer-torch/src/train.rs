@@ -16,7 +16,7 @@ use crate::compile::{CompileError, Model};
 use crate::data::{Corpus, PARTS, ValidationBatches, ValidationRule, batch_rng};
 
 pub use primer_dsl::budget::Budget;
-pub use primer_dsl::training::TrainConfig;
+pub use primer_dsl::training::{Precision, TrainConfig};
 
 /// How a training run ended. Failures of candidates are data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,7 +210,7 @@ pub fn train_program(
 ) -> TrainResult {
     let compiling = Instant::now();
     let model = match Model::new(p, job.config, job.device, job.settings.seed) {
-        Ok(m) => m,
+        Ok(m) => m.with_precision(job.settings.precision),
         Err(CompileError::Invalid(e)) => return TrainResult::untrained(Outcome::Invalid { reason: e.to_string() }),
         Err(CompileError::Torch(e)) => return TrainResult::untrained(outcome_of(&e)),
         Err(e @ CompileError::OutOfMemory { .. }) => {

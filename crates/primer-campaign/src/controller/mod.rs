@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use primer_dsl::Program;
+use primer_dsl::training::Precision;
 use primer_evolve::Evolver;
 use primer_store::{Campaign, Counts, NewCandidate, Store};
 
@@ -27,6 +28,7 @@ pub mod lease;
 pub mod memory;
 pub mod pool;
 
+use crate::devices::Placement;
 use crate::output::clock;
 use crate::paths;
 use crate::records::program_row;
@@ -50,6 +52,8 @@ pub async fn open_campaign(
     if let Some(stored) = &stored {
         spec.adopt_defaults(stored, resolved.defaulted);
     }
+    // Workers that cannot run as asked are refused before anything is stored.
+    check_placement(&spec, &o.placement, &crate::devices::allowed_cpus())?;
     let json = serde_json::to_string_pretty(&spec)?;
     // Created here, or by another process a moment ago (a second controller started at once):
     // either way the stored config must be this one.
@@ -152,6 +156,9 @@ struct Controller<'a> {
     pool: Vec<Worker>,
     logs: PathBuf,
     spawned: usize,
+    /// Where local workers run, and the cores this process may use.
+    placement: &'a Placement,
+    allowed: Vec<usize>,
     died_since_progress: usize,
     progress_seen: i64,
     seen_finished: i64,
@@ -218,7 +225,10 @@ impl Controller<'_> {
             );
             let id = format!("local-{}-{}", std::process::id(), self.spawned);
             let log = self.logs.join(format!("primer-worker-{}-{}.log", self.campaign.id, self.spawned));
-            self.pool.push(pool::spawn_worker(self.db, self.campaign.id, &id, &log)?);
+            // The first free slot: a replacement takes the device and cores of the one it replaces.
+            let at = (0..).find(|i| self.pool.iter().all(|w| w.slot != *i)).expect("a free slot");
+            let slot = self.placement.slot(at, self.spec.training.threads, &self.allowed);
+            self.pool.push(pool::spawn_worker(self.db, self.campaign.id, &id, &log, at, &slot)?);
         }
         Ok(())
     }
@@ -325,13 +335,40 @@ fn announce(store: &Store, campaign: &Campaign, spec: &CampaignSpec, finished: i
     }
 }
 
+/// Refuses, before anything starts, local workers that cannot run as asked: pinned workers
+/// that do not fit on this process's cores, or bf16 training on a CPU (measured slower there:
+/// [`primer_dsl::training::CPU_BF16`]).
+fn check_placement(spec: &CampaignSpec, placement: &Placement, allowed: &[usize]) -> Result<()> {
+    placement.check(spec.workers, spec.training.threads, allowed).map_err(anyhow::Error::msg)?;
+    if spec.training.precision == Precision::Bf16 && placement.any_cpu(spec.workers) {
+        anyhow::bail!(
+            "training.precision = \"bf16\" with local workers on the CPU: {} Give the workers GPUs (--devices cuda:all), or run the controller alone (--workers 0) and the workers on GPU machines",
+            primer_dsl::training::CPU_BF16
+        );
+    }
+    Ok(())
+}
+
 /// `primer search`: runs the campaign `config` names in the store at `db` until every
 /// candidate has a result or the controller is told to stop.
 pub async fn run(config: &Path, db: &str, o: &Overrides) -> Result<Run> {
     let store = Store::open(db).await?;
     let (campaign, spec, seeds) = open_campaign(&store, config, o).await?;
+    let allowed = crate::devices::allowed_cpus();
     let start_finished = store.counts(campaign.id).await?.finished();
     announce(&store, &campaign, &spec, start_finished);
+    if spec.workers > 0 && (o.placement.pin || !o.placement.devices.is_empty()) {
+        let slots: Vec<String> = (0..spec.workers)
+            .map(|i| {
+                let s = o.placement.slot(i, spec.training.threads, &allowed);
+                match &s.cpus {
+                    Some(c) => format!("{} (cores {})", s.device, crate::devices::format_cpus(c)),
+                    None => s.device.to_string(),
+                }
+            })
+            .collect();
+        println!("workers on: {}", slots.join(", "));
+    }
     // One controller per campaign: a second one is refused here, before it changes anything.
     let lease = Lease::take(&store, campaign.id, spec.execution.lease_seconds).await?;
     // A dead controller's workers finish what they hold (or their leases run out) and exit.
@@ -362,6 +399,8 @@ pub async fn run(config: &Path, db: &str, o: &Overrides) -> Result<Run> {
         pool: Vec::new(),
         logs: pool::log_dir(db),
         spawned: 0,
+        placement: &o.placement,
+        allowed,
         died_since_progress: 0,
         progress_seen: -1,
         seen_finished: -1,
@@ -530,6 +569,7 @@ mod tests {
         let spawn = |id: &str, signal: &str| Worker {
             id: id.into(),
             child: tokio::process::Command::new("sh").args(["-c", &format!("kill -{signal} $$")]).spawn().unwrap(),
+            slot: 0,
         };
         let mut workers = vec![spawn("w0", "KILL"), spawn("w1", "TERM")];
         let mut reaped = pool::Reaped::default();

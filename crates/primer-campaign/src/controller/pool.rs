@@ -11,6 +11,7 @@ use tokio::process::{Child, Command};
 
 use primer_store::Store;
 
+use crate::devices::Slot;
 use crate::paths;
 use crate::signals::{stop_reason, stop_signal};
 
@@ -18,24 +19,33 @@ use crate::signals::{stop_reason, stop_signal};
 pub struct Worker {
     pub id: String,
     pub child: Child,
+    /// Its place among the local workers: its device and cores ([`crate::devices::Slot`]).
+    pub slot: usize,
 }
 
-pub fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path) -> Result<Worker> {
+/// Starts worker `id` in `slot` (index `at`): `--device` names the slot's device and, pinned,
+/// `--cpus` its cores.
+pub fn spawn_worker(db: &str, campaign: i64, id: &str, log: &Path, at: usize, slot: &Slot) -> Result<Worker> {
     let exe = paths::engine_exe();
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .with_context(|| format!("{}", log.display()))?;
-    let child = Command::new(&exe)
-        .args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id, "--follow-parent"])
+    let mut command = Command::new(&exe);
+    command.args(["worker", "--db", db, "--campaign", &campaign.to_string(), "--id", id, "--follow-parent"]);
+    command.args(["--device", &slot.device.to_string()]);
+    if let Some(cpus) = &slot.cpus {
+        command.args(["--cpus", &crate::devices::format_cpus(cpus)]);
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
         .kill_on_drop(false)
         .spawn()
         .with_context(|| format!("could not start {}", exe.display()))?;
-    Ok(Worker { id: id.into(), child })
+    Ok(Worker { id: id.into(), child, slot: at })
 }
 
 /// Where worker logs go: next to a SQLite file, else the temp folder.

@@ -102,6 +102,13 @@ pub enum Bench {
         /// Also write the figures as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run each split twice, unpinned and with each worker's threads pinned to cores of
+        /// their own (`primer search --pin`), and print the ratio.
+        #[arg(long)]
+        pin: bool,
+        /// Where the workers train: cpu or cuda:N (a split WxT then puts W workers on it).
+        #[arg(long, default_value = "cpu")]
+        device: primer_args::DeviceArg,
     },
     /// Benchmarks that need libtorch (run by `primer-engine`).
     #[command(flatten)]
@@ -125,8 +132,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 out,
             })?
         }
-        Bench::Campaign { config, splits, candidates, dir, out } => {
-            crate::throughput::campaign(&crate::throughput::CampaignBench { config, splits, candidates, dir, out })?;
+        Bench::Campaign { config, splits, candidates, dir, out, pin, device } => {
+            let device = device.to_string();
+            let b = crate::throughput::CampaignBench { config, splits, candidates, dir, out, pin, device };
+            crate::throughput::campaign(&b)?;
         }
         Bench::Report { candidates, dir } => {
             let dir =

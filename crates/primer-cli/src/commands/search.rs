@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use primer_args::flags;
+use primer_campaign::devices::{self, DeviceItem, Placement};
 use primer_campaign::paths;
 use primer_campaign::spec::{FromCampaign, Overrides};
 use primer_dsl::budget::Budget;
@@ -21,6 +22,19 @@ pub struct Args {
     /// workers started elsewhere (`primer worker`, `primer launch slurm`).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Devices for the local workers, comma-separated: cpu, cuda:N, cuda:all (every GPU here).
+    /// Workers go round-robin over them; without --workers or --workers-per-device, one per
+    /// device.
+    #[arg(long, value_delimiter = ',', value_parser = devices::parse_item)]
+    pub devices: Vec<DeviceItem>,
+    /// K workers on each device (--devices, else the CPU): several small candidates share a
+    /// GPU. With --workers too, the two must agree.
+    #[arg(long, value_name = "K", value_parser = flags::positive)]
+    pub workers_per_device: Option<usize>,
+    /// Pin each local worker's threads (`training.threads`) to cores of their own, in order,
+    /// among the cores this process may use (`primer bench campaign` measures what it buys).
+    #[arg(long)]
+    pub pin: bool,
     /// Per-candidate budget (overrides `training.budget`): 500steps, 2e12flops, 60s.
     #[arg(long)]
     pub budget: Option<Budget>,
@@ -69,11 +83,32 @@ fn seed_from(s: &str) -> Result<FromCampaign, String> {
     Ok(from)
 }
 
+/// Where the local workers run, and how many there are when --devices or
+/// --workers-per-device decide it.
+pub fn placement(
+    items: &[DeviceItem],
+    per_device: Option<usize>,
+    workers: Option<usize>,
+    pin: bool,
+) -> Result<(Placement, Option<usize>)> {
+    let devices = if items.is_empty() {
+        Vec::new()
+    } else {
+        let cuda = if items.iter().any(DeviceItem::is_cuda) { crate::doctor::cuda_devices()? } else { 0 };
+        devices::expand(items, cuda).map_err(|e| anyhow::anyhow!("--devices: {e}"))?
+    };
+    let n = (!devices.is_empty()).then_some(devices.len());
+    let workers = devices::worker_count(n, per_device, workers).map_err(anyhow::Error::msg)?.or(workers);
+    Ok((Placement { devices, pin }, workers))
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
     let db = a.db.unwrap_or_else(paths::default_store_url);
+    let (placement, workers) = placement(&a.devices, a.workers_per_device, a.workers, a.pin)?;
     let o = Overrides {
         name: a.name,
-        workers: a.workers,
+        workers,
+        placement,
         budget: a.budget,
         candidates: a.candidates,
         seed: a.seed,

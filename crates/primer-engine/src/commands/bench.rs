@@ -17,7 +17,7 @@ use primer_dsl::analysis::Cost;
 use primer_torch::compile::Model;
 use primer_torch::data::Corpus;
 use primer_torch::reference::{Reference, Variant};
-use primer_torch::train::{LanguageModel, TrainConfig};
+use primer_torch::train::{LanguageModel, Precision, TrainConfig};
 use serde::Serialize;
 
 use crate::setup::{device, memory_mib, reset_peak};
@@ -67,6 +67,8 @@ pub struct TrainBench {
     pub programs: Vec<BenchProgram>,
     pub seed: u64,
     pub device: DeviceArg,
+    /// bf16: the compiled program in bf16 against itself in f32 (the baseline columns).
+    pub precision: Precision,
     pub out: Option<std::path::PathBuf>,
 }
 
@@ -215,6 +217,10 @@ const MATMUL_ROUNDS: usize = 3;
 #[derive(Debug, Serialize)]
 struct TrainRow {
     program: BenchProgram,
+    /// What the `reference_*` columns measured: `reference` (the hand-written model) or `f32`
+    /// (the compiled program in f32, with --precision bf16).
+    baseline: &'static str,
+    precision: Precision,
     size: BenchSize,
     d_model: usize,
     seq_len: usize,
@@ -247,15 +253,22 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
     let device = device(b.device)?;
     let watch = Watch::start();
     let tc = TrainConfig { seed: b.seed, ..TrainConfig::default() };
+    let half = b.precision == Precision::Bf16;
+    let (against, base, this) = if half {
+        ("themselves in f32", "f32 tok/s", "bf16 tok/s")
+    } else {
+        ("their hand-written references", "ref tok/s", "comp tok/s")
+    };
     println!(
-        "bench train: compiled programs vs their hand-written references on {device:?} (libtorch {}); {} rounds of {} timed steps per model, after 3 warm-up steps; median round [min-max]",
+        "bench train: compiled programs in {} vs {against} on {device:?} (libtorch {}); {} rounds of {} timed steps per model, after 3 warm-up steps; median round [min-max]",
+        b.precision,
         tch_version(),
         b.rounds,
         b.steps
     );
     println!(
-        "{:<12} {:<9} {:>21} {:>21} {:>19} {:>8} {:>8} {:>8} {:>10}",
-        "program", "size", "ref tok/s", "comp tok/s", "ratio [per round]", "peak GF", "ref MFU", "comp MFU", "RSS MiB"
+        "{:<12} {:<9} {base:>21} {this:>21} {:>19} {:>8} {:>8} {:>8} {:>10}",
+        "program", "size", "ratio [per round]", "peak GF", "base MFU", "MFU", "RSS MiB"
     );
     let mut rows = Vec::new();
     for &size in &b.sizes {
@@ -273,13 +286,18 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
                 BenchProgram::PrimerEz => ("primer_ez.prim", Variant::PrimerEz),
             };
             let (p, _) = load_program(&paths::programs_dir().join(file))?;
-            let compiled = Model::new(&p, config, device, tc.seed)?;
-            let mut reference = Reference::new(variant, config, device)?;
-            reference.copy_from(&compiled)?;
+            let compiled = Model::new(&p, config, device, tc.seed)?.with_precision(b.precision);
+            let reference: Box<dyn LanguageModel> = if half {
+                Box::new(Model::new(&p, config, device, tc.seed)?)
+            } else {
+                let mut reference = Reference::new(variant, config, device)?;
+                reference.copy_from(&compiled)?;
+                Box::new(reference)
+            };
             let flops_per_token = Cost::of(&compiled.validated).training_flops_per_token;
             let (mut r, mut c, mut rm, mut cm) = (Vec::new(), Vec::new(), 0.0f64, 0.0f64);
             for _ in 0..b.rounds {
-                let (t, m) = time_steps(&reference, &data, &tc, config.seq_len, b.steps, device)?;
+                let (t, m) = time_steps(reference.as_ref(), &data, &tc, config.seq_len, b.steps, device)?;
                 r.push(t);
                 rm = rm.max(m);
                 let (t, m) = time_steps(&compiled, &data, &tc, config.seq_len, b.steps, device)?;
@@ -292,6 +310,8 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
             let mfu = |tps: f64| flops_per_token as f64 * tps / (peak * 1e9);
             let row = TrainRow {
                 program,
+                baseline: if half { "f32" } else { "reference" },
+                precision: b.precision,
                 size,
                 d_model: config.d_model,
                 seq_len: config.seq_len,
@@ -331,8 +351,13 @@ pub fn bench(b: &TrainBench) -> Result<ExitCode> {
             rows.push(row);
         }
     }
+    let ratio = if half {
+        "bf16 / f32 tokens/s (medians): bf16 pays where it is above 1.0"
+    } else {
+        "compiled / reference tokens/s (medians), goal >= 1.0"
+    };
     println!(
-        "(sizes: Campaign = d_model 64, seq_len 64, 2 layers, batch 16, 1 thread; Large = d_model 128, seq_len 128, 2 layers, batch 16, 2 threads. ratio = compiled / reference tokens/s (medians), goal >= 1.0, with the lowest and highest ratio within one round; MFU = analytic training FLOPs/s over the best f32 matmul GFLOP/s at the size's shapes and threads, measured here)"
+        "(sizes: Campaign = d_model 64, seq_len 64, 2 layers, batch 16, 1 thread; Large = d_model 128, seq_len 128, 2 layers, batch 16, 2 threads. ratio = {ratio}, with the lowest and highest ratio within one round; MFU = analytic training FLOPs/s over the best f32 matmul GFLOP/s at the size's shapes and threads, measured here)"
     );
     let verdict = watch.verdict();
     verdict.print();

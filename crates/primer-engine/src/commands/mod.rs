@@ -20,8 +20,10 @@ pub mod worker;
 pub fn run(top: EngineTop) -> Result<ExitCode> {
     let command = match top {
         EngineTop::Engine(command) => command,
-        EngineTop::Bench { what: EngineBench::Train { steps, rounds, sizes, programs, seed, device, out } } => {
-            return bench::bench(&bench::TrainBench { steps, rounds, sizes, programs, seed, device, out });
+        EngineTop::Bench {
+            what: EngineBench::Train { steps, rounds, sizes, programs, seed, device, precision, out },
+        } => {
+            return bench::bench(&bench::TrainBench { steps, rounds, sizes, programs, seed, device, precision, out });
         }
         EngineTop::Bench { what: EngineBench::Matmul { threads, sizes, seconds, device, out } } => {
             return bench::bench_matmul(&threads, &sizes, seconds, device, out.as_deref());
