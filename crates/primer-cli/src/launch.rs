@@ -26,6 +26,11 @@ pub struct SlurmLaunch {
     pub workers: u32,
     pub partition: Option<String>,
     pub gpus_per_worker: u32,
+    /// Workers in each array task, sharing its GPU(s) and started by one `srun` step.
+    pub workers_per_device: u32,
+    /// Slurm binds each worker to its cores (`srun --cpu-bind=cores`; needs the cluster's
+    /// `TaskPlugin=task/affinity` or `task/cgroup`).
+    pub pin: bool,
     pub time: Option<String>,
     /// libtorch threads (and CPUs) per worker; default: the campaign's `training.threads`.
     pub threads: Option<u32>,
@@ -42,12 +47,17 @@ fn sh(s: &str) -> String {
     }
 }
 
-/// The job array script: `workers` tasks, each `exec primer worker ...` against the store.
+/// The job array script: `workers` tasks, each `exec primer worker ...` against the store; with
+/// K workers per device (or pinned), each array task holds K Slurm tasks and `exec`s one `srun`
+/// step that starts K workers sharing the task's GPU(s), each `exec`ed by its own shell so that
+/// it is slurmstepd's child.
 pub fn worker_script(l: &SlurmLaunch, name: &str, threads: u32, primer: &Path, logs: &Path) -> String {
+    let k = l.workers_per_device.max(1);
+    let steps = k > 1 || l.pin;
     let mut s = String::from("#!/bin/bash\n");
     s += &format!("#SBATCH --job-name={}\n", sh(&format!("primer-{name}")));
     s += &format!("#SBATCH --array=0-{}\n", l.workers - 1);
-    s += "#SBATCH --ntasks=1\n";
+    s += &format!("#SBATCH --ntasks={k}\n");
     s += &format!("#SBATCH --cpus-per-task={threads}\n");
     s += &format!("#SBATCH --output={}\n", sh(&logs.join("primer-worker-%A_%a.log").display().to_string()));
     if let Some(p) = &l.partition {
@@ -62,12 +72,28 @@ pub fn worker_script(l: &SlurmLaunch, name: &str, threads: u32, primer: &Path, l
     s += &format!("# primer workers for campaign `{name}`, written by `primer launch slurm`.\n");
     s += "# exec: the worker must be slurmstepd's own child, so that scancel reaches it.\n";
     let device = if l.gpus_per_worker > 0 { "cuda" } else { "cpu" };
-    s += &format!(
-        "exec {} worker --db {} --campaign {} --id \"slurm-${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}\" --device {device} --threads {threads} --wait 600\n",
+    let id = if steps {
+        "slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.${SLURM_PROCID}"
+    } else {
+        "slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+    };
+    let worker = format!(
+        "exec {} worker --db {} --campaign {} --id \"{id}\" --device {device} --threads {threads} --wait 600",
         sh(&primer.display().to_string()),
         sh(&l.db),
         sh(name),
     );
+    if steps {
+        s += &format!("# {k} worker(s) in this task, sharing its device(s).\n");
+        s += &format!(
+            "exec srun --ntasks={k} --cpus-per-task={threads}{} bash -c {}\n",
+            if l.pin { " --cpu-bind=cores" } else { "" },
+            sh(&worker)
+        );
+    } else {
+        s += &worker;
+        s += "\n";
+    }
     s
 }
 
@@ -150,9 +176,10 @@ pub async fn slurm(l: &SlurmLaunch) -> Result<()> {
     std::fs::create_dir_all(&logs).with_context(|| format!("{}", logs.display()))?;
     let workers = sbatch(&script, "worker job array")?;
     println!(
-        "submitted job array {workers} ({} worker task(s), {threads} CPU(s){} each) for campaign `{}` (id {}) in {}",
+        "submitted job array {workers} ({} task(s) of {} worker(s), {threads} CPU(s) each{}) for campaign `{}` (id {}) in {}",
         l.workers,
-        if l.gpus_per_worker > 0 { format!(", {} GPU(s)", l.gpus_per_worker) } else { String::new() },
+        l.workers_per_device.max(1),
+        if l.gpus_per_worker > 0 { format!(", {} GPU(s) per task", l.gpus_per_worker) } else { String::new() },
         spec.name,
         campaign.id,
         store.url
@@ -194,6 +221,8 @@ mod tests {
             workers: 4,
             partition: Some("gpu".into()),
             gpus_per_worker: 1,
+            workers_per_device: 1,
+            pin: false,
             time: Some("02:00:00".into()),
             threads: None,
             with_controller: false,
@@ -212,5 +241,47 @@ mod tests {
         }
         let c = controller_script(&l, "my campaign", Path::new("/opt/primer"), Path::new("/logs"));
         assert!(c.contains("exec /opt/primer search c.toml --db postgres://primer@db:5432/x --workers 0"), "{c}");
+
+        // Four workers per GPU, pinned: one srun step of 4 tasks in each array task, each
+        // worker named by its array task and its rank in the step.
+        let shared = SlurmLaunch { workers_per_device: 4, pin: true, db: "postgres://p@db/x?o='1'".into(), ..l };
+        let s = worker_script(&shared, "my campaign", 2, Path::new("/opt/primer"), Path::new("/logs"));
+        for want in ["#SBATCH --ntasks=4\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --gres=gpu:1\n"] {
+            assert!(s.contains(want), "no `{want}` in:\n{s}");
+        }
+        let line = s.lines().last().unwrap();
+        let quoted = line.strip_prefix("exec srun --ntasks=4 --cpus-per-task=2 --cpu-bind=cores bash -c ").expect(line);
+        let bash = |script: &str| {
+            let out = std::process::Command::new("bash")
+                .args(["-c", script])
+                .env("SLURM_ARRAY_JOB_ID", "7")
+                .env("SLURM_ARRAY_TASK_ID", "3")
+                .env("SLURM_PROCID", "2")
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        // What `bash -c` receives, then the words the worker receives (exec replaced by printf).
+        let inner = bash(&format!("printf '%s' {quoted}"));
+        let inner = inner.strip_prefix("exec /opt/primer ").expect(&inner);
+        let words = bash(&format!("printf '%s\\n' {inner}"));
+        assert_eq!(
+            words.lines().collect::<Vec<_>>(),
+            [
+                "worker",
+                "--db",
+                "postgres://p@db/x?o='1'",
+                "--campaign",
+                "my campaign",
+                "--id",
+                "slurm-7_3.2",
+                "--device",
+                "cuda",
+                "--threads",
+                "2",
+                "--wait",
+                "600"
+            ]
+        );
     }
 }

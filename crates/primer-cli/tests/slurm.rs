@@ -12,7 +12,7 @@ use primer_store::testing::{free_port, is_root, postgres_database};
 use primer_store::{HistoryRow, Status, Store};
 
 mod common;
-use common::{primer, root};
+use common::{primer, root, rt};
 
 fn ok(c: &mut Command) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
@@ -336,4 +336,45 @@ fn a_campaign_runs_on_slurm_array_tasks_and_a_preempted_task_gives_its_candidate
     }
     let logs: Vec<_> = std::fs::read_dir(work.join("slurm-logs")).unwrap().flatten().collect();
     assert_eq!(logs.len(), 2, "one log per array task");
+
+    // Two workers per device: one array task whose `srun` step starts both, sharing it.
+    let config = campaign_file(&work, "shared", 4, "40steps");
+    let out = slurm
+        .cmd(env!("CARGO_BIN_EXE_primer"))
+        .args(["launch", "slurm"])
+        .arg(&config)
+        .args(["--workers", "1", "--workers-per-device", "2", "--threads", "1", "--time", "00:20:00", "--db", &db])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 task(s) of 2 worker(s)"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = stdout.split_whitespace().skip_while(|w| *w != "array").nth(1).unwrap().to_string();
+    let mut controller = primer()
+        .arg("search")
+        .arg(&config)
+        .args(["--db", &db, "--workers", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while controller.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the shared campaign did not finish: {}", slurm.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(controller.wait().unwrap().success());
+    assert_eq!(history(&db, "shared").iter().filter(|r| r.outcome.is_some()).count(), 4);
+    let names: Vec<String> = rt().block_on(async {
+        let s = primer_store::Store::open(&db).await.unwrap();
+        let c = s.campaign("shared").await.unwrap().unwrap();
+        let mut w: Vec<String> = s.workers(c.id).await.unwrap().into_iter().map(|w| w.id).collect();
+        w.sort();
+        w
+    });
+    assert_eq!(names, vec![format!("slurm-{job}_0.0"), format!("slurm-{job}_0.1")], "{}", slurm.logs());
 }

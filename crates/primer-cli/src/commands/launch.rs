@@ -30,9 +30,17 @@ pub enum Launch {
         /// The Slurm partition (default: the cluster's default).
         #[arg(long)]
         partition: Option<String>,
-        /// GPUs per worker (`--gres=gpu:G`; the worker trains on cuda).
+        /// GPUs per array task (`--gres=gpu:G`; its workers train on cuda).
         #[arg(long, default_value_t = 0)]
         gpus_per_worker: u32,
+        /// K workers in each array task, sharing its GPU(s) (or CPUs): one `srun` step of K
+        /// tasks of --threads CPUs each. N tasks x K workers in all.
+        #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        workers_per_device: u32,
+        /// Slurm binds each worker to cores of its own (`srun --cpu-bind=cores`; the cluster
+        /// needs TaskPlugin=task/affinity or task/cgroup).
+        #[arg(long)]
+        pin: bool,
         /// Time limit per task: 30:00, 04:00:00, 1-12:00:00 (default: the partition's).
         #[arg(long, value_parser = flags::parse_time)]
         time: Option<String>,
@@ -52,14 +60,27 @@ pub enum Launch {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let Launch::Slurm { config, workers, partition, gpus_per_worker, time, threads, with_controller, dry_run, db } =
-        a.what;
+    let Launch::Slurm {
+        config,
+        workers,
+        partition,
+        gpus_per_worker,
+        workers_per_device,
+        pin,
+        time,
+        threads,
+        with_controller,
+        dry_run,
+        db,
+    } = a.what;
     let l = crate::launch::SlurmLaunch {
         config,
         db: db.unwrap_or_else(primer_campaign::paths::default_store_url),
         workers,
         partition,
         gpus_per_worker,
+        workers_per_device,
+        pin,
         time,
         threads,
         with_controller,
