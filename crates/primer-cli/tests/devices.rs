@@ -157,7 +157,7 @@ fn bf16_is_refused_on_a_cpu_with_the_measured_reason() {
     let out = run(&["search", config.to_str().unwrap(), "--db", &db]);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{e}");
-    assert!(e.contains("training.precision = \"bf16\" with local workers on the CPU") && e.contains("0.49x"), "{e}");
+    assert!(e.contains("training.precision = \"bf16\" with local workers on the CPU") && e.contains("0.50x"), "{e}");
 
     // The controller alone takes it (its workers may be GPUs elsewhere); a worker started by
     // hand on the CPU refuses before it registers.

@@ -42,7 +42,7 @@ pub struct TrainConfig {
 /// Why a CPU refuses bf16 training: what `primer bench train --precision bf16` measured
 /// (experiments/throughput/bf16-cpu.json). Measured again on another CPU, the figures may move;
 /// the refusal stands until bf16 is faster end to end at a campaign's size.
-pub const CPU_BF16: &str = "bf16 is refused on a CPU: `primer bench train --precision bf16` measured the compiled Transformer at 0.49x and Primer-EZ at 0.51x the f32 tokens/s at the campaign size (d_model 64, 1 thread), 0.69x and 0.80x at the large size (d_model 128, 2 threads), on an AMD EPYC with AVX-512-BF16: at these sizes the casts cost more than the bf16 matrix products save (and an Intel Xeon with AMX ran PyTorch's own CPU autocast 2.7x slower than f32).";
+pub const CPU_BF16: &str = "bf16 is refused on a CPU: `primer bench train --precision bf16` measured the compiled Transformer at 0.50x and Primer-EZ at 0.57x the f32 tokens/s at the campaign size (d_model 64, 1 thread), 0.89x and 0.74x at the large size (d_model 128, 2 threads), on an AMD EPYC with AVX-512-BF16: at these sizes the casts cost more than the bf16 matrix products save (and an Intel Xeon with AMX ran PyTorch's own CPU autocast 2.7x slower than f32).";
 
 /// The arithmetic of training: f32 throughout, or bf16 mixed precision (the inputs of matrix
 /// products, convolutions and attention in bf16; weights, their updates, norms, element-wise
