@@ -247,6 +247,18 @@ max_attempts = 3
     path
 }
 
+/// `primer search CONFIG --workers 0`: the controller alone, where the user runs it.
+fn controller_alone(config: &Path, db: &str) -> Child {
+    primer()
+        .arg("search")
+        .arg(config)
+        .args(["--db", db, "--workers", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_campaign_runs_on_slurm_array_tasks_and_a_preempted_task_gives_its_candidate_back() {
     let slurm = Slurm::start();
@@ -287,14 +299,7 @@ fn a_campaign_runs_on_slurm_array_tasks_and_a_preempted_task_gives_its_candidate
     assert!(job.parse::<u64>().is_ok(), "{stdout}");
 
     // The controller, alone, where the user runs it.
-    let mut controller = primer()
-        .arg("search")
-        .arg(&config)
-        .args(["--db", &db, "--workers", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut controller = controller_alone(&config, &db);
 
     // Wait for task 1 to be training a candidate, then scancel that task.
     let victim_worker = format!("slurm-{job}_1");
@@ -354,14 +359,7 @@ fn a_campaign_runs_on_slurm_array_tasks_and_a_preempted_task_gives_its_candidate
         String::from_utf8_lossy(&out.stderr)
     );
     let job = stdout.split_whitespace().skip_while(|w| *w != "array").nth(1).unwrap().to_string();
-    let mut controller = primer()
-        .arg("search")
-        .arg(&config)
-        .args(["--db", &db, "--workers", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut controller = controller_alone(&config, &db);
     let deadline = Instant::now() + Duration::from_secs(300);
     while controller.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "the shared campaign did not finish: {}", slurm.logs());
