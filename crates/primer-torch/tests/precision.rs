@@ -91,3 +91,33 @@ fn bf16_training_loss_stays_within_the_seed_spread_of_f32() {
     }
     println!("after {steps} steps at d_model 64, seq_len 64, 2 layers, batch 16:\n{}", report.join("\n"));
 }
+
+/// Where a GPU is present (the suite on a CUDA machine): the same model on cuda:0 in f32 and in
+/// bf16 keeps f32 weights and logits, and trains to a finite loss on real text. On a machine
+/// without CUDA there is nothing to run, and it says so.
+#[test]
+fn cuda_trains_in_f32_and_bf16_where_a_gpu_is_present() {
+    if !tch::Cuda::is_available() {
+        eprintln!("no CUDA device here: the CUDA branch runs on a GPU machine");
+        return;
+    }
+    let config = ModelConfig { d_model: 32, seq_len: 16, n_layers: 1, vocab: 256 };
+    let data = corpus(config.seq_len);
+    for precision in [Precision::F32, Precision::Bf16] {
+        let m = Model::new(&program("primer_ez.prim"), config, Device::Cuda(0), 3).unwrap().with_precision(precision);
+        let logits = m.forward(&tokens(4, 16, 5).to_device(Device::Cuda(0))).unwrap();
+        assert_eq!((logits.kind(), logits.device()), (Kind::Float, Device::Cuda(0)), "{precision}");
+        let tc = TrainConfig { precision, eval_interval: 30, ..TrainConfig::default() };
+        let job = TrainJob {
+            corpus: &data,
+            config,
+            settings: &tc,
+            budget: Budget::Steps(30),
+            checkpoints: &[],
+            device: Device::Cuda(0),
+            stop: None,
+        };
+        let r = train_program(&program("primer_ez.prim"), &job, &mut |_, _| Decision::Continue, &mut |_| {});
+        assert!(r.fitness.is_some_and(f64::is_finite), "{precision}: {:?}", r.outcome);
+    }
+}
