@@ -1025,6 +1025,13 @@ mod tests {
         for (i, c) in changed.iter().enumerate() {
             assert_ne!(c.reuse_key().unwrap(), key, "change {i}");
         }
+        // Precision is part of the campaign's identity (a resume in the other one is refused),
+        // and f32, the default, is not written: older specs serialize as they did.
+        let half =
+            CampaignSpec { training: TrainingSection { precision: Precision::Bf16, ..t.clone() }, ..base.clone() };
+        assert_eq!(half.differences(&base), vec!["training".to_string()]);
+        assert!(!serde_json::to_string(&base).unwrap().contains("precision"));
+        assert!(serde_json::to_string(&half).unwrap().contains("\"precision\":\"bf16\""));
     }
 
     #[test]
