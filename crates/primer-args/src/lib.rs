@@ -336,36 +336,8 @@ impl std::str::FromStr for Cores {
 }
 
 /// Where training runs: parsed from `cpu`, `cuda` or `cuda:N` by clap (the engine checks that
-/// CUDA is there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceArg {
-    Cpu,
-    Cuda(usize),
-}
-
-impl std::str::FromStr for DeviceArg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<DeviceArg, String> {
-        match s {
-            "cpu" => Ok(DeviceArg::Cpu),
-            "cuda" => Ok(DeviceArg::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceArg::Cuda)
-                .ok_or_else(|| format!("`{s}`: expected cpu, cuda or cuda:N")),
-        }
-    }
-}
-
-impl std::fmt::Display for DeviceArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DeviceArg::Cpu => write!(f, "cpu"),
-            DeviceArg::Cuda(n) => write!(f, "cuda:{n}"),
-        }
-    }
-}
+/// CUDA is there); the device type `primer search --devices` places workers on.
+pub use primer_campaign::devices::Device as DeviceArg;
 
 impl TrainArgs {
     /// The trainer's settings these flags give (the rest: [`TrainConfig`]'s defaults).

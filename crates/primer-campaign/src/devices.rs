@@ -23,6 +23,22 @@ impl fmt::Display for Device {
     }
 }
 
+impl std::str::FromStr for Device {
+    type Err = String;
+    /// `cpu`, `cuda` (device 0) or `cuda:N`.
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s.trim() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            t => t
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("`{t}`: expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
 /// One item of a `--devices` list, before `cuda:all` is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceItem {
@@ -39,16 +55,9 @@ impl DeviceItem {
 
 /// Parses one item: `cpu`, `cuda` (device 0), `cuda:N` or `cuda:all`.
 pub fn parse_item(s: &str) -> Result<DeviceItem, String> {
-    let s = s.trim();
-    match s {
-        "cpu" => return Ok(DeviceItem::One(Device::Cpu)),
-        "cuda" => return Ok(DeviceItem::One(Device::Cuda(0))),
-        "cuda:all" => return Ok(DeviceItem::CudaAll),
-        _ => {}
-    }
-    match s.strip_prefix("cuda:").map(str::parse::<usize>) {
-        Some(Ok(n)) => Ok(DeviceItem::One(Device::Cuda(n))),
-        _ => Err(format!("`{s}`: expected cpu, cuda, cuda:N or cuda:all")),
+    match s.trim() {
+        "cuda:all" => Ok(DeviceItem::CudaAll),
+        t => t.parse().map(DeviceItem::One).map_err(|_| format!("`{t}`: expected cpu, cuda, cuda:N or cuda:all")),
     }
 }
 

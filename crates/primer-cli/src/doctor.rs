@@ -35,8 +35,7 @@ impl Check {
 pub fn run_checks() -> Vec<Check> {
     let mut checks = vec![Check::ok("primer", env!("CARGO_PKG_VERSION"))];
     checks.extend(libtorch_folder());
-    let engine = engine();
-    let cuda = engine.iter().find(|c| c.item == "cuda").map_or(0, |c| cuda_count(&c.value));
+    let (engine, cuda) = engine();
     checks.extend(engine);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     checks.push(Check::ok("cpu threads", cores.to_string()));
@@ -77,32 +76,50 @@ pub fn parse_version_py(text: &str) -> Option<String> {
     })
 }
 
-/// Starts `primer-engine engine-info`: the only way to know that libtorch really loads.
-fn engine() -> Vec<Check> {
+/// Runs `primer-engine engine-info` (the only way to know that libtorch really loads): its
+/// JSON, or the failed check that says why there is none.
+fn engine_info() -> Result<serde_json::Value, Check> {
     let exe = paths::engine_exe();
     if !exe.exists() {
-        return vec![Check::fail(
+        return Err(Check::fail(
             "engine",
             format!("{} is missing", exe.display()),
             format!("cd {} && cargo build --release -p primer-cli", paths::workspace_root().display()),
-        )];
+        ));
     }
-    let out = match Command::new(&exe).arg("engine-info").output() {
-        Ok(out) => out,
-        Err(e) => return vec![Check::fail("engine", format!("{}: {e}", exe.display()), paths::setup_hint())],
-    };
+    let out = Command::new(&exe)
+        .arg("engine-info")
+        .output()
+        .map_err(|e| Check::fail("engine", format!("{}: {e}", exe.display()), paths::setup_hint()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string();
-        return vec![Check::fail(
+        return Err(Check::fail(
             "libtorch",
             format!("the engine could not load libtorch ({}): {why}", out.status),
             paths::setup_hint(),
-        )];
+        ));
     }
-    let info: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-        Ok(v) => v,
-        Err(e) => return vec![Check::fail("engine", format!("unreadable engine-info: {e}"), paths::setup_hint())],
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| Check::fail("engine", format!("unreadable engine-info: {e}"), paths::setup_hint()))
+}
+
+/// The CUDA devices libtorch sees in engine-info (0 when CUDA is not available).
+fn cuda_in(info: &serde_json::Value) -> usize {
+    if info["cuda_available"].as_bool() == Some(true) { info["cuda_devices"].as_u64().unwrap_or(0) as usize } else { 0 }
+}
+
+/// The CUDA devices libtorch sees here (0 on a CPU-only build or machine), asked of the engine.
+pub fn cuda_devices() -> anyhow::Result<usize> {
+    let info = engine_info().map_err(|c| anyhow::anyhow!("{}: {} (`primer doctor` says more)", c.item, c.value))?;
+    Ok(cuda_in(&info))
+}
+
+/// The engine's checks, and the CUDA devices it sees.
+fn engine() -> (Vec<Check>, usize) {
+    let info = match engine_info() {
+        Ok(info) => info,
+        Err(check) => return (vec![check], 0),
     };
     let s = |k: &str| info[k].as_str().unwrap_or("?").to_string();
     let loaded = std::fs::read_to_string(s("version_file"))
@@ -128,25 +145,7 @@ fn engine() -> Vec<Check> {
     };
     checks.push(Check::ok("cuda build", if info["cuda_linked"].as_bool() == Some(true) { "yes" } else { "no" }));
     checks.push(Check::ok("cuda", cuda));
-    checks
-}
-
-/// The device count in the `cuda` check's value (`available, N device(s)`).
-fn cuda_count(value: &str) -> usize {
-    value.strip_prefix("available, ").and_then(|v| v.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-/// The CUDA devices libtorch sees (0 on a CPU-only build or machine), asked of the engine.
-pub fn cuda_devices() -> anyhow::Result<usize> {
-    let exe = paths::engine_exe();
-    let out = Command::new(&exe).arg("engine-info").output().map_err(|e| anyhow::anyhow!("{}: {e}", exe.display()))?;
-    anyhow::ensure!(out.status.success(), "the engine could not load libtorch: run `primer doctor`");
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    Ok(if info["cuda_available"].as_bool() == Some(true) {
-        info["cuda_devices"].as_u64().unwrap_or(0) as usize
-    } else {
-        0
-    })
+    (checks, cuda_in(&info))
 }
 
 /// The devices workers can train on (`primer search --devices`): the CPU (model, the cores

@@ -217,7 +217,7 @@ impl Model {
         let h = h.f_squeeze_dim(1)?;
         let d = self.config.d_model as i64;
         let normed = h.f_layer_norm([d], Some(&self.norm_g), Some(&self.norm_b), 1e-5, false)?;
-        hi(self.half, lo(self.half, &normed)?.f_matmul(&lo(self.half, &self.head_w)?)?)?.f_add(&self.head_b)
+        mixed(self.half, [&normed, &self.head_w], |[x, w]| x.f_matmul(w))?.f_add(&self.head_b)
     }
 
     /// Mean next-token cross-entropy (nats) of `tokens[:, :-1]` predicting `tokens[:, 1:]`,
@@ -437,7 +437,6 @@ fn broadcast(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor), TchError> {
     Ok((cyclic(a, w)?, cyclic(b, w)?))
 }
 
-/// Runs a compiled subprogram on its inputs (each `[B, K, T, C]`).
 /// What every step of a forward pass reads besides its values.
 struct Ctx<'a> {
     /// `true` where s > t, `[T, T]`.
@@ -446,16 +445,21 @@ struct Ctx<'a> {
     half: bool,
 }
 
-/// `x` as a matrix product's input: bf16 when `half`, else itself.
-fn lo(half: bool, x: &Tensor) -> Result<Tensor, TchError> {
-    if half { x.f_to_kind(Kind::BFloat16) } else { Ok(x.shallow_clone()) }
+/// `f` (a matrix product, convolution or attention) on `xs`: as they are, or, when `half`, on
+/// their bf16 copies with the result back in f32. The f32 path adds nothing to the op.
+fn mixed<const N: usize>(
+    half: bool,
+    xs: [&Tensor; N],
+    f: impl FnOnce([&Tensor; N]) -> Result<Tensor, TchError>,
+) -> Result<Tensor, TchError> {
+    if !half {
+        return f(xs);
+    }
+    let low = xs.iter().map(|x| x.f_to_kind(Kind::BFloat16)).collect::<Result<Vec<_>, _>>()?;
+    f(std::array::from_fn(|i| &low[i]))?.f_to_kind(Kind::Float)
 }
 
-/// A matrix product's output `y` back in f32 when `half`.
-fn hi(half: bool, y: Tensor) -> Result<Tensor, TchError> {
-    if half { y.f_to_kind(Kind::Float) } else { Ok(y) }
-}
-
+/// Runs a compiled subprogram on its inputs (each `[B, K, T, C]`).
 fn run(c: &Compiled, inputs: &[Tensor], cx: &Ctx) -> Result<Tensor, TchError> {
     run_shaped(c, inputs.iter().map(|x| (x.shallow_clone(), false)).collect(), cx).map(|(t, _)| t)
 }
@@ -502,11 +506,11 @@ fn run_shaped(c: &Compiled, inputs: Vec<(Tensor, bool)>, cx: &Ctx) -> Result<(Te
             Step::Attention { q, k, v, scale } => {
                 let (q, k, v) = (get(&values, *q).0, get(&values, *k).0, get(&values, *v).0);
                 let n = q.size()[1].max(k.size()[1]).max(v.size()[1]);
-                let h = cx.half;
-                let (q, k, v) =
-                    (lo(h, &materialize(&q, n)?)?, lo(h, &materialize(&k, n)?)?, lo(h, &materialize(&v, n)?)?);
-                let y = Tensor::f_scaled_dot_product_attention(&q, &k, &v, None::<&Tensor>, 0.0, true, *scale, false)?;
-                (hi(h, y)?, false)
+                let (q, k, v) = (materialize(&q, n)?, materialize(&k, n)?, materialize(&v, n)?);
+                let y = mixed(cx.half, [&q, &k, &v], |[q, k, v]| {
+                    Tensor::f_scaled_dot_product_attention(q, k, v, None::<&Tensor>, 0.0, true, *scale, false)
+                })?;
+                (y, false)
             }
             Step::LayerNorm { x, eps, gain, bias } => {
                 let x = get(&values, *x).0;
@@ -584,12 +588,12 @@ fn primitive(
                 (false, true) => (b, a, false),
                 (false, false) => unreachable!("validated: MAT_MUL needs a square"),
             };
-            Ok((hi(h, lo(h, &w.f_tril(0)?)?.f_matmul(&lo(h, &x)?)?)?, out_sq))
+            Ok((mixed(h, [&w.f_tril(0)?, &x], |[w, x]| w.f_matmul(x))?, out_sq))
         }
         Structural::TMatMul => {
             let (b, _) = second();
             let (x, y) = broadcast(&a, &b)?;
-            Ok((hi(h, lo(h, &x)?.f_matmul(&lo(h, &y.f_transpose(-1, -2)?)?)?)?.f_tril(0)?, true))
+            Ok((mixed(h, [&x, &y.f_transpose(-1, -2)?], |[x, y]| x.f_matmul(y))?.f_tril(0)?, true))
         }
         Structural::Dense => {
             let (w, b) = (&params[0], &params[1]);
@@ -600,9 +604,8 @@ fn primitive(
                 // in it (addmm), against the copies' weights side by side.
                 let wide =
                     if n == 1 { w.f_squeeze_dim(0)? } else { w.f_permute([1, 0, 2])?.f_reshape([c_in, n * c_out])? };
-                let y =
-                    lo(h, &b.f_reshape([n * c_out])?)?.f_addmm(&lo(h, &a.f_reshape([-1, c_in])?)?, &lo(h, &wide)?)?;
-                let y = hi(h, y)?;
+                let (bias, x) = (b.f_reshape([n * c_out])?, a.f_reshape([-1, c_in])?);
+                let y = mixed(h, [&bias, &x, &wide], |[b, x, w]| b.f_addmm(x, w))?;
                 let y = if n == 1 {
                     y.f_view([-1, 1, s[2], c_out])?
                 } else {
@@ -610,13 +613,13 @@ fn primitive(
                 };
                 return Ok((y, false));
             }
-            let (a, w) = (lo(h, &a)?, lo(h, w)?);
-            let y = if n == 1 {
-                a.f_matmul(&w.f_squeeze_dim(0)?)?
-            } else {
-                Tensor::f_einsum("bntc,ncd->bntd", &[&a, &w], None::<&[i64]>)?
-            };
-            let y = hi(h, y)?;
+            let y = mixed(h, [&a, w], |[a, w]| {
+                if n == 1 {
+                    a.f_matmul(&w.f_squeeze_dim(0)?)
+                } else {
+                    Tensor::f_einsum("bntc,ncd->bntd", &[a, w], None::<&[i64]>)
+                }
+            })?;
             Ok((y.f_add(&b.f_view([1, n, 1, c_out])?)?, false))
         }
         Structural::Conv => {
@@ -627,8 +630,7 @@ fn primitive(
             let s = a.size(); // [B, n, T, C]
             let x = a.f_permute([0, 1, 3, 2])?.f_reshape([-1, n * s[3], s[2]])?;
             let x = x.f_constant_pad_nd([width - 1, 0])?;
-            let y = lo(h, &x)?.f_conv1d(&lo(h, w)?, Some(&lo(h, &b.f_reshape([-1])?)?), [1], [0], [1], n)?;
-            let y = hi(h, y)?;
+            let y = mixed(h, [&x, w, &b.f_reshape([-1])?], |[x, w, b]| x.f_conv1d(w, Some(b), [1], [0], [1], n))?;
             let c_out = b.size()[1];
             Ok((y.f_reshape([-1, n, c_out, s[2]])?.f_permute([0, 1, 3, 2])?, false))
         }
@@ -644,7 +646,7 @@ fn primitive(
             let ch = s[1] * s[3];
             let x =
                 a.f_permute([0, 1, 3, 2])?.f_constant_pad_nd([width - 1, 0])?.f_reshape([-1, ch, s[2] + width - 1])?;
-            let y = hi(h, lo(h, &x)?.f_conv1d(&lo(h, w)?, None::<&Tensor>, [1], [0], [1], ch)?)?;
+            let y = mixed(h, [&x, w], |[x, w]| x.f_conv1d(w, None::<&Tensor>, [1], [0], [1], ch))?;
             Ok((y.f_view([-1, s[1], s[3], s[2]])?.f_permute([0, 1, 3, 2])?.f_contiguous()?, false))
         }
         Structural::Call(_) => unreachable!("calls are steps of their own"),
