@@ -3,7 +3,8 @@
 # store): proposals.txt (how many proposals of each Primer motif the campaigns' size makes
 # likely, from the sampler's measured rates), progress.txt (best so far; across campaigns, how
 # many have a Primer motif in their top 5) and analyze-NAME.txt per campaign (each motif's
-# first birth, survival, share and best rank; what the top 5 share).
+# first birth, survival, share and best rank; what the top 5 share) and winner-NAME.prim per
+# campaign (its best candidate as a program file, which compare.sh trains against the baselines).
 #
 #   experiments/rediscover-bpe/render.sh [OUT]     # default OUT: this folder
 #
@@ -19,4 +20,9 @@ cd "$out"
 for a in "$here"/*.archive.json.gz; do
   name=$(basename "$a" .archive.json.gz)
   "$primer" analyze "$name" --top 5 --db "archive://$a" > "analyze-$name.txt"
+  best=$("$primer" top "$name" -k 1 --db "archive://$a" --format csv | tail -n +2 | cut -d, -f2)
+  tmp=$(mktemp -d)
+  "$primer" export "$best" --db "archive://$a" --format prim --out "$tmp" > /dev/null
+  mv "$tmp/program.prim" "winner-$name.prim"
+  rm -rf "$tmp"
 done
