@@ -15,14 +15,14 @@ root="$(cd "$here/../.." && pwd)"
 primer=${PRIMER:-$root/target/release/primer}
 out="$(mkdir -p "${1:-$here}" && cd "${1:-$here}" && pwd)"
 cd "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 "$primer" proposals "$root/experiments/rediscover-bpe.toml" > proposals.txt
 "$primer" progress --db "archive://$here" > progress.txt
 for a in "$here"/*.archive.json.gz; do
   name=$(basename "$a" .archive.json.gz)
   "$primer" analyze "$name" --top 5 --db "archive://$a" > "analyze-$name.txt"
   best=$("$primer" top "$name" -k 1 --db "archive://$a" --format csv | tail -n +2 | cut -d, -f2)
-  tmp=$(mktemp -d)
-  "$primer" export "$best" --db "archive://$a" --format prim --out "$tmp" > /dev/null
+  "$primer" export "$best" --db "archive://$a" --format prim --out "$tmp" --force > /dev/null
   mv "$tmp/program.prim" "winner-$name.prim"
-  rm -rf "$tmp"
 done
