@@ -16,6 +16,9 @@
 //!   format and lint gates (`cargo fmt --check`, `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
 //!   compile/export parity tests once more under `ATEN_CPU_CAPABILITY=default` (libtorch's
 //!   portable kernels), so that a kernel-path dependence shows on every machine.
+//!   The suite runs under the [`watchdog`]: a test binary past 20 minutes is taken as hung,
+//!   its stacks printed and saved in target/hung-tests, it is killed and run once more alone
+//!   (see [`settle_test_run`]).
 //! - `demo [ARGS]`: setup if needed, then the main job (`primer demo`).
 //! - `imports`: checks the import and function-length rules alone.
 //! - `fuzz [--seconds N] [TARGET...]`: the fuzz targets in `fuzz/` (cargo-fuzz, libFuzzer,
@@ -30,12 +33,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 mod imports;
 mod lengths;
 #[allow(dead_code)] // primer doctor uses the pins xtask does not (TCH_VERSION)
 mod pins;
+mod watchdog;
 use pins::*;
 
 type Result<T> = std::result::Result<T, String>;
@@ -53,8 +57,10 @@ commands:
   test [ARGS]      setup --python if needed, Debian's PostgreSQL 15 and Slurm + munge if
                    missing (the tests start throwaway servers and a one-node cluster), the
                    import rule, `cargo fmt --check`, `cargo clippy -D warnings`,
-                   build, then `cargo test --release --workspace [ARGS]`, then (without ARGS)
-                   the parity tests again under ATEN_CPU_CAPABILITY=default
+                   build, then `cargo test --release --workspace --no-fail-fast [ARGS]`
+                   (a test binary past PRIMER_TEST_HANG_MINUTES, default 20, is taken as hung:
+                   its stacks are saved in target/hung-tests, it is killed and run once more
+                   alone), then (without ARGS) the parity tests under ATEN_CPU_CAPABILITY=default
   demo [ARGS]      setup if needed, build, then `primer demo [ARGS]` (the main job)
   imports          the import rule: no module cycle inside a crate (top-level modules
                    importing each other in a circle), no module under commands/ importing
@@ -196,7 +202,8 @@ fn ensure_venv(root: &Path) -> Result<PathBuf> {
 
 /// Debian packages the tests need for real servers: PostgreSQL 15 (the store's second backend;
 /// the tests start throwaway clusters of it), Slurm with munge (the launcher's test starts a
-/// one-node cluster) and Chromium (the report's test opens pages in it, headless). Installed
+/// one-node cluster), Chromium (the report's test opens pages in it, headless) and gdb (the
+/// stacks of a test binary that hangs, see [`settle_test_run`]). Installed
 /// only where missing, never upgraded.
 fn ensure_servers() -> Result<()> {
     let have_postgres = fs::read_dir("/usr/lib/postgresql")
@@ -212,6 +219,7 @@ fn ensure_servers() -> Result<()> {
         ("/usr/bin/sbatch", "slurm-client"),
         ("/usr/sbin/munged", "munge"),
         ("/usr/bin/chromium", "chromium"),
+        ("/usr/bin/gdb", "gdb"),
     ] {
         if !Path::new(program).exists() {
             missing.push(package);
@@ -481,9 +489,73 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     run(cargo(root).args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     build_primer(root)?;
     step("running the test suite");
-    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
+    let mut cmd = cargo(root);
+    cmd.args(["test", "--release", "--workspace", "--no-fail-fast"]).args(extra);
+    settle_test_run(root, &mut cmd)?;
     if extra.is_empty() {
         parity_on_default_kernels(root)?;
+    }
+    Ok(())
+}
+
+/// How long one test binary may run before it is taken as hung (the longest, the drills of
+/// primer-cli's reliability test, takes about 9 minutes on 2 cores); `PRIMER_TEST_HANG_MINUTES`
+/// changes it.
+fn hang_limit() -> Result<Duration> {
+    match env::var("PRIMER_TEST_HANG_MINUTES") {
+        Err(_) => Ok(Duration::from_secs(20 * 60)),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(m) if m > 0.0 && m.is_finite() => Ok(Duration::from_secs_f64(m * 60.0)),
+            _ => Err(format!("PRIMER_TEST_HANG_MINUTES must be a positive number of minutes, got `{v}`")),
+        },
+    }
+}
+
+/// Runs the test suite under the [`watchdog`]: a test binary that runs past [`hang_limit`] is
+/// taken as hung, its threads' stacks printed and saved in target/hung-tests, and it is killed;
+/// the rest of the suite goes on. A target that failed only by hanging is run once more, alone
+/// and watched: the suite passes if that run passes (the hang is still printed, with where to
+/// find its stacks). Any other failure, or a second hang, fails the suite.
+fn settle_test_run(root: &Path, cmd: &mut Command) -> Result<()> {
+    let (deps, reports) = (root.join("target/release/deps"), root.join("target/hung-tests"));
+    let watch = watchdog::Watch { deps: &deps, limit: hang_limit()?, every: Duration::from_secs(5), reports: &reports };
+    let out = watchdog::run_watched(cmd, &watch)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let hung_binary = |f: &watchdog::Failed| f.binary.as_ref().is_some_and(|b| out.hung.iter().any(|h| &h.binary == b));
+    let (by_hang, other): (Vec<_>, Vec<_>) = out.failed.iter().partition(|f| hung_binary(f));
+    if out.failed.is_empty() || !other.is_empty() {
+        let names: Vec<&str> = other.iter().map(|f| f.rerun.as_str()).collect();
+        return Err(format!(
+            "the test suite failed ({:?}){}",
+            out.status,
+            if names.is_empty() { String::new() } else { format!(": {}", names.join("; ")) }
+        ));
+    }
+    for f in by_hang {
+        let report =
+            out.hung.iter().find(|h| Some(&h.binary) == f.binary.as_ref()).map(|h| h.report.display().to_string());
+        step(&format!(
+            "`{}` hung and was killed (its stacks: {}); running it once more, alone",
+            f.rerun,
+            report.unwrap_or_default()
+        ));
+        let mut again = cargo(root);
+        again.args(["test", "--release"]).args(f.rerun.split_whitespace());
+        let second = watchdog::run_watched(&mut again, &watch)?;
+        if !second.status.success() {
+            return Err(format!(
+                "`{}` hung, and failed again when run alone ({:?}{})",
+                f.rerun,
+                second.status,
+                if second.hung.is_empty() { "" } else { ", hung again" }
+            ));
+        }
+        step(&format!(
+            "`{}` passed when run alone; the hang above stays unexplained until its stacks are read",
+            f.rerun
+        ));
     }
     Ok(())
 }
