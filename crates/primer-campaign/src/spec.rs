@@ -947,9 +947,13 @@ impl CampaignSpec {
         }
     }
 
+    /// The settings that differ from `stored`'s, by top-level field (`workers` and `candidates`
+    /// may change). Files are compared by what they hold, not where they are, so that a campaign
+    /// resumes from a checkout at another path (one restored from its archive elsewhere): see
+    /// [`CampaignSpec::identity`].
     pub fn differences(&self, stored: &CampaignSpec) -> Vec<String> {
-        let a = serde_json::to_value(self).expect("specs serialize");
-        let b = serde_json::to_value(stored).expect("specs serialize");
+        let a = self.identity();
+        let b = stored.identity();
         let mut out = Vec::new();
         for (k, v) in a.as_object().expect("an object") {
             if k == "workers" || k == "candidates" {
@@ -960,6 +964,40 @@ impl CampaignSpec {
             }
         }
         out
+    }
+
+    /// The spec as its identity compares it: the files it read stand in by their contents, not
+    /// their paths. The search space by its settings (`space`; `space_file` left out), a seed
+    /// program from a file by its canonical hash (its `file` left out), the corpus by its
+    /// SHA-256 where the spec has one. A spec stored before the corpus was hashed keeps the
+    /// corpus's file name where its tokenizer was trained on that corpus (BPE: the tokenizer's
+    /// hash, compared as part of `tokenizer`, fingerprints the text) and the whole path where
+    /// its tokens are bytes (nothing else there says which text it was).
+    pub fn identity(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("specs serialize");
+        let o = v.as_object_mut().expect("an object");
+        o.remove("space_file");
+        if let Some(serde_json::Value::Array(seeds)) = o.get_mut("seeds") {
+            for seed in seeds.iter_mut().filter_map(|s| s.as_object_mut()) {
+                if !seed.contains_key("origin") {
+                    seed.remove("file");
+                }
+            }
+        }
+        let trained = self.tokenizer.name.starts_with("bpe:");
+        if let Some(training) = o.get_mut("training").and_then(|t| t.as_object_mut()) {
+            match (&self.corpus_sha256, &self.training.corpus) {
+                (Some(_), _) => {
+                    training.remove("corpus");
+                }
+                (None, Some(path)) if trained => {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    training.insert("corpus".into(), name.into());
+                }
+                _ => {}
+            }
+        }
+        v
     }
 
     /// Parameters and training FLOPs per token of a program at the campaign's model size.
@@ -990,6 +1028,61 @@ mod tests {
             assert_eq!(serde_json::to_value(&spec).unwrap(), stored);
             assert!(spec.differences(&spec.clone()).is_empty());
         }
+    }
+
+    /// The same campaign seen from a checkout at another path (restored there from its
+    /// archive) is the same campaign; a different file's contents, or a different corpus where
+    /// only its path can tell, is not.
+    #[test]
+    fn identity_compares_files_by_contents_not_paths() {
+        let old: CampaignSpec = serde_json::from_str(include_str!("../tests/fixtures/spec-evolution.json")).unwrap();
+        let moved = |s: &CampaignSpec| {
+            let mut m = s.clone();
+            m.space_file = m.space_file.replace("/work/main/", "/elsewhere/checkout/");
+            for seed in &mut m.seeds {
+                seed.file = seed.file.replace("/work/main/", "/elsewhere/checkout/");
+            }
+            m.training.corpus = Some(PathBuf::from("/elsewhere/checkout/.cache/corpus/shakespeare.txt"));
+            m
+        };
+        let with_corpus = |s: &CampaignSpec, p: &str| CampaignSpec {
+            training: TrainingSection { corpus: Some(PathBuf::from(p)), ..s.training.clone() },
+            ..s.clone()
+        };
+        let here = with_corpus(&old, "/work/main/.cache/corpus/shakespeare.txt");
+        assert_ne!(moved(&here).space_file, here.space_file);
+        // Bytes and no corpus hash (the evolution-vs-random campaigns): only the path says which
+        // text it was, so the space and seeds may move but the corpus may not.
+        assert_eq!(moved(&here).differences(&here), ["training"]);
+        let seeds_moved = CampaignSpec { training: here.training.clone(), ..moved(&here) };
+        assert!(seeds_moved.differences(&here).is_empty());
+        // A corpus hash: the corpus may move too, but a different hash, seed or space is refused.
+        let hashed = CampaignSpec { corpus_sha256: Some("a".into()), ..here.clone() };
+        assert!(moved(&hashed).differences(&hashed).is_empty());
+        let other_text = CampaignSpec { corpus_sha256: Some("b".into()), ..moved(&hashed) };
+        assert_eq!(other_text.differences(&hashed), ["corpus_sha256"]);
+        let mut other_seed = moved(&hashed);
+        other_seed.seeds[0].hash = "0".repeat(64);
+        assert_eq!(other_seed.differences(&hashed), ["seeds"]);
+        let mut other_space = moved(&hashed);
+        other_space.space.dims.pop();
+        assert_eq!(other_space.differences(&hashed), ["space"]);
+        // No corpus hash but a BPE trained on the corpus (the rediscovery campaigns): the
+        // corpus's file name and the tokenizer's hash stand for the text.
+        let bpe = CampaignSpec {
+            tokenizer: TokenizerSpec {
+                name: "bpe:4096".into(),
+                vocab: 4096,
+                sha256: "t".into(),
+                json: Some("{}".into()),
+            },
+            ..here.clone()
+        };
+        assert!(moved(&bpe).differences(&bpe).is_empty());
+        assert_eq!(with_corpus(&moved(&bpe), "/elsewhere/moby-dick.txt").differences(&bpe), ["training"]);
+        let retrained =
+            CampaignSpec { tokenizer: TokenizerSpec { sha256: "u".into(), ..bpe.tokenizer.clone() }, ..moved(&bpe) };
+        assert_eq!(retrained.differences(&bpe), ["tokenizer"]);
     }
 
     #[test]

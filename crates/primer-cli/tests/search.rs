@@ -954,6 +954,52 @@ fn a_campaign_made_under_older_defaults_resumes_from_its_file() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("with a different `hurdles`"));
 }
 
+/// A campaign archived in one checkout, restored into a new store and resumed from another
+/// checkout, where its space, seed program and corpus are the same files at other paths: it
+/// resumes (its identity compares the files' contents). A seed file that says something else
+/// there is refused, named.
+#[test]
+fn a_campaign_restored_from_its_archive_resumes_from_another_checkout() {
+    let (dir, config, db) = campaign(TestBackend::Sqlite, "moved", 6, 1, "20steps", "");
+    search(&config, &db);
+    let archive = dir.join("moved.archive.json.gz");
+    run_ok(&["archive", "moved", "--out", archive.to_str().unwrap(), "--db", &db]);
+    let restored = format!("sqlite://{}", dir.join("restored.db").display());
+    run_ok(&["store", "copy", &format!("archive://{}", archive.display()), &restored]);
+
+    let other = dir.join("other-checkout");
+    std::fs::create_dir_all(other.join("programs")).unwrap();
+    let r = root();
+    let (space, seed, corpus) =
+        (other.join("primer-cpu.toml"), other.join("programs/transformer.prim"), other.join("text.txt"));
+    std::fs::copy(r.join("search-spaces/primer-cpu.toml"), &space).unwrap();
+    std::fs::copy(r.join("search-spaces/programs/transformer.prim"), &seed).unwrap();
+    std::fs::copy(r.join(".cache/corpus/shakespeare.txt"), &corpus).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let moved = text
+        .replace(&r.join("search-spaces/primer-cpu.toml").display().to_string(), &space.display().to_string())
+        .replace(&r.join("search-spaces/programs/transformer.prim").display().to_string(), &seed.display().to_string())
+        .replace("[training]\n", &format!("[training]\ncorpus = \"{}\"\n", corpus.display()));
+    assert!(!moved.contains(&r.display().to_string()), "{moved}");
+    let config2 = other.join("campaign.toml");
+    std::fs::write(&config2, &moved).unwrap();
+    let out = primer().arg("search").arg(&config2).args(["--db", &restored, "--candidates", "9"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("resuming with 6 finished"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(history(&restored, "moved").len(), 9);
+
+    // The same path holding another program is another campaign.
+    std::fs::write(&seed, std::fs::read_to_string(r.join("search-spaces/programs/primer_ez.prim")).unwrap()).unwrap();
+    let out = primer().arg("search").arg(&config2).args(["--db", &restored]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("with a different `seeds`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `primer archive` writes a campaign's compact copy, and every command that only reads answers
 /// from `--db archive://FILE` what it answered from the store; the archive restores into a store
 /// with the same content hash; writes, damage, other formats and versions are refused, named.
