@@ -12,14 +12,15 @@
 #
 # $PRIMER names the primer binary (default: target/release/primer of this checkout).
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-primer=${PRIMER:-$root/target/release/primer}
-programs="$root/search-spaces/programs"
+# Paths are relative to the checkout's root, so the committed tables name no machine's folders.
+cd "$(dirname "$0")/../.."
+primer=${PRIMER:-target/release/primer}
+here=experiments/rediscover-bpe
+programs=search-spaces/programs
 corpora=("$@")
 [[ ${#corpora[@]} -gt 0 ]] || corpora=(shakespeare moby-dick)
 for corpus in "${corpora[@]}"; do
-  text="$root/.cache/corpus/$corpus.txt"
+  text=.cache/corpus/$corpus.txt
   [[ -f "$text" ]] || { echo "compare.sh: $text is missing (cargo xtask setup --corpora)" >&2; exit 1; }
   settings=(--budgets 1e12flops,2e12flops,3e12flops --seeds 3
     --d-model 64 --seq-len 64 --n-layers 2 --batch 16 --lr 0.008 --warmup 200 --eval-interval 200

@@ -171,10 +171,13 @@ fn train_rejects_a_bad_budget_and_reports_invalid_programs() {
 #[test]
 fn compare_prints_losses_speedups_and_writes_a_plot() {
     let svg = std::env::temp_dir().join(format!("primer-compare-{}.svg", std::process::id()));
+    // Primer-EZ under a name longer than the table's usual program column.
+    let ez = std::fs::read_to_string(program("primer_ez.prim")).unwrap();
+    let long = temp_file("primer-ez-under-a-long-name.prim", &ez);
     let args = [
         "compare",
         &program("transformer.prim"),
-        &program("primer_ez.prim"),
+        &long,
         "--budgets",
         "4e8flops,1.2e9flops",
         "--seeds",
@@ -198,6 +201,20 @@ fn compare_prints_losses_speedups_and_writes_a_plot() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("transformer.prim") && stdout.contains("1.00x") && stdout.contains("±"), "{stdout}");
+    // Every row's numbers end where the header's do, whatever the names' lengths.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("program ")).unwrap();
+    // Where each field of a line ends (in characters: `±` is two bytes).
+    let ends = |l: &str| {
+        let c: Vec<char> = l.chars().collect();
+        (1..c.len()).filter(|&i| c[i] == ' ' && c[i - 1] != ' ').collect::<Vec<_>>()
+    };
+    let table = &lines[header..header + 3];
+    assert!(table[2].contains("primer-ez-under-a-long-name.prim"), "{stdout}");
+    for row in &table[1..] {
+        let params_end = |l: &str| ends(l)[1];
+        assert_eq!(params_end(row), params_end(table[0]), "{stdout}");
+    }
     let plot = std::fs::read_to_string(&svg).unwrap();
     assert_eq!(plot.matches("<polyline").count(), 2);
     let mut json = args.to_vec();

@@ -120,12 +120,14 @@ fn print(
                 config.d_model, config.seq_len, config.n_layers, batch
             );
             let heads: Vec<String> = parsed.iter().map(|b| format!("{:>17}", b.to_string())).collect();
-            println!("{:<24} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
+            // The program column as wide as its longest name, so every row's numbers line up.
+            let w = rows.iter().map(|r| r.program.chars().count()).max().unwrap_or(0).max(24);
+            println!("{:<w$} {:>10} {} {:>9}", "program", "params", heads.join(" "), "speedup");
             for r in rows {
                 let cells: Vec<String> =
                     r.losses.iter().map(|(m, s)| format!("{:>17}", format!("{m:.4} ± {s:.4}"))).collect();
                 let sp = r.speedup.map_or("not reached".into(), |s| format!("{s:.2}x"));
-                println!("{:<24} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
+                println!("{:<w$} {:>10} {} {:>9}", r.program, r.parameters, cells.join(" "), sp);
             }
             println!(
                 "speedup: the {unit} {} needs to reach its final loss, over the {unit} each program needs for that loss (on its mean curve)",
