@@ -63,3 +63,22 @@ fn every_render_script_rebuilds_its_committed_files() {
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The winners' comparison (`rediscover-bpe/compare.sh`, hours of training, so not rerun here)
+/// is quoted in experiments/README.md as the committed output says, and names no folder of the
+/// machine it ran on.
+#[test]
+fn the_winners_comparison_is_quoted_as_committed() {
+    let here = root().join("experiments/rediscover-bpe");
+    let readme = std::fs::read_to_string(root().join("experiments/README.md")).unwrap();
+    for corpus in ["shakespeare", "moby-dick"] {
+        let text = std::fs::read_to_string(here.join(format!("compare-{corpus}.txt"))).unwrap();
+        assert!(text.lines().count() == 9 && text.contains("winner-rediscover-bpe-3.prim"), "{corpus}: {text}");
+        assert!(readme.contains(text.trim_end()), "experiments/README.md does not quote compare-{corpus}.txt");
+        assert!(
+            text.contains(&format!("plot: experiments/rediscover-bpe/compare-{corpus}.svg\n")),
+            "{corpus}: the plot's path is not relative to the checkout:\n{text}"
+        );
+        assert!(std::fs::read_to_string(here.join(format!("compare-{corpus}.svg"))).unwrap().contains("<polyline"));
+    }
+}
