@@ -13,7 +13,7 @@
 //!   rule ([`imports`]: no module cycle inside a crate, no command importing another, every
 //!   crate in its layer) and the function-length rule ([`lengths`]: none over 120 lines outside
 //!   tests), the
-//!   format and lint gates (`cargo fmt --check`, `cargo clippy -D warnings`), then the whole test suite (`cargo test --release`), then the
+//!   format and lint gates (`cargo fmt --check`, `cargo clippy -D warnings`), then the whole test suite (`cargo test --release --no-fail-fast`), then the
 //!   compile/export parity tests once more under `ATEN_CPU_CAPABILITY=default` (libtorch's
 //!   portable kernels), so that a kernel-path dependence shows on every machine.
 //!   The suite runs under the [`watchdog`]: a test binary past 20 minutes is taken as hung,
@@ -523,25 +523,26 @@ fn settle_test_run(root: &Path, cmd: &mut Command) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }
-    let hung_binary = |f: &watchdog::Failed| f.binary.as_ref().is_some_and(|b| out.hung.iter().any(|h| &h.binary == b));
-    let (by_hang, other): (Vec<_>, Vec<_>) = out.failed.iter().partition(|f| hung_binary(f));
+    // The report of the binary each failed target hung in, if it hung.
+    let hung_in = |f: &watchdog::Failed| {
+        out.hung.iter().find(|h| f.binary.as_deref() == Some(h.binary.as_str())).map(|h| h.report.display())
+    };
+    let other: Vec<&str> = out.failed.iter().filter(|f| hung_in(f).is_none()).map(|f| f.rerun.as_str()).collect();
     if out.failed.is_empty() || !other.is_empty() {
-        let names: Vec<&str> = other.iter().map(|f| f.rerun.as_str()).collect();
-        return Err(format!(
-            "the test suite failed ({:?}){}",
-            out.status,
-            if names.is_empty() { String::new() } else { format!(": {}", names.join("; ")) }
-        ));
+        let names = if other.is_empty() { String::new() } else { format!(": {}", other.join("; ")) };
+        return Err(format!("the test suite failed ({:?}){names}", out.status));
     }
-    for f in by_hang {
-        let report =
-            out.hung.iter().find(|h| Some(&h.binary) == f.binary.as_ref()).map(|h| h.report.display().to_string());
-        step(&format!(
-            "`{}` hung and was killed (its stacks: {}); running it once more, alone",
-            f.rerun,
-            report.unwrap_or_default()
-        ));
+    for f in &out.failed {
+        let report = hung_in(f).map(|r| r.to_string()).unwrap_or_default();
+        step(&format!("`{}` hung and was killed (its stacks: {report}); running it once more, alone", f.rerun));
+        // With the first run's environment (the parity run's ATEN_CPU_CAPABILITY).
         let mut again = cargo(root);
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => again.env(k, v),
+                None => again.env_remove(k),
+            };
+        }
         again.args(["test", "--release"]).args(f.rerun.split_whitespace());
         let second = watchdog::run_watched(&mut again, &watch)?;
         if !second.status.success() {
@@ -571,7 +572,7 @@ fn parity_on_default_kernels(root: &Path) -> Result<()> {
         for t in tests {
             cmd.args(["--test", t]);
         }
-        run(&mut cmd)?;
+        settle_test_run(root, &mut cmd)?;
     }
     Ok(())
 }

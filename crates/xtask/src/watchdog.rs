@@ -132,13 +132,17 @@ fn sleep_unless(done: &AtomicBool, d: Duration) {
     }
 }
 
-/// Fields of /proc/PID/stat after the command name: (state, parent pid).
-fn stat_of(pid: u32) -> Option<(String, u32)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &s[s.rfind(')')? + 1..];
-    let mut f = after.split_whitespace();
+/// The state and parent pid a `stat` file of /proc holds (a process's or a thread's): the two
+/// fields after the command name, which is in parentheses and may hold spaces.
+fn stat_at(path: &str) -> Option<(String, u32)> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let mut f = s[s.rfind(')')? + 1..].split_whitespace();
     let state = f.next()?.to_string();
     Some((state, f.next()?.parse().ok()?))
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_at(&format!("/proc/{pid}/stat")).map(|(_, parent)| parent)
 }
 
 fn processes() -> Vec<u32> {
@@ -151,7 +155,7 @@ fn processes() -> Vec<u32> {
 fn test_binaries(parent: u32, deps: &Path) -> Vec<(u32, String)> {
     processes()
         .into_iter()
-        .filter(|&p| stat_of(p).is_some_and(|(_, pp)| pp == parent))
+        .filter(|&p| parent_of(p) == Some(parent))
         .filter_map(|p| {
             let exe = std::fs::read_link(format!("/proc/{p}/exe")).ok()?;
             let name = exe.file_name()?.to_string_lossy().into_owned();
@@ -162,7 +166,7 @@ fn test_binaries(parent: u32, deps: &Path) -> Vec<(u32, String)> {
 
 /// Every process below `pid` (children, theirs, ...).
 fn descendants(pid: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = processes().into_iter().filter_map(|p| Some((p, stat_of(p)?.1))).collect();
+    let parents: Vec<(u32, u32)> = processes().into_iter().filter_map(|p| Some((p, parent_of(p)?))).collect();
     let mut out = Vec::new();
     let mut frontier = vec![pid];
     while let Some(p) = frontier.pop() {
@@ -185,7 +189,7 @@ fn threads_from_proc(pid: u32) -> String {
     tids.sort();
     for t in tids {
         let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/task/{t}/{f}")).unwrap_or_default();
-        let state = read("stat").rsplit(')').next().and_then(|s| s.split_whitespace().next().map(str::to_string));
+        let state = stat_at(&format!("/proc/{pid}/task/{t}/stat")).map(|(state, _)| state);
         out.push_str(&format!(
             "  thread {t} `{}` state {} wchan {}\n",
             read("comm").trim(),
